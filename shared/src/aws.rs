@@ -1,0 +1,92 @@
+//! The AWS SDK configuration every function shares: region and credentials from the
+//! environment, `AWS_ENDPOINT_URL` honoured (the local emulator), and timeouts short
+//! enough that a cold start cannot hang on an unreachable service.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// Timeouts of every AWS call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    /// Time to open a connection.
+    pub connect: Duration,
+    /// Time for one attempt of an operation.
+    pub attempt: Duration,
+    /// Time for an operation, retries included.
+    pub operation: Duration,
+    /// Attempts per operation, the first included.
+    pub max_attempts: u32,
+}
+
+impl Default for AwsTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_millis(1_000),
+            attempt: Duration::from_millis(2_000),
+            operation: Duration::from_millis(5_000),
+            max_attempts: 3,
+        }
+    }
+}
+
+impl AwsTimeouts {
+    /// Defaults, overridden by `APIKEYS_AWS_CONNECT_TIMEOUT_MS`,
+    /// `APIKEYS_AWS_ATTEMPT_TIMEOUT_MS`, `APIKEYS_AWS_OPERATION_TIMEOUT_MS` and
+    /// `APIKEYS_AWS_MAX_ATTEMPTS` where they hold a number.
+    pub fn from_env() -> Self {
+        let ms = |name: &str, default: Duration| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(default, Duration::from_millis)
+        };
+        let d = Self::default();
+        Self {
+            connect: ms("APIKEYS_AWS_CONNECT_TIMEOUT_MS", d.connect),
+            attempt: ms("APIKEYS_AWS_ATTEMPT_TIMEOUT_MS", d.attempt),
+            operation: ms("APIKEYS_AWS_OPERATION_TIMEOUT_MS", d.operation),
+            max_attempts: std::env::var("APIKEYS_AWS_MAX_ATTEMPTS")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|n| *n >= 1)
+                .unwrap_or(d.max_attempts),
+        }
+    }
+
+    /// Applies the timeouts and the retry budget to an SDK config loader.
+    pub fn apply(&self, loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+        loader
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(self.connect)
+                    .operation_attempt_timeout(self.attempt)
+                    .operation_timeout(self.operation)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(self.max_attempts))
+    }
+}
+
+/// Loads the SDK configuration from the environment with [`AwsTimeouts::from_env`].
+pub async fn load_sdk_config() -> SdkConfig {
+    AwsTimeouts::from_env()
+        .apply(aws_config::defaults(BehaviorVersion::latest()))
+        .load()
+        .await
+}
+
+/// True inside a Lambda sandbox run by AWS, as opposed to `cargo lambda watch` or a test.
+///
+/// AWS sets `AWS_EXECUTION_ENV` (`AWS_Lambda_…`) and a runtime API address that is
+/// not loopback; the local emulators serve the runtime API on loopback.
+pub fn running_in_aws_lambda() -> bool {
+    let execution_env = std::env::var("AWS_EXECUTION_ENV").unwrap_or_default();
+    let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+    let loopback = runtime_api.starts_with("127.")
+        || runtime_api.starts_with("localhost")
+        || runtime_api.starts_with("[::1]");
+    execution_env.starts_with("AWS_Lambda_") || (!runtime_api.is_empty() && !loopback)
+}
