@@ -80,13 +80,55 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// True inside a Lambda sandbox run by AWS, as opposed to `cargo lambda watch` or a test.
 ///
-/// AWS sets `AWS_EXECUTION_ENV` (`AWS_Lambda_…`) and a runtime API address that is
-/// not loopback; the local emulators serve the runtime API on loopback.
+/// Real Lambda sets reserved variables that no function configuration can change:
+/// `LAMBDA_TASK_ROOT`, `AWS_LAMBDA_LOG_GROUP_NAME` and `AWS_LAMBDA_INITIALIZATION_TYPE`
+/// in every runtime, `AWS_EXECUTION_ENV` (`AWS_Lambda_…`) in the managed ones (not
+/// in `provided.al2023`). `cargo lambda watch` sets none of them; `sam local` sets
+/// `LAMBDA_TASK_ROOT`, so it counts as AWS here, which only makes it stricter.
 pub fn running_in_aws_lambda() -> bool {
-    let execution_env = std::env::var("AWS_EXECUTION_ENV").unwrap_or_default();
-    let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
-    let loopback = runtime_api.starts_with("127.")
-        || runtime_api.starts_with("localhost")
-        || runtime_api.starts_with("[::1]");
-    execution_env.starts_with("AWS_Lambda_") || (!runtime_api.is_empty() && !loopback)
+    running_in_aws_lambda_from(&|name| std::env::var(name).ok())
+}
+
+/// [`running_in_aws_lambda`] with the environment read through `get`.
+pub fn running_in_aws_lambda_from(get: &impl Fn(&str) -> Option<String>) -> bool {
+    let set = |name: &str| get(name).is_some_and(|v| !v.trim().is_empty());
+    get("AWS_EXECUTION_ENV").is_some_and(|v| v.starts_with("AWS_Lambda_"))
+        || set("LAMBDA_TASK_ROOT")
+        || set("AWS_LAMBDA_LOG_GROUP_NAME")
+        || set("AWS_LAMBDA_INITIALIZATION_TYPE")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn a_provided_al2023_function_counts_as_aws() {
+        // provided.al2023 sets no AWS_EXECUTION_ENV, but the task root and log group.
+        assert!(running_in_aws_lambda_from(&lookup(&[
+            ("LAMBDA_TASK_ROOT", "/var/task"),
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/store"),
+        ])));
+        assert!(running_in_aws_lambda_from(&lookup(&[(
+            "AWS_EXECUTION_ENV",
+            "AWS_Lambda_python3.12"
+        )])));
+    }
+
+    #[test]
+    fn cargo_lambda_watch_counts_as_local() {
+        assert!(!running_in_aws_lambda_from(&lookup(&[
+            ("AWS_LAMBDA_RUNTIME_API", "http://127.0.0.1:9000/.rt/store"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "store"),
+        ])));
+    }
 }

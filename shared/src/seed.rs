@@ -26,8 +26,8 @@ use tokio::sync::OnceCell;
 
 use crate::aws::running_in_aws_lambda;
 use crate::crypto::{
-    CryptoError, KdfParams, Keyring, LegacyPolicy, Seed, DEFAULT_KDF_ITERATIONS,
-    DEFAULT_KDF_SALT, MIN_SEED_LEN,
+    CryptoError, KdfParams, Keyring, LegacyPolicy, Seed, DEFAULT_KDF_ITERATIONS, DEFAULT_KDF_SALT,
+    MIN_SEED_LEN,
 };
 
 /// The encryption context a KMS-encrypted seed blob is opened under by default.
@@ -172,13 +172,12 @@ fn source_from(
         }
     } else if *name == &names[1] {
         let context_name = format!("{prefix}_KMS_CONTEXT");
-        let context = parse_context(
-            &get(&context_name).unwrap_or_else(|| DEFAULT_KMS_CONTEXT.into()),
-        )
-        .ok_or_else(|| SeedConfigError::Invalid {
-            name: context_name,
-            reason: "must be comma-separated name=value pairs".into(),
-        })?;
+        let context =
+            parse_context(&get(&context_name).unwrap_or_else(|| DEFAULT_KMS_CONTEXT.into()))
+                .ok_or_else(|| SeedConfigError::Invalid {
+                    name: context_name,
+                    reason: "must be comma-separated name=value pairs".into(),
+                })?;
         SeedSource::Kms {
             current: value.trim().to_owned(),
             previous: get(&format!("{prefix}_PREVIOUS_CIPHERTEXTS"))
@@ -282,11 +281,7 @@ impl SeedFetcher {
         }
     }
 
-    async fn fetch(
-        &self,
-        source: &SeedSource,
-        strict: bool,
-    ) -> Result<Seeds, KeyMaterialError> {
+    async fn fetch(&self, source: &SeedSource, strict: bool) -> Result<Seeds, KeyMaterialError> {
         let make = |bytes: Vec<u8>, service: &'static str| -> Result<Seed, KeyMaterialError> {
             if strict {
                 Seed::new(bytes).map_err(|e: CryptoError| KeyMaterialError::Unusable {
@@ -402,7 +397,9 @@ impl SeedFetcher {
                 // A refused blob (wrong context, wrong key) will not get better by retrying.
                 if matches!(
                     code.as_str(),
-                    "InvalidCiphertextException" | "IncorrectKeyException" | "AccessDeniedException"
+                    "InvalidCiphertextException"
+                        | "IncorrectKeyException"
+                        | "AccessDeniedException"
                 ) {
                     KeyMaterialError::Unusable {
                         service: "kms",

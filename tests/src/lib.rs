@@ -1,15 +1,31 @@
-//! Helpers of the integration tests: the local AWS emulator, and names that do not
-//! collide between tests that share it.
+//! Helpers of the integration tests: the local AWS emulator, a provisioned table
+//! per test, requests parsed from `events/`, and a DynamoDB request counter.
 
+use std::collections::HashMap;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use apikeys::crypto::MIN_KDF_ITERATIONS;
+use apikeys::seed::{KeyMaterial, KeyMaterialConfig};
+use apikeys::{SealingState, ServiceConfig, State};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::config::Credentials;
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
 
 /// How to start the emulator, for the failure message of a test that needs it.
 pub const START_HINT: &str = "start it with `infra/local-aws.sh start` and \
     `eval \"$(infra/local-aws.sh env)\"`, or run the whole suite with `make test`";
+
+/// The plain seed the test stacks use: never expected in a log line or response.
+pub const TEST_SEED: &str = "integration-test-seed-0123456789-abcdefghijklmnop";
 
 /// The emulator's endpoint, from `APIKEYS_TEST_AWS_ENDPOINT` (or `AWS_ENDPOINT_URL`).
 ///
@@ -56,4 +72,286 @@ pub async fn sdk_config_for(endpoint: &str, timeouts: apikeys::aws::AwsTimeouts)
 /// A name unique to one test run, so tests can share one emulator.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Counts the HTTP requests a DynamoDB client sends (every attempt).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<AtomicUsize>);
+
+impl RequestCounter {
+    /// Requests sent since the last [`RequestCounter::take`].
+    pub fn take(&self) -> usize {
+        self.0.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A DynamoDB item: every attribute by name.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The string attribute `name` of an item.
+pub fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
+    }
+}
+
+/// The number attribute `name` of an item.
+pub fn number(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A provisioned table of its own and the states of the functions over it.
+pub struct Stack {
+    /// The SDK configuration of the emulator.
+    pub sdk: SdkConfig,
+    /// A plain DynamoDB client, for checking stored items.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Counts the requests of the functions' DynamoDB client.
+    pub counter: RequestCounter,
+    /// The state of get-configs, update-settings and delete-config: no key material.
+    pub state: State,
+    /// The state of store (and test-key): a plain test seed.
+    pub sealing: SealingState,
+    /// The table name.
+    pub table: String,
+}
+
+impl Stack {
+    /// Provisions a fresh table with the project's own code and builds the states.
+    pub async fn new() -> Self {
+        Self::with_service_config(|_| None).await
+    }
+
+    /// Like [`Stack::new`], with extra service variables read through `get`.
+    pub async fn with_service_config(get: impl Fn(&str) -> Option<String>) -> Self {
+        let sdk = emulator_config().await;
+        let table = unique("configs");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        apikeys_admin::provision_table(&dynamodb, &table)
+            .await
+            .expect("provision the table");
+        let counter = RequestCounter::default();
+        let counted = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let config = ServiceConfig::from_lookup(|name| match name {
+            "APIKEYS_TABLE_NAME" => Some(table.clone()),
+            other => get(other),
+        });
+        let state = State::new(counted, config);
+        // The default tester points at the real hosts: tests of key checks replace
+        // it with one pointed at fake providers on loopback.
+        let sealing = SealingState::new(
+            state.clone(),
+            test_key_material(&sdk),
+            apikeys::keytest::KeyTester::new(apikeys::keytest::KeyTestSettings::default()),
+        );
+        Self {
+            sdk,
+            dynamodb,
+            counter,
+            state,
+            sealing,
+            table,
+        }
+    }
+
+    /// A `State` over a table that does not exist: every DynamoDB call fails, so the
+    /// functions answer 500.
+    pub fn state_over_missing_table(&self) -> State {
+        let table = unique("missing");
+        State::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            ServiceConfig::from_lookup(|name| {
+                (name == "APIKEYS_TABLE_NAME").then(|| table.clone())
+            }),
+        )
+    }
+
+    /// Store's state with a seed secret that does not exist in Secrets Manager: the
+    /// key material is unavailable, so store answers 503.
+    pub fn sealing_without_seed(&self) -> SealingState {
+        let secret_id = unique("missing-seed");
+        let config = KeyMaterialConfig::from_lookup(|name| match name {
+            "API_KEY_ENCRYPTION_SEED_SECRET_ID" => Some(secret_id.clone()),
+            "API_KEY_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
+            _ => None,
+        })
+        .expect("key material configuration");
+        SealingState::new(
+            self.state.clone(),
+            KeyMaterial::new(config, &self.sdk),
+            apikeys::keytest::KeyTester::new(apikeys::keytest::KeyTestSettings::default()),
+        )
+    }
+
+    /// Overwrites one attribute of a stored item directly, as an operator (or an
+    /// attacker with write access to the table) could.
+    pub async fn set_attribute(&self, pk: &str, name: &str, value: AttributeValue) {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", name)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .expect("update item");
+    }
+
+    /// The stored item of `pk`, read strongly consistent, every attribute.
+    pub async fn item(&self, pk: &str) -> Option<Item> {
+        self.dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item")
+            .item
+    }
+}
+
+/// Key material from [`TEST_SEED`] at the lowest accepted iteration count.
+pub fn test_key_material(sdk: &SdkConfig) -> KeyMaterial {
+    let config = KeyMaterialConfig::from_lookup(|name| match name {
+        "API_KEY_ENCRYPTION_SEED" => Some(TEST_SEED.to_owned()),
+        "API_KEY_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
+        _ => None,
+    })
+    .expect("test key material configuration");
+    KeyMaterial::new(config, sdk)
+}
+
+/// The folder of the API Gateway events.
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// An event of `events/` as JSON, to adjust before [`request`].
+pub fn event_json(name: &str) -> Value {
+    let path = events_dir().join(name);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+/// An event as the Lambda runtime hands it to a function.
+pub fn request(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event")
+}
+
+/// An event of `events/` with its JWT `sub` claim set to `user` (or removed).
+pub fn event_for(name: &str, user: Option<&str>) -> Value {
+    let mut event = event_json(name);
+    set_user(&mut event, user);
+    event
+}
+
+/// Sets (or removes) the JWT `sub` claim of an HTTP API event.
+pub fn set_user(event: &mut Value, user: Option<&str>) {
+    let ctx = &mut event["requestContext"];
+    match user {
+        Some(user) => {
+            ctx["authorizer"]["jwt"]["claims"]["sub"] = Value::String(user.to_owned());
+        }
+        None => {
+            if let Some(map) = ctx.as_object_mut() {
+                map.remove("authorizer");
+            }
+        }
+    }
+}
+
+/// The `requestContext.requestId` of an event: what its error bodies and log lines
+/// must name.
+pub fn request_id_of(event: &Value) -> String {
+    event["requestContext"]["requestId"]
+        .as_str()
+        .expect("the event has a request id")
+        .to_owned()
+}
+
+/// Gives an event a fresh request id and returns it.
+pub fn set_unique_request_id(event: &mut Value) -> String {
+    let id = unique("req");
+    event["requestContext"]["requestId"] = Value::String(id.clone());
+    id
+}
+
+/// Sets a header of an event (HTTP API events have single-valued headers).
+pub fn set_header(event: &mut Value, name: &str, value: &str) {
+    event["headers"][name] = Value::String(value.to_owned());
+}
+
+/// Replaces the body of an event with `body` serialized.
+pub fn set_body(event: &mut Value, body: &Value) {
+    event["body"] = Value::String(body.to_string());
+}
+
+/// The status, headers and JSON body (Null when empty) of a response.
+pub fn parts(response: Response<Body>) -> (u16, lambda_http::http::HeaderMap, Value) {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = match response.body() {
+        Body::Empty => Value::Null,
+        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).expect("JSON body"),
+        _ => Value::Null,
+    };
+    (status, headers, body)
+}
+
+/// A `MakeWriter` into a shared buffer: what a function would print to its log.
+#[derive(Debug, Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
 }

@@ -93,7 +93,10 @@ async fn kms_blob_with_a_wrong_context_is_refused() {
         config(&[("API_KEY_ENCRYPTION_SEED_CIPHERTEXT", &blob)]),
         &sdk,
     );
-    let err = material.keyring().await.expect_err("wrong context must fail");
+    let err = material
+        .keyring()
+        .await
+        .expect_err("wrong context must fail");
 
     assert!(
         matches!(err, KeyMaterialError::Unusable { service: "kms", ref reason } if reason == "InvalidCiphertextException"),
@@ -115,14 +118,20 @@ async fn older_kms_blobs_only_open() {
         config(&[
             ("API_KEY_ENCRYPTION_SEED_CIPHERTEXT", &current),
             ("API_KEY_ENCRYPTION_SEED_PREVIOUS_CIPHERTEXTS", &previous),
-            ("API_KEY_ENCRYPTION_SEED_KMS_CONTEXT", "app=apikeys, stage=test"),
+            (
+                "API_KEY_ENCRYPTION_SEED_KMS_CONTEXT",
+                "app=apikeys, stage=test",
+            ),
         ]),
         &sdk,
     );
     let keyring = material.keyring().await.expect("keyring");
 
     assert_eq!(keyring.current_key_id(), key_id_of(SEED_2));
-    assert_eq!(keyring.key_ids(), vec![key_id_of(SEED_2), key_id_of(SEED_1)]);
+    assert_eq!(
+        keyring.key_ids(),
+        vec![key_id_of(SEED_2), key_id_of(SEED_1)]
+    );
 }
 
 #[tokio::test]
@@ -144,12 +153,18 @@ async fn secrets_manager_current_and_previous_both_reach_the_keyring() {
         .await
         .expect("rotate secret");
 
-    let material = KeyMaterial::new(config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]), &sdk);
+    let material = KeyMaterial::new(
+        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
+        &sdk,
+    );
     let keyring = material.keyring().await.expect("keyring");
 
     // Then the current version seals and the previous one still opens
     assert_eq!(keyring.current_key_id(), key_id_of(SEED_2));
-    assert_eq!(keyring.key_ids(), vec![key_id_of(SEED_2), key_id_of(SEED_1)]);
+    assert_eq!(
+        keyring.key_ids(),
+        vec![key_id_of(SEED_2), key_id_of(SEED_1)]
+    );
 }
 
 #[tokio::test]
@@ -164,7 +179,10 @@ async fn a_secret_with_one_version_gives_a_one_key_ring() {
         .await
         .expect("create secret");
 
-    let material = KeyMaterial::new(config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]), &sdk);
+    let material = KeyMaterial::new(
+        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
+        &sdk,
+    );
     let keyring = material.keyring().await.expect("keyring");
 
     assert_eq!(keyring.key_ids(), vec![key_id_of(SEED_1)]);
@@ -174,7 +192,10 @@ async fn a_secret_with_one_version_gives_a_one_key_ring() {
 async fn a_missing_secret_is_a_clear_error() {
     let sdk = emulator_config().await;
     let name = unique("absent");
-    let material = KeyMaterial::new(config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]), &sdk);
+    let material = KeyMaterial::new(
+        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
+        &sdk,
+    );
 
     let err = material.keyring().await.expect_err("no such secret");
 
@@ -199,7 +220,10 @@ async fn a_secret_shorter_than_the_minimum_is_unusable() {
         .await
         .expect("create secret");
 
-    let material = KeyMaterial::new(config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]), &sdk);
+    let material = KeyMaterial::new(
+        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
+        &sdk,
+    );
     let err = material.keyring().await.expect_err("short seed");
 
     assert!(matches!(err, KeyMaterialError::Unusable { .. }), "{err:?}");
@@ -235,7 +259,13 @@ async fn a_closed_port_gives_the_typed_unavailable_error() {
 
     // Then it is the typed unavailable error
     assert!(
-        matches!(result, Err(KeyMaterialError::Unavailable { service: "secretsmanager", .. })),
+        matches!(
+            result,
+            Err(KeyMaterialError::Unavailable {
+                service: "secretsmanager",
+                ..
+            })
+        ),
         "{result:?}"
     );
 }
@@ -252,7 +282,10 @@ async fn an_endpoint_that_never_answers_times_out_as_unavailable() {
         }
     });
     let sdk = sdk_config_for(&format!("http://{addr}"), fast_timeouts()).await;
-    let material = KeyMaterial::new(config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", "any")]), &sdk);
+    let material = KeyMaterial::new(
+        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", "any")]),
+        &sdk,
+    );
 
     let result = tokio::time::timeout(Duration::from_secs(20), material.keyring())
         .await
@@ -260,7 +293,13 @@ async fn an_endpoint_that_never_answers_times_out_as_unavailable() {
     hold.abort();
 
     assert!(
-        matches!(result, Err(KeyMaterialError::Unavailable { service: "secretsmanager", .. })),
+        matches!(
+            result,
+            Err(KeyMaterialError::Unavailable {
+                service: "secretsmanager",
+                ..
+            })
+        ),
         "{result:?}"
     );
 }
@@ -276,7 +315,10 @@ async fn racing_first_requests_share_one_fetch() {
         .send()
         .await
         .unwrap();
-    let material = KeyMaterial::new(config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]), &sdk);
+    let material = KeyMaterial::new(
+        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
+        &sdk,
+    );
 
     let (a, b, c) = tokio::join!(material.keyring(), material.keyring(), material.keyring());
 
@@ -291,7 +333,10 @@ async fn a_failed_fetch_is_not_cached() {
     let sdk = emulator_config().await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = unique("late");
-    let material = KeyMaterial::new(config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]), &sdk);
+    let material = KeyMaterial::new(
+        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
+        &sdk,
+    );
     assert!(material.keyring().await.is_err());
 
     // When it appears
@@ -325,7 +370,9 @@ fn a_short_plain_seed_is_refused_by_name_not_value() {
     let err = KeyMaterialConfig::from_lookup(|k| map.get(k).map(|v| v.to_string()))
         .expect_err("short seed");
 
-    assert!(matches!(err, SeedConfigError::Invalid { ref name, .. } if name == "API_KEY_ENCRYPTION_SEED"));
+    assert!(
+        matches!(err, SeedConfigError::Invalid { ref name, .. } if name == "API_KEY_ENCRYPTION_SEED")
+    );
     assert!(!err.to_string().contains("short-dev-seed"));
 }
 

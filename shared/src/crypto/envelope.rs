@@ -138,11 +138,7 @@ pub(crate) fn open<'k>(
     let key_id = KeyId::from_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
     let master = find(key_id).ok_or(CryptoError::UnknownKeyId(key_id))?;
 
-    let keys = RecordKeys::derive(
-        master,
-        &bytes[SALT_AT..COMMIT_AT],
-        &bytes[..HEADER_LEN],
-    );
+    let keys = RecordKeys::derive(master, &bytes[SALT_AT..COMMIT_AT], &bytes[..HEADER_LEN]);
     // Checked before the AEAD is touched: a forged envelope that would open under
     // another key (GCM is not key-committing) fails here.
     if !bool::from(keys.commitment.ct_eq(&bytes[COMMIT_AT..NONCE_AT])) {

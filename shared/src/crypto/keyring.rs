@@ -255,7 +255,11 @@ impl Keyring {
     }
 
     /// Seals a provider API key for `ctx` under the current key.
-    pub fn seal(&self, ctx: &KeyContext<'_>, plaintext: &SecretString) -> Result<String, CryptoError> {
+    pub fn seal(
+        &self,
+        ctx: &KeyContext<'_>,
+        plaintext: &SecretString,
+    ) -> Result<String, CryptoError> {
         envelope::seal(
             &self.current.key,
             self.current.id,

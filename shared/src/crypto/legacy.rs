@@ -100,11 +100,11 @@ struct Pbkdf2JsonValue {
     ciphertext: String,
 }
 
+/// A legacy value split into (iv, ciphertext, tag).
+type Parts = (Vec<u8>, Zeroizing<Vec<u8>>, Vec<u8>);
+
 /// Splits a legacy value into (iv, ciphertext, tag).
-fn parse(
-    format: LegacyFormat,
-    stored: &str,
-) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>, Vec<u8>), CryptoError> {
+fn parse(format: LegacyFormat, stored: &str) -> Result<Parts, CryptoError> {
     if stored.len() > MAX_LEN {
         return Err(CryptoError::Malformed);
     }
@@ -121,7 +121,9 @@ fn parse(
             )
         }
         LegacyFormat::Sha256V2Gcm => {
-            let raw = b64(stored.strip_prefix(V2_PREFIX).ok_or(CryptoError::Malformed)?)?;
+            let raw = b64(stored
+                .strip_prefix(V2_PREFIX)
+                .ok_or(CryptoError::Malformed)?)?;
             if raw.len() < IV_LEN + TAG_LEN {
                 return Err(CryptoError::Malformed);
             }

@@ -1,0 +1,43 @@
+//! Operator tools of the apikeys vault, behind the `apikeys-admin` binary.
+//!
+//! - [`provision_table`]: the DynamoDB table with its `byUser` index and TTL.
+//! - [`provision_seed`]: the KMS key and the Secrets Manager secret holding the seed.
+//!
+//! Both are idempotent: what exists is left alone and reported as already present.
+//! The local stack (`make run`) and the integration tests provision through them, the
+//! same way.
+
+mod error;
+mod seed;
+mod table;
+
+pub use error::ProvisionError;
+pub use seed::{check_alias, provision_seed, SeedProvisioned, SEED_LENGTH};
+pub use table::{
+    provision_table, Provisioned, BY_USER_INDEX, BY_USER_PROJECTED, TABLE_TTL_ATTRIBUTE,
+};
+
+/// Whether a provisioning call made a resource or found it there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// This call created it.
+    Created,
+    /// It existed already and was left alone.
+    AlreadyPresent,
+}
+
+impl Outcome {
+    /// True when this call created the resource.
+    pub fn created(self) -> bool {
+        self == Self::Created
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Created => "created",
+            Self::AlreadyPresent => "already present",
+        })
+    }
+}

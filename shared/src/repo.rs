@@ -1,0 +1,514 @@
+//! The provider configuration table in DynamoDB. Every operation is one round trip.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::Client;
+use serde_json::{Map, Value};
+
+use crate::config::ConfigItem;
+use crate::provider::ProviderId;
+
+/// The name of the index that lists a user's configurations without ciphertext.
+pub const BY_USER_INDEX: &str = "byUser";
+
+/// A failure of the table that no client input explains (throttling, network,
+/// a malformed item): the API answers 500 and logs the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("dynamodb {operation}: {reason}")]
+pub struct RepoError {
+    operation: &'static str,
+    reason: String,
+}
+
+impl RepoError {
+    fn new(operation: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            operation,
+            reason: reason.into(),
+        }
+    }
+
+    fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        operation: &'static str,
+        err: SdkError<E>,
+    ) -> Self {
+        let reason = match (err.code(), err.message()) {
+            (Some(code), Some(msg)) => format!("{code}: {msg}"),
+            (Some(code), None) => code.to_owned(),
+            _ => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
+        };
+        Self::new(operation, reason)
+    }
+}
+
+fn is_condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
+/// What a store writes besides the item key.
+pub struct StoreWrite<'a> {
+    /// The owner.
+    pub user_id: &'a str,
+    /// The provider.
+    pub provider: ProviderId,
+    /// The `akv1` envelope.
+    pub envelope: &'a str,
+    /// The masked key.
+    pub key_hint: &'a str,
+    /// New settings; `None` keeps the stored ones.
+    pub settings: Option<&'a Map<String, Value>>,
+    /// A key test made before storing: (time, status).
+    pub validation: Option<(&'a str, &'a str)>,
+    /// The write time.
+    pub now: &'a str,
+    /// The id a new item gets.
+    pub new_id: &'a str,
+}
+
+/// What a store did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// The item as it is now.
+    pub item: ConfigItem,
+    /// True when no active configuration existed before.
+    pub created: bool,
+}
+
+/// A configuration together with its sealed key, for the code that opens keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedConfig {
+    /// The item.
+    pub item: ConfigItem,
+    /// The stored `apiKey`: an `akv1` envelope (or a legacy value before rewrap).
+    pub envelope: String,
+}
+
+fn parse_sealed(
+    operation: &'static str,
+    mut item: HashMap<String, AttributeValue>,
+) -> Result<SealedConfig, RepoError> {
+    let envelope = match item.remove("apiKey") {
+        Some(AttributeValue::S(envelope)) => envelope,
+        _ => return Err(RepoError::new(operation, "the item holds no apiKey string")),
+    };
+    Ok(SealedConfig {
+        item: parse_item(operation, item)?,
+        envelope,
+    })
+}
+
+/// Read and write access to the provider configuration table.
+#[derive(Debug, Clone)]
+pub struct ConfigRepository {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn settings_value(settings: &Map<String, Value>) -> Result<AttributeValue, RepoError> {
+    serde_dynamo::to_attribute_value(settings)
+        .map_err(|e| RepoError::new("encode settings", e.to_string()))
+}
+
+fn parse_item(
+    operation: &'static str,
+    mut item: HashMap<String, AttributeValue>,
+) -> Result<ConfigItem, RepoError> {
+    item.remove("apiKey");
+    serde_dynamo::from_item(item).map_err(|e| RepoError::new(operation, e.to_string()))
+}
+
+impl ConfigRepository {
+    /// A repository over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The DynamoDB client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates or replaces a user's key for a provider in one upsert. `id`,
+    /// `createdAt` and `usageCount` of an existing item are kept; `version` counts
+    /// every write.
+    pub async fn store(&self, w: StoreWrite<'_>) -> Result<Stored, RepoError> {
+        let mut set = vec![
+            "userId = :u",
+            "provider = :p",
+            "apiKey = :k",
+            "keyHint = :h",
+            "isActive = :t",
+            "updatedAt = :now",
+            "keyStoredAt = :now",
+            "createdAt = if_not_exists(createdAt, :now)",
+            "id = if_not_exists(id, :id)",
+            "usageCount = if_not_exists(usageCount, :zero)",
+        ];
+        let mut remove = vec!["deletedAt", "expiresAt"];
+        let mut values = HashMap::from([
+            (":u".to_owned(), s(w.user_id)),
+            (":p".to_owned(), s(w.provider.as_str())),
+            (":k".to_owned(), s(w.envelope)),
+            (":h".to_owned(), s(w.key_hint)),
+            (":t".to_owned(), AttributeValue::Bool(true)),
+            (":now".to_owned(), s(w.now)),
+            (":id".to_owned(), s(w.new_id)),
+            (":zero".to_owned(), n(0)),
+            (":one".to_owned(), n(1)),
+        ]);
+        match w.settings {
+            Some(settings) => {
+                set.push("settings = :s");
+                values.insert(":s".into(), settings_value(settings)?);
+            }
+            None => {
+                set.push("settings = if_not_exists(settings, :s)");
+                values.insert(":s".into(), AttributeValue::M(HashMap::new()));
+            }
+        }
+        // A new key has no test result yet unless one was made just now.
+        match w.validation {
+            Some((at, status)) => {
+                set.push("lastValidatedAt = :vat");
+                set.push("lastValidationStatus = :vs");
+                values.insert(":vat".into(), s(at));
+                values.insert(":vs".into(), s(status));
+            }
+            None => remove.extend(["lastValidatedAt", "lastValidationStatus"]),
+        }
+        let expression = format!(
+            "SET {} REMOVE {} ADD version :one",
+            set.join(", "),
+            remove.join(", ")
+        );
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(ConfigItem::key(w.user_id, w.provider)))
+            .update_expression(expression)
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| RepoError::sdk("store", e))?;
+
+        let old = match out.attributes {
+            Some(attrs) if !attrs.is_empty() => Some(parse_item("store", attrs)?),
+            _ => None,
+        };
+        let created = !old.as_ref().is_some_and(|o| o.is_active);
+        let (id, created_at, usage_count, version, last_used_at, settings) = match old {
+            Some(o) => (
+                o.id,
+                o.created_at,
+                o.usage_count,
+                o.version + 1,
+                o.last_used_at,
+                w.settings.cloned().unwrap_or(o.settings),
+            ),
+            None => (
+                w.new_id.to_owned(),
+                w.now.to_owned(),
+                0,
+                1,
+                None,
+                w.settings.cloned().unwrap_or_default(),
+            ),
+        };
+        let item = ConfigItem {
+            pk: ConfigItem::key(w.user_id, w.provider),
+            user_id: w.user_id.to_owned(),
+            provider: w.provider.as_str().to_owned(),
+            id,
+            key_hint: Some(w.key_hint.to_owned()),
+            settings,
+            is_active: true,
+            created_at,
+            updated_at: w.now.to_owned(),
+            key_stored_at: Some(w.now.to_owned()),
+            last_used_at,
+            last_validated_at: w.validation.map(|(at, _)| at.to_owned()),
+            last_validation_status: w.validation.map(|(_, st)| st.to_owned()),
+            deleted_at: None,
+            usage_count,
+            version,
+            expires_at: None,
+        };
+        Ok(Stored { item, created })
+    }
+
+    /// A user's active configurations, by provider, from the `byUser` index
+    /// (which holds no ciphertext).
+    pub async fn list(&self, user_id: &str) -> Result<Vec<ConfigItem>, RepoError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_USER_INDEX)
+                .key_condition_expression("userId = :u")
+                .filter_expression("isActive = :t")
+                .expression_attribute_values(":u", s(user_id))
+                .expression_attribute_values(":t", AttributeValue::Bool(true))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| RepoError::sdk("list", e))?;
+            for item in out.items.unwrap_or_default() {
+                items.push(parse_item("list", item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    /// Replaces the settings of an active configuration; `None` when there is none.
+    ///
+    /// The answer is `UPDATED_NEW`, so the ciphertext is never read: the other
+    /// attributes of the view are assigned to themselves to come back with it.
+    pub async fn update_settings(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        settings: &Map<String, Value>,
+        now: &str,
+    ) -> Result<Option<ConfigItem>, RepoError> {
+        const KEPT: [&str; 9] = [
+            "id",
+            "keyHint",
+            "createdAt",
+            "keyStoredAt",
+            "lastUsedAt",
+            "lastValidatedAt",
+            "lastValidationStatus",
+            "usageCount",
+            "isActive",
+        ];
+        let mut set: Vec<String> = vec!["settings = :s".into(), "updatedAt = :now".into()];
+        let mut names = HashMap::new();
+        for (i, attr) in KEPT.iter().enumerate() {
+            set.push(format!("#k{i} = if_not_exists(#k{i}, :null)"));
+            names.insert(format!("#k{i}"), (*attr).to_owned());
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(ConfigItem::key(user_id, provider)))
+            .update_expression(format!("SET {} ADD version :one", set.join(", ")))
+            .condition_expression("isActive = :t")
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_values(":s", settings_value(settings)?)
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":null", AttributeValue::Null(true))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        let mut attrs = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if is_condition_failed(&e) => return Ok(None),
+            Err(e) => return Err(RepoError::sdk("update settings", e)),
+        };
+        attrs.insert("pk".into(), s(ConfigItem::key(user_id, provider)));
+        attrs.insert("userId".into(), s(user_id));
+        attrs.insert("provider".into(), s(provider.as_str()));
+        parse_item("update settings", attrs).map(Some)
+    }
+
+    /// Soft-deletes an active configuration: the ciphertext and hint are removed,
+    /// `deletedAt` and the purge time `expiresAt` set. False when none was active.
+    pub async fn delete(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        now: &str,
+        expires_at: i64,
+    ) -> Result<bool, RepoError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(ConfigItem::key(user_id, provider)))
+            .update_expression(
+                "SET isActive = :f, deletedAt = :now, updatedAt = :now, expiresAt = :exp \
+                 REMOVE apiKey, keyHint ADD version :one",
+            )
+            .condition_expression("isActive = :t")
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(RepoError::sdk("delete", e)),
+        }
+    }
+
+    /// An active configuration with its sealed key (a strongly consistent read);
+    /// `None` when there is none.
+    pub async fn get_sealed(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+    ) -> Result<Option<SealedConfig>, RepoError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(ConfigItem::key(user_id, provider)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| RepoError::sdk("get", e))?;
+        match out.item {
+            Some(item)
+                if matches!(item.get("isActive"), Some(AttributeValue::Bool(true)))
+                    && item.contains_key("apiKey") =>
+            {
+                parse_sealed("get", item).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Records one use of an active key (`usageCount` + 1, `lastUsedAt`) and
+    /// returns the item with its sealed key, in one round trip; `None` when there
+    /// is no active key.
+    pub async fn record_use(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        now: &str,
+    ) -> Result<Option<SealedConfig>, RepoError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(ConfigItem::key(user_id, provider)))
+            .update_expression("SET lastUsedAt = :now ADD usageCount :one")
+            .condition_expression("isActive = :t AND attribute_exists(apiKey)")
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => parse_sealed("record use", out.attributes.unwrap_or_default()).map(Some),
+            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(RepoError::sdk("record use", e)),
+        }
+    }
+
+    /// Records a key test on the item, only if it still holds the tested envelope
+    /// (a key replaced meanwhile keeps its own status). False when it did not.
+    pub async fn record_validation(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        envelope: &str,
+        at: &str,
+        status: &str,
+    ) -> Result<bool, RepoError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(ConfigItem::key(user_id, provider)))
+            .update_expression(
+                "SET lastValidatedAt = :at, lastValidationStatus = :st ADD version :one",
+            )
+            .condition_expression("isActive = :t AND apiKey = :k")
+            .expression_attribute_values(":at", s(at))
+            .expression_attribute_values(":st", s(status))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":k", s(envelope))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(RepoError::sdk("record validation", e)),
+        }
+    }
+
+    /// Takes one key test from the user's allowance of `limit` per minute: a
+    /// fixed-window counter item (`ratelimit#key-test#{user}#{minute}`, no `userId`
+    /// attribute, so it stays out of `byUser`) incremented only while under the
+    /// limit, in one conditional update. Purged by TTL.
+    pub async fn take_key_test(
+        &self,
+        user_id: &str,
+        now_epoch_secs: i64,
+        limit: u32,
+    ) -> Result<Allowance, RepoError> {
+        let window = now_epoch_secs.div_euclid(60);
+        let window_end = (window + 1) * 60;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("ratelimit#key-test#{user_id}#{window}")))
+            .update_expression("SET expiresAt = :exp ADD #count :one")
+            .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":exp", AttributeValue::N((window_end + 60).to_string()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(u64::from(limit)))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Allowance::Granted),
+            Err(e) if is_condition_failed(&e) => Ok(Allowance::Exhausted {
+                retry_after_secs: (window_end - now_epoch_secs).max(1) as u64,
+            }),
+            Err(e) => Err(RepoError::sdk("rate limit", e)),
+        }
+    }
+}
+
+/// The answer of the rate limiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowance {
+    /// Go ahead.
+    Granted,
+    /// The limit is reached until the window ends.
+    Exhausted {
+        /// Seconds until the next window.
+        retry_after_secs: u64,
+    },
+}
