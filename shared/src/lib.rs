@@ -11,16 +11,20 @@
 //! - [`api`]: the HTTP handlers of the functions.
 //! - [`state`]: what a function builds once per cold start.
 //! - [`telemetry`]: JSON log lines.
+//! - [`usage`]: a user's key for the app's other services, with the use recorded.
+//! - [`maintenance`]: the daily sweep for keys due for rotation or unused.
 
 pub mod api;
 pub mod aws;
 pub mod config;
 pub mod crypto;
 pub mod keytest;
+pub mod maintenance;
 pub mod provider;
 pub mod repo;
 pub mod seed;
 pub mod state;
 pub mod telemetry;
+pub mod usage;
 
 pub use state::{SealingState, ServiceConfig, State};

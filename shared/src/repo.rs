@@ -10,6 +10,10 @@ use serde_json::{Map, Value};
 use crate::config::ConfigItem;
 use crate::provider::ProviderId;
 
+/// Items a scan reads per request: small pages keep each call short (the admin
+/// tools and the maintenance sweep print progress between them).
+pub const SCAN_PAGE_ITEMS: i32 = 250;
+
 /// The name of the index that lists a user's configurations without ciphertext.
 pub const BY_USER_INDEX: &str = "byUser";
 
@@ -465,6 +469,141 @@ impl ConfigRepository {
         }
     }
 
+    /// One page of a full scan of the configuration items (rate-limit counters are
+    /// left out). With `with_envelope` false the ciphertext is not read at all.
+    pub async fn scan_page(
+        &self,
+        start: Option<HashMap<String, AttributeValue>>,
+        with_envelope: bool,
+    ) -> Result<ScanPage, RepoError> {
+        let mut request = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("attribute_exists(userId)")
+            .limit(SCAN_PAGE_ITEMS)
+            .set_exclusive_start_key(start);
+        if !with_envelope {
+            const VIEW: [&str; 17] = [
+                "pk",
+                "userId",
+                "provider",
+                "id",
+                "keyHint",
+                "settings",
+                "isActive",
+                "createdAt",
+                "updatedAt",
+                "keyStoredAt",
+                "lastUsedAt",
+                "lastValidatedAt",
+                "lastValidationStatus",
+                "deletedAt",
+                "usageCount",
+                "version",
+                "expiresAt",
+            ];
+            let mut names = HashMap::new();
+            let mut projection = Vec::new();
+            for (i, attr) in VIEW.iter().enumerate() {
+                names.insert(format!("#a{i}"), (*attr).to_owned());
+                projection.push(format!("#a{i}"));
+            }
+            request = request
+                .projection_expression(projection.join(", "))
+                .set_expression_attribute_names(Some(names));
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| RepoError::sdk("scan", e))?;
+        let mut items = Vec::new();
+        for mut raw in out.items.unwrap_or_default() {
+            let envelope = match raw.remove("apiKey") {
+                Some(AttributeValue::S(e)) => Some(e),
+                _ => None,
+            };
+            items.push((parse_item("scan", raw)?, envelope));
+        }
+        Ok(ScanPage {
+            items,
+            next: out.last_evaluated_key.filter(|k| !k.is_empty()),
+        })
+    }
+
+    /// Replaces the envelope of an item only if the item is unchanged since it was
+    /// read (same envelope, same version): a user's concurrent store always wins.
+    /// False when the item changed meanwhile.
+    pub async fn replace_envelope(
+        &self,
+        item: &ConfigItem,
+        old_envelope: &str,
+        new_envelope: &str,
+    ) -> Result<bool, RepoError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&item.pk))
+            .update_expression("SET apiKey = :new ADD version :one")
+            .condition_expression("apiKey = :old AND version = :v")
+            .expression_attribute_values(":new", s(new_envelope))
+            .expression_attribute_values(":old", s(old_envelope))
+            .expression_attribute_values(":v", n(item.version))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(RepoError::sdk("replace envelope", e)),
+        }
+    }
+
+    /// Writes a whole item only where none exists under its key (imports never
+    /// overwrite). False when an item was already there.
+    pub async fn put_new(
+        &self,
+        item: &ConfigItem,
+        envelope: Option<&str>,
+    ) -> Result<bool, RepoError> {
+        let mut attrs: HashMap<String, AttributeValue> = serde_dynamo::to_item(item)
+            .map_err(|e| RepoError::new("encode item", e.to_string()))?;
+        attrs.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+        if let Some(envelope) = envelope {
+            attrs.insert("apiKey".into(), s(envelope));
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(attrs))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(RepoError::sdk("put", e)),
+        }
+    }
+
+    /// Whether an item exists under `pk` (a strongly consistent read of the key only).
+    pub async fn exists(&self, pk: &str) -> Result<bool, RepoError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .projection_expression("pk")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| RepoError::sdk("get", e))?;
+        Ok(out.item.is_some())
+    }
+
     /// Takes one key test from the user's allowance of `limit` per minute: a
     /// fixed-window counter item (`ratelimit#key-test#{user}#{minute}`, no `userId`
     /// attribute, so it stays out of `byUser`) incremented only while under the
@@ -511,4 +650,14 @@ pub enum Allowance {
         /// Seconds until the next window.
         retry_after_secs: u64,
     },
+}
+
+/// One page of a table scan: items with their envelope (when asked for and
+/// present), and where the next page starts.
+#[derive(Debug)]
+pub struct ScanPage {
+    /// The items.
+    pub items: Vec<(ConfigItem, Option<String>)>,
+    /// The key to continue from; `None` on the last page.
+    pub next: Option<HashMap<String, AttributeValue>>,
 }

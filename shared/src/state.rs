@@ -26,6 +26,8 @@ pub struct ServiceConfig {
     pub rotation_after: Duration,
     /// `APIKEYS_DELETE_GRACE_DAYS`.
     pub delete_grace: Duration,
+    /// `APIKEYS_UNUSED_DAYS`: how long without use before maintenance reports a key.
+    pub unused_after: Duration,
     /// `APIKEYS_INSECURE_TRUST_LOCAL_USER_HEADER`: see [`IdentityPolicy`].
     pub identity: IdentityPolicy,
     /// `APIKEYS_KEY_TESTS_PER_MINUTE`.
@@ -52,6 +54,10 @@ impl ServiceConfig {
                 .unwrap_or_else(|| DEFAULT_TABLE_NAME.to_owned()),
             rotation_after: days("APIKEYS_ROTATION_DAYS", DEFAULT_ROTATION_DAYS),
             delete_grace: days("APIKEYS_DELETE_GRACE_DAYS", DEFAULT_DELETE_GRACE_DAYS),
+            unused_after: days(
+                "APIKEYS_UNUSED_DAYS",
+                crate::maintenance::DEFAULT_UNUSED_DAYS,
+            ),
             identity: IdentityPolicy::from_lookup(&get),
             key_tests_per_minute: get("APIKEYS_KEY_TESTS_PER_MINUTE")
                 .and_then(|v| v.trim().parse().ok())

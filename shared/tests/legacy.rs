@@ -71,11 +71,14 @@ fn ring_with_legacy(seeds: &[&str], policy: LegacyPolicy) -> Keyring {
 
 /// For each vector, in `all_vectors` order, a ring with only that vector's seed and
 /// legacy reads allowed. Each legacy seed costs 100,000 PBKDF2 iterations, so these
-/// are derived once and shared by the tests that do not count reads.
+/// are derived once, in parallel, and shared by the tests that do not count reads.
 static RING_PER_VECTOR: LazyLock<Vec<Keyring>> = LazyLock::new(|| {
-    all_vectors()
-        .map(|(_, v)| ring_with_legacy(&[&v.seed], LegacyPolicy::Allow))
-        .collect()
+    std::thread::scope(|s| {
+        let rings: Vec<_> = all_vectors()
+            .map(|(_, v)| s.spawn(move || ring_with_legacy(&[&v.seed], LegacyPolicy::Allow)))
+            .collect();
+        rings.into_iter().map(|r| r.join().unwrap()).collect()
+    })
 });
 
 #[test]

@@ -3,12 +3,19 @@
 //! - [`provision_table`]: the DynamoDB table with its `byUser` index and TTL.
 //! - [`provision_seed`]: the KMS key and the Secrets Manager secret holding the seed.
 //!
-//! Both are idempotent: what exists is left alone and reported as already present.
+//! - [`import`]: a RealMultiLLM export into `akv1` items.
+//! - [`rewrap`]: every key under the current master key after a seed rotation.
+//! - [`stats`]: counts by key id and format, rotation due, unused.
+//!
+//! Provisioning is idempotent: what exists is left alone and reported as already present.
 //! The local stack (`make run`) and the integration tests provision through them, the
 //! same way.
 
 mod error;
+pub mod import;
+pub mod rewrap;
 mod seed;
+pub mod stats;
 mod table;
 
 pub use error::ProvisionError;
