@@ -60,7 +60,8 @@ start() {
     return 1
   fi
   # setsid: the emulator outlives this script and is not killed with its process group.
-  setsid "$venv/bin/moto_server" -H "$host" -p "$port" >"$logfile" 2>&1 </dev/null &
+  # Single-threaded: see infra/moto_server.py.
+  setsid "$venv/bin/python" "$root/infra/moto_server.py" -H "$host" -p "$port" >"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
     if answers; then

@@ -292,8 +292,10 @@ impl ConfigRepository {
 
     /// Replaces the settings of an active configuration; `None` when there is none.
     ///
-    /// The answer is `UPDATED_NEW`, so the ciphertext is never read: the other
-    /// attributes of the view are assigned to themselves to come back with it.
+    /// One conditional update answering `ALL_NEW`. That answer carries the `apiKey`
+    /// attribute too (DynamoDB has no projection for update answers, and emulators
+    /// differ on what `UPDATED_NEW` returns for unchanged attributes); it is dropped
+    /// unread in `parse_item` before anything else sees the item.
     pub async fn update_settings(
         &self,
         user_id: &str,
@@ -301,48 +303,25 @@ impl ConfigRepository {
         settings: &Map<String, Value>,
         now: &str,
     ) -> Result<Option<ConfigItem>, RepoError> {
-        const KEPT: [&str; 9] = [
-            "id",
-            "keyHint",
-            "createdAt",
-            "keyStoredAt",
-            "lastUsedAt",
-            "lastValidatedAt",
-            "lastValidationStatus",
-            "usageCount",
-            "isActive",
-        ];
-        let mut set: Vec<String> = vec!["settings = :s".into(), "updatedAt = :now".into()];
-        let mut names = HashMap::new();
-        for (i, attr) in KEPT.iter().enumerate() {
-            set.push(format!("#k{i} = if_not_exists(#k{i}, :null)"));
-            names.insert(format!("#k{i}"), (*attr).to_owned());
-        }
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(ConfigItem::key(user_id, provider)))
-            .update_expression(format!("SET {} ADD version :one", set.join(", ")))
+            .update_expression("SET settings = :s, updatedAt = :now ADD version :one")
             .condition_expression("isActive = :t")
-            .set_expression_attribute_names(Some(names))
             .expression_attribute_values(":s", settings_value(settings)?)
             .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":null", AttributeValue::Null(true))
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        let mut attrs = match result {
-            Ok(out) => out.attributes.unwrap_or_default(),
-            Err(e) if is_condition_failed(&e) => return Ok(None),
-            Err(e) => return Err(RepoError::sdk("update settings", e)),
-        };
-        attrs.insert("pk".into(), s(ConfigItem::key(user_id, provider)));
-        attrs.insert("userId".into(), s(user_id));
-        attrs.insert("provider".into(), s(provider.as_str()));
-        parse_item("update settings", attrs).map(Some)
+        match result {
+            Ok(out) => parse_item("update settings", out.attributes.unwrap_or_default()).map(Some),
+            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(RepoError::sdk("update settings", e)),
+        }
     }
 
     /// Soft-deletes an active configuration: the ciphertext and hint are removed,

@@ -1,0 +1,517 @@
+//! A configuration's life: store, replace, list, update, delete, store again; the
+//! concurrency and round-trip guarantees of those writes; rotation reminders.
+
+use apikeys::config::timestamp;
+use apikeys::provider::ProviderId;
+use apikeys::{ServiceConfig, State};
+use apikeys_integration_tests::{number, text, Stack};
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::future::join_all;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{
+    delete_as, list_as, listed_providers, open_stored_as, openai, pk, store_as, update_as, KEY,
+    OTHER_KEY,
+};
+
+const ALICE: &str = "alice";
+
+fn store_with_settings() -> Value {
+    json!({
+        "provider": "openai",
+        "apiKey": KEY,
+        "settings": {"model": "gpt-4o-mini", "temperature": 0.7},
+    })
+}
+
+fn new_settings() -> Value {
+    json!({"model": "gpt-4o", "temperature": 0.2, "maxTokens": 2048})
+}
+
+/// Parses an RFC 3339 time of a body or item, failing the test when it is not one.
+fn time_of(value: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(value, &Rfc3339).unwrap_or_else(|e| panic!("{value:?}: {e}"))
+}
+
+fn is_recent(value: &Value) -> bool {
+    value.as_str().is_some_and(|t| {
+        (OffsetDateTime::now_utc() - time_of(t))
+            .whole_seconds()
+            .abs()
+            < 60
+    })
+}
+
+#[tokio::test]
+async fn first_store_answers_201_with_the_new_config() {
+    // Given an empty table
+    let stack = Stack::new().await;
+
+    // When alice stores an OpenAI key with settings
+    let (status, _, body) = store_as(&stack, ALICE, store_with_settings()).await;
+
+    // Then she gets the new config, masked, with its settings and fresh counters
+    assert_eq!(status, 201, "{body}");
+    let config = &body["config"];
+    assert!(
+        config["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{config}"
+    );
+    assert_eq!(config["provider"], "openai");
+    assert_eq!(config["isActive"], true);
+    assert_eq!(config["keyHint"], "sk-proj-…0000");
+    assert_eq!(
+        config["settings"],
+        json!({"model": "gpt-4o-mini", "temperature": 0.7})
+    );
+    assert!(is_recent(&config["createdAt"]), "{config}");
+    assert!(is_recent(&config["updatedAt"]), "{config}");
+    assert_eq!(config["usageCount"], 0);
+    assert_eq!(config["rotationDue"], false);
+    assert_eq!(config.get("lastValidationStatus"), Some(&Value::Null));
+}
+
+#[tokio::test]
+async fn first_store_keeps_the_key_sealed_for_its_owner() {
+    // Given an empty table
+    let stack = Stack::new().await;
+
+    // When alice stores an OpenAI key
+    assert_eq!(store_as(&stack, ALICE, store_with_settings()).await.0, 201);
+
+    // Then the item holds an akv1 envelope that opens to her key, and version 1
+    let item = stack
+        .item(&pk(ALICE, "openai"))
+        .await
+        .expect("a stored item");
+    assert_eq!(text(&item, "pk"), Some("alice#openai"));
+    assert_eq!(text(&item, "userId"), Some(ALICE));
+    assert_eq!(text(&item, "provider"), Some("openai"));
+    let envelope = text(&item, "apiKey").expect("an apiKey");
+    assert!(envelope.starts_with("akv1."), "{envelope}");
+    assert!(!envelope.contains(KEY));
+    assert_eq!(
+        open_stored_as(&stack, ALICE, ALICE, "openai").await,
+        Ok(KEY.to_owned())
+    );
+    assert_eq!(number(&item, "version"), Some(1));
+}
+
+#[tokio::test]
+async fn storing_again_replaces_the_key_and_keeps_the_identity_of_the_config() {
+    // Given alice's stored key
+    let stack = Stack::new().await;
+    let (_, _, first) = store_as(&stack, ALICE, store_with_settings()).await;
+
+    // When she stores another key for the same provider
+    let (status, _, body) = store_as(&stack, ALICE, openai(OTHER_KEY)).await;
+
+    // Then it is a replacement: same id and creation time, new hint, new sealed key
+    assert_eq!(status, 200, "{body}");
+    let (before, after) = (&first["config"], &body["config"]);
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(after["createdAt"], before["createdAt"]);
+    assert_eq!(after["keyHint"], "sk-proj-…1111");
+    assert_eq!(
+        after["settings"], before["settings"],
+        "settings left out are kept"
+    );
+    let item = stack.item(&pk(ALICE, "openai")).await.unwrap();
+    assert_eq!(number(&item, "version"), Some(2));
+    assert_eq!(text(&item, "id"), before["id"].as_str());
+    assert_eq!(
+        open_stored_as(&stack, ALICE, ALICE, "openai").await,
+        Ok(OTHER_KEY.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn list_shows_the_config_but_never_the_key_or_its_ciphertext() {
+    // Given alice's key stored and replaced
+    let stack = Stack::new().await;
+    store_as(&stack, ALICE, store_with_settings()).await;
+    let (_, _, stored) = store_as(&stack, ALICE, openai(OTHER_KEY)).await;
+
+    // When she lists her configs
+    let (status, _, body) = list_as(&stack.state, ALICE).await;
+
+    // Then she sees the one config as store returned it, with no trace of the key
+    assert_eq!(status, 200, "{body}");
+    let configs = body["configs"].as_array().expect("a configs array");
+    assert_eq!(configs.len(), 1, "{body}");
+    assert_eq!(configs[0], stored["config"]);
+    assert!(configs[0].get("apiKey").is_none(), "{body}");
+    let text = body.to_string();
+    for secret in ["akv1.", KEY, OTHER_KEY] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn update_replaces_the_settings_and_keeps_the_key() {
+    // Given alice's key stored and replaced
+    let stack = Stack::new().await;
+    store_as(&stack, ALICE, store_with_settings()).await;
+    let (_, _, stored) = store_as(&stack, ALICE, openai(OTHER_KEY)).await;
+    let sealed_before = stack.item(&pk(ALICE, "openai")).await.unwrap()["apiKey"].clone();
+
+    // When she updates her settings
+    let update = json!({"provider": "openai", "settings": new_settings()});
+    let (status, _, body) = update_as(&stack.state, ALICE, update).await;
+
+    // Then the config carries the new settings and the stored key is untouched
+    assert_eq!(status, 200, "{body}");
+    let config = &body["config"];
+    assert_eq!(config["settings"], new_settings());
+    assert_eq!(config["id"], stored["config"]["id"]);
+    assert_eq!(config["keyHint"], "sk-proj-…1111");
+    assert_eq!(config["isActive"], true);
+    let item = stack.item(&pk(ALICE, "openai")).await.unwrap();
+    assert_eq!(number(&item, "version"), Some(3));
+    assert_eq!(item["apiKey"], sealed_before);
+}
+
+#[tokio::test]
+async fn delete_removes_the_key_and_schedules_the_item_for_purging() {
+    // Given alice's key stored and replaced
+    let stack = Stack::new().await;
+    assert_eq!(store_as(&stack, ALICE, store_with_settings()).await.0, 201);
+    assert_eq!(store_as(&stack, ALICE, openai(OTHER_KEY)).await.0, 200);
+
+    // When she deletes it
+    let (status, headers, body) = delete_as(&stack.state, ALICE, "openai").await;
+
+    // Then 204 with no body, and the item is inactive, keyless and due for purging
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(body, Value::Null);
+    assert!(headers.get("content-type").is_none());
+    let item = stack.item(&pk(ALICE, "openai")).await.unwrap();
+    assert_eq!(item.get("isActive"), Some(&AttributeValue::Bool(false)));
+    assert!(!item.contains_key("apiKey"), "{item:?}");
+    assert!(!item.contains_key("keyHint"), "{item:?}");
+    assert!(text(&item, "deletedAt").is_some_and(|t| is_recent(&json!(t))));
+    let in_30_days = OffsetDateTime::now_utc().unix_timestamp() + 30 * 86_400;
+    let expires_at = number(&item, "expiresAt").expect("an expiresAt");
+    assert!(
+        (expires_at - in_30_days).abs() < 86_400,
+        "expiresAt {expires_at} is not 30 days from now ({in_30_days})"
+    );
+    assert_eq!(number(&item, "version"), Some(3), "store, replace, delete");
+}
+
+#[tokio::test]
+async fn a_deleted_config_is_no_longer_listed() {
+    // Given alice's deleted config
+    let stack = Stack::new().await;
+    assert_eq!(store_as(&stack, ALICE, store_with_settings()).await.0, 201);
+    assert_eq!(delete_as(&stack.state, ALICE, "openai").await.0, 204);
+
+    // When she lists her configs
+    let (status, _, body) = list_as(&stack.state, ALICE).await;
+
+    // Then there are none
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"configs": []}));
+}
+
+#[tokio::test]
+async fn a_deleted_config_can_be_neither_updated_nor_deleted_again() {
+    // Given alice's deleted config
+    let stack = Stack::new().await;
+    assert_eq!(store_as(&stack, ALICE, store_with_settings()).await.0, 201);
+    assert_eq!(delete_as(&stack.state, ALICE, "openai").await.0, 204);
+    let deleted = stack.item(&pk(ALICE, "openai")).await;
+
+    // When she updates it and deletes it again
+    let update = json!({"provider": "openai", "settings": {"model": "gpt-4.1"}});
+    let (update_status, _, update_body) = update_as(&stack.state, ALICE, update).await;
+    let (delete_status, _, delete_body) = delete_as(&stack.state, ALICE, "openai").await;
+
+    // Then both answer 404 and the deleted item stays as it was
+    assert_eq!(update_status, 404, "{update_body}");
+    assert_eq!(delete_status, 404, "{delete_body}");
+    assert_eq!(stack.item(&pk(ALICE, "openai")).await, deleted);
+}
+
+#[tokio::test]
+async fn storing_after_a_delete_creates_an_active_config_with_the_same_id() {
+    // Given alice's deleted config
+    let stack = Stack::new().await;
+    let (_, _, first) = store_as(&stack, ALICE, store_with_settings()).await;
+    assert_eq!(delete_as(&stack.state, ALICE, "openai").await.0, 204);
+
+    // When she stores a key for the provider again
+    let (status, _, body) = store_as(&stack, ALICE, openai(OTHER_KEY)).await;
+
+    // Then it is a new active config under the same id, listed again
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["config"]["id"], first["config"]["id"]);
+    assert_eq!(body["config"]["isActive"], true);
+    assert_eq!(body["config"]["keyHint"], "sk-proj-…1111");
+    let item = stack.item(&pk(ALICE, "openai")).await.unwrap();
+    assert!(!item.contains_key("deletedAt"), "{item:?}");
+    assert!(!item.contains_key("expiresAt"), "{item:?}");
+    let (_, _, listed) = list_as(&stack.state, ALICE).await;
+    assert_eq!(listed_providers(&listed), ["openai"]);
+}
+
+#[tokio::test]
+async fn every_write_of_the_lifecycle_counts_one_version() {
+    // Given an empty table
+    let stack = Stack::new().await;
+    let update = json!({"provider": "openai", "settings": new_settings()});
+    let mut versions = Vec::new();
+
+    // When alice stores, replaces, updates, deletes and stores again
+    let status = store_as(&stack, ALICE, openai(KEY)).await.0;
+    versions.push(("store", status, version_of(&stack).await));
+    let status = store_as(&stack, ALICE, openai(OTHER_KEY)).await.0;
+    versions.push(("replace", status, version_of(&stack).await));
+    let status = update_as(&stack.state, ALICE, update).await.0;
+    versions.push(("update", status, version_of(&stack).await));
+    let status = delete_as(&stack.state, ALICE, "openai").await.0;
+    versions.push(("delete", status, version_of(&stack).await));
+    let status = store_as(&stack, ALICE, openai(KEY)).await.0;
+    versions.push(("store again", status, version_of(&stack).await));
+
+    // Then each write succeeded and moved the version on by one
+    assert_eq!(
+        versions,
+        [
+            ("store", 201, Some(1)),
+            ("replace", 200, Some(2)),
+            ("update", 200, Some(3)),
+            ("delete", 204, Some(4)),
+            ("store again", 201, Some(5)),
+        ]
+    );
+}
+
+async fn version_of(stack: &Stack) -> Option<i64> {
+    let item = stack.item(&pk(ALICE, "openai")).await?;
+    number(&item, "version")
+}
+
+#[tokio::test]
+async fn a_provider_alias_is_stored_under_the_canonical_id() {
+    // Given an empty table
+    let stack = Stack::new().await;
+
+    // When alice stores a key for "anthropic"
+    let body = json!({"provider": "anthropic", "apiKey": "sk-ant-api03-EXAMPLEexample0123456789-key0000AA"});
+    let (status, _, body) = store_as(&stack, ALICE, body).await;
+
+    // Then it is stored and answered as "claude"
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["config"]["provider"], "claude");
+    assert_eq!(body["config"]["keyHint"], "sk-ant-api03-…00AA");
+    assert!(stack.item(&pk(ALICE, "claude")).await.is_some());
+    assert!(stack.item(&pk(ALICE, "anthropic")).await.is_none());
+}
+
+#[tokio::test]
+async fn configs_are_listed_by_provider() {
+    // Given keys stored for several providers, in no particular order
+    let stack = Stack::new().await;
+    for provider in [
+        "openrouter",
+        "grok",
+        "openai",
+        "claude",
+        "google-ai",
+        "github",
+    ] {
+        let body = json!({"provider": provider, "apiKey": "test-key-0123456789abcdef"});
+        assert_eq!(store_as(&stack, ALICE, body).await.0, 201, "{provider}");
+    }
+
+    // When alice lists her configs
+    let (status, _, body) = list_as(&stack.state, ALICE).await;
+
+    // Then they come sorted by provider id
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        listed_providers(&body),
+        [
+            "claude",
+            "github",
+            "google-ai",
+            "grok",
+            "openai",
+            "openrouter"
+        ]
+    );
+}
+
+// moto's threaded server applies UpdateItem as an unlocked read-modify-write, so under
+// concurrency it loses writes (two creates, lost ADDs) where DynamoDB never does. These
+// two run with `-- --ignored` against DynamoDB or an emulator that serializes requests.
+#[tokio::test]
+async fn concurrent_first_stores_create_the_config_exactly_once() {
+    // Given an empty table
+    let stack = Stack::new().await;
+
+    // When twenty stores for alice's OpenAI config race
+    let keys: Vec<String> = (0..20)
+        .map(|i| format!("sk-proj-CONCURRENTkey0123456789abcdef{i:04}"))
+        .collect();
+    let answers = join_all(keys.iter().map(|key| store_as(&stack, ALICE, openai(key)))).await;
+
+    // Then exactly one created it, the others replaced it, and all agree on the id
+    let created = answers.iter().filter(|(s, _, _)| *s == 201).count();
+    let replaced = answers.iter().filter(|(s, _, _)| *s == 200).count();
+    assert_eq!((created, replaced), (1, 19), "statuses: {:?}", {
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    });
+    let item = stack.item(&pk(ALICE, "openai")).await.unwrap();
+    assert_eq!(number(&item, "version"), Some(20));
+    let id = text(&item, "id").expect("an id");
+    assert!(answers
+        .iter()
+        .all(|(_, _, body)| body["config"]["id"] == id));
+}
+
+#[tokio::test]
+async fn concurrent_uses_are_all_counted() {
+    // Given alice's stored key
+    let stack = Stack::new().await;
+    assert_eq!(store_as(&stack, ALICE, openai(KEY)).await.0, 201);
+
+    // When fifty uses are recorded at once
+    let now = timestamp(OffsetDateTime::now_utc());
+    let uses =
+        join_all((0..50).map(|_| stack.state.repo.record_use(ALICE, ProviderId::OpenAi, &now)))
+            .await;
+
+    // Then every one counted
+    assert!(uses.iter().all(|u| matches!(u, Ok(Some(_)))));
+    let item = stack.item(&pk(ALICE, "openai")).await.unwrap();
+    assert_eq!(number(&item, "usageCount"), Some(50));
+}
+
+#[tokio::test]
+async fn every_operation_is_one_dynamodb_round_trip() {
+    // Given an empty table and a counter of the functions' DynamoDB requests
+    let stack = Stack::new().await;
+    let update = json!({"provider": "openai", "settings": new_settings()});
+    let mut trips = Vec::new();
+
+    // When each operation runs once
+    stack.counter.take();
+    let status = store_as(&stack, ALICE, openai(KEY)).await.0;
+    trips.push(("store new", status, stack.counter.take()));
+    let status = store_as(&stack, ALICE, openai(OTHER_KEY)).await.0;
+    trips.push(("store replacing", status, stack.counter.take()));
+    let status = list_as(&stack.state, ALICE).await.0;
+    trips.push(("list", status, stack.counter.take()));
+    let status = update_as(&stack.state, ALICE, update).await.0;
+    trips.push(("update", status, stack.counter.take()));
+    let status = delete_as(&stack.state, ALICE, "openai").await.0;
+    trips.push(("delete", status, stack.counter.take()));
+
+    // Then each succeeded with exactly one request
+    assert_eq!(
+        trips,
+        [
+            ("store new", 201, 1),
+            ("store replacing", 200, 1),
+            ("list", 200, 1),
+            ("update", 200, 1),
+            ("delete", 204, 1),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn functions_without_key_material_list_update_and_delete() {
+    // Given a stored key, and a state like get-configs', update-settings' and
+    // delete-config's: a table and no seed anywhere
+    for var in [
+        "API_KEY_ENCRYPTION_SEED",
+        "API_KEY_ENCRYPTION_SEED_SECRET_ID",
+        "API_KEY_ENCRYPTION_SEED_CIPHERTEXT",
+    ] {
+        assert!(
+            std::env::var_os(var).is_none(),
+            "{var} is set in the test environment: unset it for this test"
+        );
+    }
+    let stack = Stack::new().await;
+    assert_eq!(store_as(&stack, ALICE, openai(KEY)).await.0, 201);
+    let state = State::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        ServiceConfig::from_lookup(|n| (n == "APIKEYS_TABLE_NAME").then(|| stack.table.clone())),
+    );
+
+    // When alice lists, updates and deletes through it
+    let (list, _, listed) = list_as(&state, ALICE).await;
+    let update = json!({"provider": "openai", "settings": new_settings()});
+    let (update, _, updated) = update_as(&state, ALICE, update).await;
+    let (delete, _, _) = delete_as(&state, ALICE, "openai").await;
+
+    // Then each works
+    assert_eq!(
+        (list, update, delete),
+        (200, 200, 204),
+        "{listed} {updated}"
+    );
+    assert_eq!(listed_providers(&listed), ["openai"]);
+    assert_eq!(updated["config"]["settings"], new_settings());
+}
+
+/// Makes the key of alice's OpenAI config look stored `days` ago.
+async fn age_key(stack: &Stack, days: i64) {
+    let then = OffsetDateTime::now_utc() - time::Duration::days(days);
+    stack
+        .set_attribute(
+            &pk(ALICE, "openai"),
+            "keyStoredAt",
+            AttributeValue::S(timestamp(then)),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn a_key_stored_100_days_ago_is_due_for_rotation() {
+    // Given alice's key, stored 100 days ago
+    let stack = Stack::new().await;
+    assert_eq!(store_as(&stack, ALICE, openai(KEY)).await.0, 201);
+    age_key(&stack, 100).await;
+
+    // When she lists her configs
+    let (_, _, body) = list_as(&stack.state, ALICE).await;
+
+    // Then it is due for rotation
+    assert_eq!(body["configs"][0]["rotationDue"], true, "{body}");
+}
+
+#[tokio::test]
+async fn a_fresh_key_is_not_due_for_rotation() {
+    // Given alice's key, stored just now
+    let stack = Stack::new().await;
+    assert_eq!(store_as(&stack, ALICE, openai(KEY)).await.0, 201);
+
+    // When she lists her configs
+    let (_, _, body) = list_as(&stack.state, ALICE).await;
+
+    // Then it is not due for rotation
+    assert_eq!(body["configs"][0]["rotationDue"], false, "{body}");
+}
+
+#[tokio::test]
+async fn a_longer_rotation_period_is_honoured() {
+    // Given a deployment with a 200-day rotation period and a key stored 100 days ago
+    let stack =
+        Stack::with_service_config(|n| (n == "APIKEYS_ROTATION_DAYS").then(|| "200".to_owned()))
+            .await;
+    assert_eq!(store_as(&stack, ALICE, openai(KEY)).await.0, 201);
+    age_key(&stack, 100).await;
+
+    // When alice lists her configs
+    let (_, _, body) = list_as(&stack.state, ALICE).await;
+
+    // Then it is not due yet
+    assert_eq!(body["configs"][0]["rotationDue"], false, "{body}");
+}

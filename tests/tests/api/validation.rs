@@ -1,0 +1,240 @@
+//! Bad input: each case gets its exact status and names the offending field, the
+//! error body carries the request id, and a refused store leaves the stored config
+//! exactly as it was.
+
+use apikeys::api::{delete_config, store, update_settings};
+use apikeys_integration_tests::{event_for, parts, request, request_id_of, set_body, Item, Stack};
+use serde_json::{json, Value};
+
+use super::{detail_fields, openai, pk, store_as, KEY, OTHER_KEY};
+
+const ALICE: &str = "alice";
+
+/// A store event of alice's with `body` as its raw text.
+fn store_event_with_raw_body(body: &str) -> Value {
+    let mut event = event_for("store.json", Some(ALICE));
+    event["body"] = Value::String(body.to_owned());
+    event
+}
+
+/// A store event of alice's with `body` serialized.
+fn store_event(body: Value) -> Value {
+    let mut event = event_for("store.json", Some(ALICE));
+    set_body(&mut event, &body);
+    event
+}
+
+/// A stack where alice has stored her OpenAI key, and that item as stored.
+async fn stack_with_stored_key() -> (Stack, Item) {
+    let stack = Stack::new().await;
+    assert_eq!(store_as(&stack, ALICE, openai(KEY)).await.0, 201);
+    let item = stack.item(&pk(ALICE, "openai")).await.expect("stored item");
+    (stack, item)
+}
+
+/// The checks every refusal shares: the status, the fields named in `details`, and
+/// an `error` with the event's request id.
+fn assert_refused(answer: (u16, Value), event: &Value, status: u16, fields: &[&str]) {
+    let (got, body) = answer;
+    assert_eq!(got, status, "{body}");
+    assert_eq!(detail_fields(&body), fields, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert_eq!(
+        body["requestId"].as_str(),
+        Some(request_id_of(event).as_str())
+    );
+}
+
+/// Given alice's stored key, when `event` is posted to store, then it is refused
+/// with `status` naming `fields`, and her stored config is untouched.
+async fn assert_store_refused(event: Value, status: u16, fields: &[&str]) {
+    let (stack, before) = stack_with_stored_key().await;
+
+    let (got, _, body) = parts(store::handle(&stack.sealing, request(&event)).await);
+
+    assert_refused((got, body), &event, status, fields);
+    assert_eq!(
+        stack.item(&pk(ALICE, "openai")).await.as_ref(),
+        Some(&before),
+        "a refused store changed the stored config"
+    );
+}
+
+#[tokio::test]
+async fn store_without_provider_is_refused() {
+    assert_store_refused(
+        store_event(json!({"apiKey": OTHER_KEY})),
+        400,
+        &["provider"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn store_with_a_provider_that_is_not_a_string_is_refused() {
+    let body = json!({"provider": 7, "apiKey": OTHER_KEY});
+    assert_store_refused(store_event(body), 400, &["provider"]).await;
+}
+
+#[tokio::test]
+async fn store_for_an_unknown_provider_is_refused() {
+    let event = event_for("store-unknown-provider.json", Some(ALICE));
+    assert_store_refused(event, 400, &["provider"]).await;
+}
+
+#[tokio::test]
+async fn store_without_api_key_is_refused() {
+    let body = json!({"provider": "openai", "settings": {"model": "gpt-4o"}});
+    assert_store_refused(store_event(body), 400, &["apiKey"]).await;
+}
+
+#[tokio::test]
+async fn store_with_a_key_of_nine_characters_after_trimming_is_refused() {
+    let body = json!({"provider": "openai", "apiKey": "   sk-abcdef \n\t "});
+    assert_store_refused(store_event(body), 400, &["apiKey"]).await;
+}
+
+#[tokio::test]
+async fn store_with_a_key_of_501_characters_is_refused() {
+    let body = json!({"provider": "openai", "apiKey": format!("sk-{}", "a".repeat(498))});
+    assert_store_refused(store_event(body), 400, &["apiKey"]).await;
+}
+
+#[tokio::test]
+async fn store_with_a_control_character_in_the_key_is_refused() {
+    let body = json!({"provider": "openai", "apiKey": "sk-proj-abc\u{7}defghijklmnop"});
+    assert_store_refused(store_event(body), 400, &["apiKey"]).await;
+}
+
+#[tokio::test]
+async fn store_with_a_key_that_is_not_a_string_is_refused() {
+    let body = json!({"provider": "openai", "apiKey": ["sk-proj-abcdefghijklmnop"]});
+    assert_store_refused(store_event(body), 400, &["apiKey"]).await;
+}
+
+#[tokio::test]
+async fn store_with_settings_that_are_an_array_is_refused() {
+    let body = json!({"provider": "openai", "apiKey": OTHER_KEY, "settings": ["gpt-4o"]});
+    assert_store_refused(store_event(body), 400, &["settings"]).await;
+}
+
+#[tokio::test]
+async fn store_with_settings_over_4096_bytes_is_refused() {
+    let body = json!({"provider": "openai", "apiKey": OTHER_KEY, "settings": {"prompt": "x".repeat(4100)}});
+    assert_store_refused(store_event(body), 400, &["settings"]).await;
+}
+
+#[tokio::test]
+async fn store_with_settings_nested_nine_deep_is_refused() {
+    let mut settings = json!(1);
+    for _ in 0..9 {
+        settings = json!({ "n": settings });
+    }
+    let body = json!({"provider": "openai", "apiKey": OTHER_KEY, "settings": settings});
+    assert_store_refused(store_event(body), 400, &["settings"]).await;
+}
+
+#[tokio::test]
+async fn store_with_validate_that_is_not_a_boolean_is_refused() {
+    let body = json!({"provider": "openai", "apiKey": OTHER_KEY, "validate": "yes"});
+    assert_store_refused(store_event(body), 400, &["validate"]).await;
+}
+
+#[tokio::test]
+async fn store_with_a_body_that_is_a_json_array_is_refused() {
+    let body = json!([{"provider": "openai", "apiKey": OTHER_KEY}]);
+    assert_store_refused(store_event(body), 400, &["body"]).await;
+}
+
+#[tokio::test]
+async fn store_with_an_empty_body_is_refused() {
+    assert_store_refused(store_event_with_raw_body(""), 400, &["body"]).await;
+}
+
+#[tokio::test]
+async fn store_with_malformed_json_is_refused_without_details() {
+    // Given alice's stored key
+    let (stack, before) = stack_with_stored_key().await;
+    let event = event_for("store-malformed.json", Some(ALICE));
+
+    // When a body that is not JSON is posted
+    let (status, _, body) = parts(store::handle(&stack.sealing, request(&event)).await);
+
+    // Then 400 says so, with no field details, and nothing changed
+    assert_refused((status, body.clone()), &event, 400, &[]);
+    assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+    assert!(body.get("details").is_none(), "{body}");
+    assert_eq!(stack.item(&pk(ALICE, "openai")).await, Some(before));
+}
+
+#[tokio::test]
+async fn store_with_a_body_over_16_kib_is_refused_as_too_large() {
+    let body = json!({"provider": "openai", "apiKey": OTHER_KEY, "settings": {"pad": "x".repeat(16 * 1024)}});
+    assert_store_refused(store_event(body), 413, &[]).await;
+}
+
+#[tokio::test]
+async fn store_names_every_invalid_field_at_once() {
+    let event = event_for("store-invalid-fields.json", Some(ALICE));
+    assert_store_refused(event, 400, &["apiKey", "settings", "validate"]).await;
+}
+
+#[tokio::test]
+async fn store_without_a_content_type_header_is_accepted() {
+    // Given an empty table and an event with no content-type header
+    let stack = Stack::new().await;
+    let event = event_for("store-no-content-type.json", Some(ALICE));
+    assert!(event["headers"].get("content-type").is_none());
+
+    // When it is posted
+    let (status, _, body) = parts(store::handle(&stack.sealing, request(&event)).await);
+
+    // Then the key is stored
+    assert_eq!(status, 201, "{body}");
+    assert!(stack.item(&pk(ALICE, "openai")).await.is_some());
+}
+
+#[tokio::test]
+async fn update_without_settings_is_refused() {
+    // Given alice's stored key
+    let (stack, before) = stack_with_stored_key().await;
+    let mut event = event_for("update-settings.json", Some(ALICE));
+    set_body(&mut event, &json!({"provider": "openai"}));
+
+    // When she sends an update with no settings
+    let (status, _, body) = parts(update_settings::handle(&stack.state, request(&event)).await);
+
+    // Then it is refused naming settings, and nothing changed
+    assert_refused((status, body), &event, 400, &["settings"]);
+    assert_eq!(stack.item(&pk(ALICE, "openai")).await, Some(before));
+}
+
+#[tokio::test]
+async fn update_for_an_unknown_provider_is_refused() {
+    // Given alice's stored key
+    let (stack, _) = stack_with_stored_key().await;
+    let event = event_for("update-settings-unknown-provider.json", Some(ALICE));
+
+    // When she updates the settings of an unknown provider
+    let (status, _, body) = parts(update_settings::handle(&stack.state, request(&event)).await);
+
+    // Then it is refused naming the provider
+    assert_refused((status, body), &event, 400, &["provider"]);
+}
+
+#[tokio::test]
+async fn delete_of_an_unknown_provider_is_refused() {
+    // Given alice's stored key
+    let (stack, before) = stack_with_stored_key().await;
+    let event = event_for("delete-config-unknown-provider.json", Some(ALICE));
+
+    // When she deletes an unknown provider's config
+    let (status, _, body) = parts(delete_config::handle(&stack.state, request(&event)).await);
+
+    // Then it is refused naming the provider, and nothing changed
+    assert_refused((status, body), &event, 400, &["provider"]);
+    assert_eq!(stack.item(&pk(ALICE, "openai")).await, Some(before));
+}
