@@ -14,6 +14,27 @@ use crate::provider::ProviderId;
 /// tools and the maintenance sweep print progress between them).
 pub const SCAN_PAGE_ITEMS: i32 = 250;
 
+/// Every attribute of a configuration item except `apiKey` and the `byUser` index
+/// keys (`userId`, `provider`): what `byUser` projects and what a scan that must
+/// not read ciphertext asks for.
+pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
+    "pk",
+    "id",
+    "keyHint",
+    "settings",
+    "isActive",
+    "createdAt",
+    "updatedAt",
+    "keyStoredAt",
+    "lastUsedAt",
+    "lastValidatedAt",
+    "lastValidationStatus",
+    "deletedAt",
+    "usageCount",
+    "version",
+    "expiresAt",
+];
+
 /// The name of the index that lists a user's configurations without ciphertext.
 pub const BY_USER_INDEX: &str = "byUser";
 
@@ -463,28 +484,10 @@ impl ConfigRepository {
             .limit(SCAN_PAGE_ITEMS)
             .set_exclusive_start_key(start);
         if !with_envelope {
-            const VIEW: [&str; 17] = [
-                "pk",
-                "userId",
-                "provider",
-                "id",
-                "keyHint",
-                "settings",
-                "isActive",
-                "createdAt",
-                "updatedAt",
-                "keyStoredAt",
-                "lastUsedAt",
-                "lastValidatedAt",
-                "lastValidationStatus",
-                "deletedAt",
-                "usageCount",
-                "version",
-                "expiresAt",
-            ];
             let mut names = HashMap::new();
             let mut projection = Vec::new();
-            for (i, attr) in VIEW.iter().enumerate() {
+            let keys = ["userId", "provider"];
+            for (i, attr) in keys.iter().chain(NON_KEY_VIEW_ATTRIBUTES).enumerate() {
                 names.insert(format!("#a{i}"), (*attr).to_owned());
                 projection.push(format!("#a{i}"));
             }

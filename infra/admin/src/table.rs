@@ -20,28 +20,12 @@ pub const TABLE_KEY: &str = "pk";
 pub const TABLE_TTL_ATTRIBUTE: &str = "expiresAt";
 
 /// The index that lists a user's configurations without reading ciphertext.
-pub const BY_USER_INDEX: &str = "byUser";
+pub const BY_USER_INDEX: &str = apikeys::repo::BY_USER_INDEX;
 
 /// The non-key attributes `byUser` projects: every attribute of a configuration
 /// except `apiKey`, so listing never reads the envelope. (`userId` and `provider`
 /// are the index keys and always projected.)
-pub const BY_USER_PROJECTED: &[&str] = &[
-    "pk",
-    "id",
-    "keyHint",
-    "settings",
-    "isActive",
-    "createdAt",
-    "updatedAt",
-    "keyStoredAt",
-    "lastUsedAt",
-    "lastValidatedAt",
-    "lastValidationStatus",
-    "deletedAt",
-    "usageCount",
-    "version",
-    "expiresAt",
-];
+pub const BY_USER_PROJECTED: &[&str] = apikeys::repo::NON_KEY_VIEW_ATTRIBUTES;
 
 /// The attribute `byUser` must never project.
 const CIPHERTEXT_ATTRIBUTE: &str = "apiKey";

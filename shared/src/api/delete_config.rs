@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use time::OffsetDateTime;
 
 use super::input::FieldError;
-use super::{empty_response, finish, ApiError, Audit, RequestMeta};
+use super::{authenticate, empty_response, finish, ApiError, Audit, RequestMeta};
 use crate::config::timestamp;
 use crate::provider::ProviderId;
 use crate::state::State;
@@ -38,12 +38,7 @@ async fn delete(
     req: &Request,
     audit: &mut Audit,
 ) -> Result<Response<Body>, ApiError> {
-    let user = state
-        .config
-        .identity
-        .identify(req)
-        .ok_or(ApiError::Unauthorized)?;
-    audit.user(&user);
+    let user = authenticate(&state.config, req, audit)?;
     let provider = match provider_param(req) {
         None => {
             return Err(ApiError::Invalid(vec![FieldError::new(

@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{finish, json_response, ApiError, Audit, RequestMeta};
+use super::{authenticate, finish, json_response, ApiError, Audit, RequestMeta};
 use crate::config::ProviderConfig;
 use crate::state::State;
 
@@ -18,12 +18,7 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
 }
 
 async fn list(state: &State, req: &Request, audit: &mut Audit) -> Result<Response<Body>, ApiError> {
-    let user = state
-        .config
-        .identity
-        .identify(req)
-        .ok_or(ApiError::Unauthorized)?;
-    audit.user(&user);
+    let user = authenticate(&state.config, req, audit)?;
     let items = state.repo.list(user.as_str()).await?;
     let now = OffsetDateTime::now_utc();
     let configs: Vec<ProviderConfig> = items

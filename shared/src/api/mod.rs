@@ -232,6 +232,20 @@ impl Audit {
     }
 }
 
+/// The user of a request (401 without one), noted in the audit trail.
+pub(crate) fn authenticate(
+    config: &crate::state::ServiceConfig,
+    req: &Request,
+    audit: &mut Audit,
+) -> Result<UserId, ApiError> {
+    let user = config
+        .identity
+        .identify(req)
+        .ok_or(ApiError::Unauthorized)?;
+    audit.user(&user);
+    Ok(user)
+}
+
 /// Turns a handler's result into the response and writes the audit line.
 pub(crate) fn finish(
     meta: &RequestMeta,

@@ -7,7 +7,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::input::{json_object, Fields};
-use super::{finish, json_response, ApiError, Audit, RequestMeta};
+use super::{authenticate, finish, json_response, ApiError, Audit, RequestMeta};
 use crate::config::{timestamp, ProviderConfig};
 use crate::crypto::KeyContext;
 use crate::keytest::KeyStatus;
@@ -27,13 +27,7 @@ async fn store(
     req: &Request,
     audit: &mut Audit,
 ) -> Result<Response<Body>, ApiError> {
-    let user = state
-        .base
-        .config
-        .identity
-        .identify(req)
-        .ok_or(ApiError::Unauthorized)?;
-    audit.user(&user);
+    let user = authenticate(&state.base.config, req, audit)?;
     let body = json_object(req)?;
     let mut fields = Fields::default();
     let provider = fields.provider(&body);

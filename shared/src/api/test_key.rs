@@ -7,7 +7,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::input::{json_object, Fields};
-use super::{finish, json_response, ApiError, Audit, RequestMeta, UserId};
+use super::{authenticate, finish, json_response, ApiError, Audit, RequestMeta, UserId};
 use crate::config::ApiKey;
 use crate::crypto::KeyContext;
 use crate::keytest::{KeyTestResult, KeyTester};
@@ -59,13 +59,7 @@ async fn test_key(
     req: &Request,
     audit: &mut Audit,
 ) -> Result<Response<Body>, ApiError> {
-    let user = state
-        .base
-        .config
-        .identity
-        .identify(req)
-        .ok_or(ApiError::Unauthorized)?;
-    audit.user(&user);
+    let user = authenticate(&state.base.config, req, audit)?;
     let body = json_object(req)?;
     let mut fields = Fields::default();
     let provider = fields.provider(&body);
