@@ -75,8 +75,10 @@ pub(crate) fn seal(
     ctx: &KeyContext<'_>,
     plaintext: &[u8],
 ) -> Result<String, CryptoError> {
+    // The thread's CSPRNG (ChaCha12, seeded and periodically reseeded from the OS):
+    // a system call per seal would cost more than the whole cipher.
     let mut random = [0u8; SALT_LEN + NONCE_LEN];
-    getrandom::fill(&mut random).map_err(|_| CryptoError::Rng)?;
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
     let (salt, nonce) = random.split_at(SALT_LEN);
 
     let mut buf = Vec::with_capacity(ENVELOPE_OVERHEAD + plaintext.len());
@@ -92,7 +94,10 @@ pub(crate) fn seal(
     buf.extend_from_slice(plaintext);
     let tag = aes256gcm_seal(&keys.key, nonce, &aad, &mut buf[PREAMBLE_LEN..])?;
     buf.extend_from_slice(&tag);
-    Ok(format!("{ENVELOPE_PREFIX}{}", URL_SAFE_NO_PAD.encode(&buf)))
+    let mut text = String::with_capacity(ENVELOPE_PREFIX.len() + buf.len().div_ceil(3) * 4);
+    text.push_str(ENVELOPE_PREFIX);
+    URL_SAFE_NO_PAD.encode_string(&buf, &mut text);
+    Ok(text)
 }
 
 /// Reads the key id of an envelope without opening it.
@@ -149,7 +154,11 @@ pub(crate) fn open<'k>(
     let (preamble, body) = bytes.split_at_mut(PREAMBLE_LEN);
     let (ciphertext, tag) = body.split_at_mut(body.len() - TAG_LEN);
     aes256gcm_open(&keys.key, &preamble[NONCE_AT..], &aad, ciphertext, tag)?;
-    Ok((Zeroizing::new(ciphertext.to_vec()), key_id))
+    // The plaintext is moved to the front of the same (zeroized) buffer: no copy.
+    let end = bytes.len() - TAG_LEN;
+    bytes.truncate(end);
+    bytes.drain(..PREAMBLE_LEN);
+    Ok((bytes, key_id))
 }
 
 /// AES-256-GCM encryption in place with a 96-bit nonce; returns the 16-byte tag.

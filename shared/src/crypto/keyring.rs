@@ -284,6 +284,8 @@ impl Keyring {
             tracing::info!(event = "legacy.read", format = %format, "opened a legacy value");
             (plaintext, StoredFormat::Legacy(format))
         };
+        // An exact-size copy: `SecretString` boxes it without a reallocation that
+        // would leave a copy behind, and `plaintext` is wiped when dropped.
         let text = String::from_utf8(plaintext.to_vec()).map_err(|e| {
             zeroize::Zeroize::zeroize(&mut e.into_bytes());
             CryptoError::Malformed
