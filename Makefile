@@ -1,11 +1,15 @@
 # The two commands: `make run` serves the service locally, `make test` runs every check.
-.PHONY: run test emulator-start emulator-stop bench
+.PHONY: run test build emulator-start emulator-stop bench
 
 run:
 	infra/run-local.sh
 
 test:
 	infra/test.sh
+
+# Every function for arm64 Lambda (cargo lambda build --release --arm64), with sizes.
+build:
+	infra/build.sh
 
 emulator-start:
 	infra/local-aws.sh start

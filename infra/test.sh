@@ -17,6 +17,8 @@ cleanup() { if [ -n "$started" ]; then infra/local-aws.sh stop; fi; }
 trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
+step "template.yaml and infra/openapi.yaml: cfn-lint, sam validate --lint, OpenAPI schema (offline)"
+infra/sam.sh check
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"

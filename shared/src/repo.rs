@@ -14,11 +14,11 @@ use crate::provider::ProviderId;
 /// tools and the maintenance sweep print progress between them).
 pub const SCAN_PAGE_ITEMS: i32 = 250;
 
-/// Every attribute of a configuration item except `apiKey` and the `byUser` index
-/// keys (`userId`, `provider`): what `byUser` projects and what a scan that must
-/// not read ciphertext asks for.
+/// Every attribute of a configuration item except `apiKey` and the key attributes
+/// (`pk`, and the `byUser` keys `userId`, `provider`, which an index always
+/// projects and DynamoDB refuses in `NonKeyAttributes`): what `byUser` projects
+/// and, with the keys, what a scan that must not read ciphertext asks for.
 pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
-    "pk",
     "id",
     "keyHint",
     "settings",
@@ -486,7 +486,7 @@ impl ConfigRepository {
         if !with_envelope {
             let mut names = HashMap::new();
             let mut projection = Vec::new();
-            let keys = ["userId", "provider"];
+            let keys = ["pk", "userId", "provider"];
             for (i, attr) in keys.iter().chain(NON_KEY_VIEW_ATTRIBUTES).enumerate() {
                 names.insert(format!("#a{i}"), (*attr).to_owned());
                 projection.push(format!("#a{i}"));

@@ -1,0 +1,707 @@
+//! `template.yaml` read as data: every function holds exactly the permissions of its
+//! entry in [`POLICIES`] and nothing more, no policy has a wildcard, only the
+//! functions that seal or open keys can read the seed, every function crate of the
+//! workspace is deployed (and built by SAM with cargo-lambda), and the table, key and
+//! secret are what DESIGN.md describes.
+//!
+//! A new function needs one entry in [`POLICIES`] and its block in `template.yaml`;
+//! the tests say which of the two is missing.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+use support::{load_yaml, read, repo_root, template_routes};
+
+// The resources a policy may name, written as the template writes them (see `canonical`).
+/// The configuration table.
+const TABLE: &str = "!GetAtt ConfigTable.Arn";
+/// The `byUser` index of the table, and nothing else of it.
+const BY_USER_INDEX: &str = "!Sub ${ConfigTable.Arn}/index/byUser";
+/// The seed secret.
+const SEED_SECRET: &str = "!Ref SeedSecret";
+/// The KMS key the seed secret (or a seed ciphertext) is encrypted under.
+const SEED_KEY: &str = "!GetAtt SeedKey.Arn";
+
+/// Every (action, resource) each function may have, by the binary its crate builds:
+/// the whole of its inline policy, across both seed sources of the template. The
+/// DynamoDB calls are those of `shared/src/repo.rs` that the function's handler makes.
+const POLICIES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "store",
+        &[
+            // The upsert, and the rate-limit counter when `validate: true`.
+            ("dynamodb:UpdateItem", TABLE),
+            ("secretsmanager:GetSecretValue", SEED_SECRET),
+            ("kms:Decrypt", SEED_KEY),
+        ],
+    ),
+    ("get-configs", &[("dynamodb:Query", BY_USER_INDEX)]),
+    ("update-settings", &[("dynamodb:UpdateItem", TABLE)]),
+    ("delete-config", &[("dynamodb:UpdateItem", TABLE)]),
+    // The daily sweep: pages through the table, ciphertext projected out.
+    ("maintenance", &[("dynamodb:Scan", TABLE)]),
+    (
+        "test-key",
+        &[
+            // Rate-limit counter, the stored key, the recorded outcome.
+            ("dynamodb:GetItem", TABLE),
+            ("dynamodb:UpdateItem", TABLE),
+            ("secretsmanager:GetSecretValue", SEED_SECRET),
+            ("kms:Decrypt", SEED_KEY),
+        ],
+    ),
+];
+
+/// The local-only identity opt-in: must never reach a deployment.
+const LOCAL_IDENTITY_OPT_IN: &str = "APIKEYS_INSECURE_TRUST_LOCAL_USER_HEADER";
+
+/// The variable that points a function at the seed secret.
+const SEED_SECRET_VARIABLE: &str = "API_KEY_ENCRYPTION_SEED_SECRET_ID";
+
+fn template() -> Value {
+    load_yaml("template.yaml")
+}
+
+fn expected_policies() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
+    POLICIES
+        .iter()
+        .map(|(binary, grants)| {
+            let grants = grants
+                .iter()
+                .map(|(action, resource)| ((*action).to_owned(), (*resource).to_owned()))
+                .collect();
+            (*binary, grants)
+        })
+        .collect()
+}
+
+/// Whether a function may read the seed, by its entry in [`POLICIES`].
+fn reads_seed(grants: &BTreeSet<(String, String)>) -> bool {
+    grants
+        .iter()
+        .any(|(action, _)| action.starts_with("secretsmanager:") || action.starts_with("kms:"))
+}
+
+/// The functions of the template by the binary they build: (logical id, resource).
+fn functions(template: &Value) -> BTreeMap<String, (String, Value)> {
+    let mut functions = BTreeMap::new();
+    for (id, resource) in template["Resources"].as_object().expect("Resources") {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} has no Metadata.BuildProperties.Binary"));
+        if let Some((other, _)) =
+            functions.insert(binary.to_owned(), (id.clone(), resource.clone()))
+        {
+            panic!("{id} and {other} both build the binary {binary}");
+        }
+    }
+    functions
+}
+
+/// The function crates of the workspace (members under `functions/`): binary name ->
+/// member path.
+fn workspace_function_binaries() -> BTreeMap<String, String> {
+    let manifest: toml::Table = toml::from_str(&read("Cargo.toml")).expect("parse Cargo.toml");
+    let members = manifest["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members");
+    let mut binaries = BTreeMap::new();
+    for member in members.iter().filter_map(toml::Value::as_str) {
+        if !member.starts_with("functions/") {
+            continue;
+        }
+        let crate_manifest: toml::Table = toml::from_str(&read(&format!("{member}/Cargo.toml")))
+            .unwrap_or_else(|e| panic!("parse {member}/Cargo.toml: {e}"));
+        let package = crate_manifest["package"]["name"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{member}/Cargo.toml has no package name"));
+        // A function crate builds one binary: its [[bin]] or, by default, the package.
+        let names: Vec<String> = match crate_manifest.get("bin").and_then(toml::Value::as_array) {
+            Some(bins) => bins
+                .iter()
+                .filter_map(|b| b.get("name").and_then(toml::Value::as_str))
+                .map(str::to_owned)
+                .collect(),
+            None => vec![package.to_owned()],
+        };
+        assert_eq!(
+            names.len(),
+            1,
+            "{member} builds {names:?}: a function crate builds exactly one binary"
+        );
+        binaries.insert(names[0].clone(), member.to_owned());
+    }
+    binaries
+}
+
+/// A resource expression in one line, as the template writes it: `!Ref X`,
+/// `!GetAtt X.Attr`, `!Sub text`, or the literal string.
+fn canonical(resource: &Value) -> String {
+    match resource {
+        Value::String(s) => s.clone(),
+        Value::Object(map) if map.len() == 1 => {
+            let (key, value) = map.iter().next().expect("one entry");
+            match (key.as_str(), value) {
+                ("Ref", Value::String(name)) => format!("!Ref {name}"),
+                ("Fn::GetAtt", Value::Array(parts)) if parts.len() == 2 => format!(
+                    "!GetAtt {}.{}",
+                    parts[0].as_str().unwrap_or("?"),
+                    parts[1].as_str().unwrap_or("?")
+                ),
+                ("Fn::Sub", Value::String(text)) => format!("!Sub {text}"),
+                _ => resource.to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The statements of a policy document with every `Fn::If` opened into both of its
+/// branches (`AWS::NoValue` dropped): what the function may do under any parameters.
+fn statements(document: &Value) -> Vec<Value> {
+    fn open(value: &Value, into: &mut Vec<Value>) {
+        if value == &json!({"Ref": "AWS::NoValue"}) {
+            return;
+        }
+        if let Some(branches) = value.get("Fn::If").and_then(Value::as_array) {
+            for branch in branches.iter().skip(1) {
+                open(branch, into);
+            }
+            return;
+        }
+        into.push(value.clone());
+    }
+    let mut found = Vec::new();
+    match &document["Statement"] {
+        Value::Array(items) => items.iter().for_each(|s| open(s, &mut found)),
+        other => open(other, &mut found),
+    }
+    found
+}
+
+/// A string or a list of them (or of intrinsics), as policy elements allow.
+fn one_or_many(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+/// The (action, resource) pairs a function's inline policies grant, or the reasons
+/// they cannot be read as such.
+fn granted(id: &str, function: &Value) -> Result<BTreeSet<(String, String)>, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut grants = BTreeSet::new();
+    let properties = &function["Properties"];
+    if properties.get("Role").is_some() {
+        problems.push(format!(
+            "{id} sets Role: its permissions must be its own inline Policies"
+        ));
+    }
+    for policy in one_or_many(&properties["Policies"]) {
+        if policy.get("Statement").is_none() {
+            problems.push(format!(
+                "{id} has the policy {policy}: SAM policy templates and managed policies \
+                 grant more than the function needs (often `*`); write an inline statement"
+            ));
+            continue;
+        }
+        for statement in statements(&policy) {
+            let sid = statement["Sid"].as_str().unwrap_or("(no Sid)");
+            if statement["Effect"] != "Allow" {
+                problems.push(format!("{id} {sid}: only Allow statements are expected"));
+            }
+            for forbidden in ["NotAction", "NotResource", "Principal", "NotPrincipal"] {
+                if statement.get(forbidden).is_some() {
+                    problems.push(format!("{id} {sid}: {forbidden} is not allowed"));
+                }
+            }
+            let actions = one_or_many(&statement["Action"]);
+            let resources = one_or_many(&statement["Resource"]);
+            if actions.is_empty() || resources.is_empty() {
+                problems.push(format!("{id} {sid}: a statement needs Action and Resource"));
+            }
+            for action in &actions {
+                let Some(action) = action.as_str() else {
+                    problems.push(format!("{id} {sid}: the action {action} is not a string"));
+                    continue;
+                };
+                for resource in &resources {
+                    grants.insert((action.to_owned(), canonical(resource)));
+                }
+            }
+            // kms:Decrypt only through Secrets Manager for this stack's secret, or for
+            // a seed ciphertext made under the seed's encryption context.
+            if actions.iter().any(|a| a == "kms:Decrypt") {
+                let equals = &statement["Condition"]["StringEquals"];
+                let through_secret = equals["kms:ViaService"]
+                    == json!({"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"})
+                    && equals["kms:EncryptionContext:SecretARN"] == json!({"Ref": "SeedSecret"});
+                let seed_blob = equals["kms:EncryptionContext:purpose"] == "apikeys-seed";
+                if !(through_secret || seed_blob) {
+                    problems.push(format!(
+                        "{id} {sid}: kms:Decrypt needs a condition: kms:ViaService \
+                         secretsmanager.${{AWS::Region}}.amazonaws.com with \
+                         kms:EncryptionContext:SecretARN of SeedSecret, or \
+                         kms:EncryptionContext:purpose apikeys-seed"
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(grants)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Every string under the `Action`, `NotAction`, `Resource` and `NotResource` of any
+/// policy statement in `value`, with where it was found.
+fn policy_strings(value: &Value, at: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let here = format!("{at}.{key}");
+                if matches!(
+                    key.as_str(),
+                    "Action" | "NotAction" | "Resource" | "NotResource"
+                ) {
+                    strings_in(child, &here, found);
+                } else {
+                    policy_strings(child, &here, found);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                policy_strings(child, &format!("{at}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn strings_in(value: &Value, at: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(s) => found.push((at.to_owned(), s.clone())),
+        Value::Array(items) => items.iter().for_each(|v| strings_in(v, at, found)),
+        Value::Object(map) => map.values().for_each(|v| strings_in(v, at, found)),
+        _ => {}
+    }
+}
+
+fn assert_no_problems(what: &str, problems: &[String]) {
+    assert!(
+        problems.is_empty(),
+        "{what}:\n  - {}",
+        problems.join("\n  - ")
+    );
+}
+
+#[test]
+fn every_function_crate_is_deployed_and_every_deployed_function_has_a_crate() {
+    let template = template();
+    let deployed = functions(&template);
+    let crates = workspace_function_binaries();
+    let expected = expected_policies();
+    let mut problems = Vec::new();
+    for (binary, member) in &crates {
+        if !expected.contains_key(binary.as_str()) {
+            problems.push(format!(
+                "{member} (binary `{binary}`) has no entry in POLICIES in tests/tests/template.rs: \
+                 add (\"{binary}\", &[(action, resource), ...]) with exactly the calls it makes"
+            ));
+        }
+        if !deployed.contains_key(binary) {
+            problems.push(format!(
+                "template.yaml has no AWS::Serverless::Function for {member}: add one with \
+                 `Metadata: {{BuildMethod: rust-cargolambda, BuildProperties: {{Binary: {binary}}}}}`, \
+                 `CodeUri: .`, its own log group and an inline policy matching POLICIES"
+            ));
+        }
+    }
+    for (binary, (id, _)) in &deployed {
+        if !crates.contains_key(binary) {
+            problems.push(format!(
+                "template.yaml builds the binary `{binary}` ({id}), but no workspace member \
+                 under functions/ provides it"
+            ));
+        }
+    }
+    for binary in expected.keys() {
+        if !crates.contains_key(*binary) {
+            problems.push(format!(
+                "POLICIES lists `{binary}`, but no workspace member under functions/ builds it"
+            ));
+        }
+    }
+    assert_no_problems(
+        "the functions of the workspace and of template.yaml differ",
+        &problems,
+    );
+}
+
+#[test]
+fn each_function_has_exactly_its_permissions() {
+    let template = template();
+    let expected = expected_policies();
+    let mut problems = Vec::new();
+    for (binary, (id, function)) in functions(&template) {
+        // A function without an entry is reported by the crate/template test.
+        let Some(want) = expected.get(binary.as_str()) else {
+            continue;
+        };
+        match granted(&id, &function) {
+            Err(mut reasons) => problems.append(&mut reasons),
+            Ok(have) => {
+                for (action, resource) in have.difference(want) {
+                    problems.push(format!(
+                        "{id} ({binary}) is granted {action} on {resource}, which POLICIES does not allow"
+                    ));
+                }
+                for (action, resource) in want.difference(&have) {
+                    problems.push(format!(
+                        "{id} ({binary}) lacks {action} on {resource}, which its handler needs"
+                    ));
+                }
+            }
+        }
+    }
+    assert_no_problems("function policies differ from POLICIES", &problems);
+}
+
+#[test]
+fn no_policy_anywhere_has_a_wildcard() {
+    let template = template();
+    let mut found = Vec::new();
+    for (id, resource) in template["Resources"].as_object().expect("Resources") {
+        // The key policy is checked on its own: there `Resource: "*"` means the key.
+        if resource["Type"] == "AWS::KMS::Key" {
+            continue;
+        }
+        policy_strings(resource, id, &mut found);
+    }
+    let wildcards: Vec<String> = found
+        .iter()
+        .filter(|(_, s)| s.contains('*'))
+        .map(|(at, s)| format!("{at}: {s}"))
+        .collect();
+    assert_no_problems("policies with wildcards", &wildcards);
+    assert!(
+        found
+            .iter()
+            .any(|(at, _)| at.contains("GetConfigsFunction")),
+        "the walk found no policy at all: {found:?}"
+    );
+}
+
+#[test]
+fn the_key_policy_grants_only_the_account_itself() {
+    let template = template();
+    let key = &template["Resources"]["SeedKey"];
+    assert_eq!(key["Type"], "AWS::KMS::Key");
+    let root = json!({"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}});
+    let statements = statements(&key["Properties"]["KeyPolicy"]);
+    assert!(!statements.is_empty(), "the key has no policy");
+    for statement in statements {
+        assert_eq!(
+            statement["Principal"], root,
+            "a key policy statement for someone other than the account, which administers \
+             the key through IAM: {statement}"
+        );
+    }
+}
+
+#[test]
+fn get_configs_may_only_query_the_by_user_index() {
+    let template = template();
+    let (id, function) = &functions(&template)["get-configs"];
+    let grants = granted(id, function).expect("readable policy");
+    assert_eq!(
+        grants,
+        BTreeSet::from([("dynamodb:Query".to_owned(), BY_USER_INDEX.to_owned())])
+    );
+    assert_eq!(apikeys::repo::BY_USER_INDEX, "byUser");
+    assert_eq!(apikeys_admin::BY_USER_INDEX, "byUser");
+}
+
+#[test]
+fn only_the_functions_that_seal_or_open_keys_see_the_seed() {
+    let template = template();
+    let expected = expected_policies();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let mut problems = Vec::new();
+    if let Some(vars) = globals.as_object() {
+        for name in vars.keys().filter(|n| n.starts_with("API_KEY_")) {
+            problems.push(format!("Globals give every function {name}"));
+        }
+    }
+    for (binary, (id, function)) in functions(&template) {
+        let Some(grants) = expected.get(binary.as_str()) else {
+            continue;
+        };
+        let vars = function["Properties"]["Environment"]["Variables"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let seed_vars: Vec<&String> = vars.keys().filter(|n| n.starts_with("API_KEY_")).collect();
+        if reads_seed(grants) {
+            if !vars.contains_key(SEED_SECRET_VARIABLE) {
+                problems.push(format!("{id} ({binary}) needs {SEED_SECRET_VARIABLE}"));
+            }
+            // The plain development seed never reaches a deployment.
+            if vars.contains_key("API_KEY_ENCRYPTION_SEED") {
+                problems.push(format!(
+                    "{id} ({binary}) sets the plain API_KEY_ENCRYPTION_SEED"
+                ));
+            }
+        } else if !seed_vars.is_empty() {
+            problems.push(format!(
+                "{id} ({binary}) never needs the seed but gets {seed_vars:?}"
+            ));
+        }
+        if let Ok(have) = granted(&id, &function) {
+            let seed_access: Vec<_> = have
+                .iter()
+                .filter(|(a, r)| {
+                    a.starts_with("secretsmanager:")
+                        || a.starts_with("kms:")
+                        || r == SEED_SECRET
+                        || r == SEED_KEY
+                })
+                .collect();
+            if !reads_seed(grants) && !seed_access.is_empty() {
+                problems.push(format!(
+                    "{id} ({binary}) can reach the seed: {seed_access:?}"
+                ));
+            }
+        }
+    }
+    assert_no_problems("seed access where it is not needed", &problems);
+}
+
+#[test]
+fn the_local_identity_opt_in_never_appears() {
+    let text = read("template.yaml");
+    assert!(!text.contains(LOCAL_IDENTITY_OPT_IN));
+    assert!(!text.contains(apikeys::api::LOCAL_USER_HEADER));
+}
+
+#[test]
+fn every_function_is_built_by_cargo_lambda_for_arm64_from_the_workspace() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Architectures"], json!(["arm64"]));
+    assert_eq!(globals["Handler"], "bootstrap");
+    assert_eq!(globals["Tracing"], "Active");
+    assert_eq!(globals["LoggingConfig"]["LogFormat"], "JSON");
+    let vars = &globals["Environment"]["Variables"];
+    assert_eq!(vars["APIKEYS_TABLE_NAME"], json!({"Ref": "ConfigTable"}));
+    assert_eq!(vars["AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH"], "true");
+    assert!(vars.get("RUST_LOG").is_some());
+    assert!(
+        repo_root().join("Cargo.toml").is_file(),
+        "CodeUri . must be the workspace root"
+    );
+
+    let mut problems = Vec::new();
+    for (binary, (id, function)) in functions(&template) {
+        if function["Metadata"]["BuildMethod"] != "rust-cargolambda" {
+            problems.push(format!(
+                "{id}: Metadata.BuildMethod must be rust-cargolambda"
+            ));
+        }
+        let properties = &function["Properties"];
+        // SAM runs `cargo lambda build --bin <Binary>` in CodeUri: the workspace root.
+        if properties["CodeUri"] != "." {
+            problems.push(format!(
+                "{id}: CodeUri must be `.` (the workspace root), not {}",
+                properties["CodeUri"]
+            ));
+        }
+        for (name, want) in [
+            ("Runtime", json!("provided.al2023")),
+            ("Architectures", json!(["arm64"])),
+            ("Handler", json!("bootstrap")),
+        ] {
+            if let Some(value) = properties.get(name) {
+                if value != &want {
+                    problems.push(format!("{id} ({binary}): {name} {value} instead of {want}"));
+                }
+            }
+        }
+        // Its own log group, kept for the retention the operator chose.
+        let Some(group) = properties["LoggingConfig"]["LogGroup"]["Ref"].as_str() else {
+            problems.push(format!(
+                "{id}: LoggingConfig.LogGroup must !Ref its log group"
+            ));
+            continue;
+        };
+        let group = &template["Resources"][group];
+        if group["Type"] != "AWS::Logs::LogGroup"
+            || group["Properties"]["RetentionInDays"] != json!({"Ref": "LogRetentionDays"})
+        {
+            problems.push(format!(
+                "{id}: its log group must be an AWS::Logs::LogGroup with RetentionInDays !Ref LogRetentionDays"
+            ));
+        }
+    }
+    assert_no_problems("function build and runtime settings", &problems);
+}
+
+#[test]
+fn the_api_requires_a_jwt_on_every_route_and_is_throttled_and_logged() {
+    let template = template();
+    let api = &template["Resources"]["HttpApi"];
+    assert_eq!(api["Type"], "AWS::Serverless::HttpApi");
+    let auth = &api["Properties"]["Auth"];
+    let default = auth["DefaultAuthorizer"]
+        .as_str()
+        .expect("a default authorizer");
+    let jwt = &auth["Authorizers"][default]["JwtConfiguration"];
+    assert_eq!(jwt["issuer"], json!({"Ref": "JwtIssuer"}));
+    assert_eq!(
+        jwt["audience"],
+        json!({"Fn::Split": [",", {"Ref": "JwtAudience"}]})
+    );
+    let throttling = &api["Properties"]["DefaultRouteSettings"];
+    assert_eq!(
+        throttling["ThrottlingRateLimit"],
+        json!({"Ref": "ThrottlingRateLimit"})
+    );
+    assert_eq!(
+        throttling["ThrottlingBurstLimit"],
+        json!({"Ref": "ThrottlingBurstLimit"})
+    );
+    let access_logs = &api["Properties"]["AccessLogSettings"];
+    let group = access_logs["DestinationArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .expect("access logs into a log group of the template");
+    assert_eq!(template["Resources"][group]["Type"], "AWS::Logs::LogGroup");
+    assert!(access_logs["Format"]
+        .as_str()
+        .is_some_and(|f| f.contains("$context.requestId")));
+
+    let mut problems = Vec::new();
+    for (id, function) in template["Resources"].as_object().expect("Resources") {
+        let Some(events) = function["Properties"]["Events"].as_object() else {
+            continue;
+        };
+        for (name, event) in events {
+            if event["Type"] != "HttpApi" {
+                continue;
+            }
+            if event["Properties"]["ApiId"] != json!({"Ref": "HttpApi"}) {
+                problems.push(format!("{id}.{name}: must be a route of HttpApi"));
+            }
+            // A route's own Auth could switch the authorizer off (Authorizer: NONE).
+            if event["Properties"].get("Auth").is_some() {
+                problems.push(format!("{id}.{name}: must use the API's JWT authorizer"));
+            }
+        }
+    }
+    assert_no_problems("routes", &problems);
+    let routes: Vec<String> = template_routes(&template)
+        .into_iter()
+        .map(|((method, path), binary)| format!("{method} {path} -> {binary}"))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "DELETE /api/provider-configs/{provider} -> delete-config",
+            "GET /api/provider-configs -> get-configs",
+            "POST /api/provider-configs -> store",
+            "POST /api/test-api-key -> test-key",
+            "PUT /api/provider-configs -> update-settings",
+        ]
+    );
+}
+
+#[test]
+fn the_table_is_the_one_of_the_design_and_survives_the_stack() {
+    let template = template();
+    let table = &template["Resources"]["ConfigTable"];
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["UpdateReplacePolicy"], "Retain");
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(p["DeletionProtectionEnabled"], true);
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(
+        p["TimeToLiveSpecification"],
+        json!({"AttributeName": apikeys_admin::TABLE_TTL_ATTRIBUTE, "Enabled": true})
+    );
+    assert_eq!(
+        p["KeySchema"],
+        json!([{"AttributeName": "pk", "KeyType": "HASH"}])
+    );
+    let indexes = p["GlobalSecondaryIndexes"].as_array().expect("indexes");
+    assert_eq!(indexes.len(), 1);
+    let by_user = &indexes[0];
+    assert_eq!(by_user["IndexName"], apikeys_admin::BY_USER_INDEX);
+    assert_eq!(
+        by_user["KeySchema"],
+        json!([
+            {"AttributeName": "userId", "KeyType": "HASH"},
+            {"AttributeName": "provider", "KeyType": "RANGE"},
+        ])
+    );
+    assert_eq!(by_user["Projection"]["ProjectionType"], "INCLUDE");
+    // What the provisioning code projects, less the key attributes: DynamoDB projects
+    // the table and index keys itself and refuses them in NonKeyAttributes.
+    let keys = ["pk", "userId", "provider"];
+    let want: BTreeSet<&str> = apikeys_admin::BY_USER_PROJECTED
+        .iter()
+        .copied()
+        .filter(|a| !keys.contains(a))
+        .collect();
+    let have: BTreeSet<&str> = by_user["Projection"]["NonKeyAttributes"]
+        .as_array()
+        .expect("NonKeyAttributes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(have, want);
+    assert!(
+        !have.contains("apiKey"),
+        "the index must not hold ciphertext"
+    );
+}
+
+#[test]
+fn the_seed_is_a_generated_secret_under_a_rotating_customer_key() {
+    let template = template();
+    let resources = &template["Resources"];
+    let key = &resources["SeedKey"];
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    assert_eq!(key["DeletionPolicy"], "Retain");
+    let alias = &resources["SeedKeyAlias"];
+    assert_eq!(alias["Type"], "AWS::KMS::Alias");
+    assert_eq!(
+        alias["Properties"]["TargetKeyId"],
+        json!({"Ref": "SeedKey"})
+    );
+    let secret = &resources["SeedSecret"];
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    assert_eq!(secret["DeletionPolicy"], "Retain");
+    assert_eq!(secret["Properties"]["KmsKeyId"], json!({"Ref": "SeedKey"}));
+    let generated = &secret["Properties"]["GenerateSecretString"];
+    let length = generated["PasswordLength"].as_u64().expect("a length");
+    assert!(length >= 64, "a seed of {length} characters");
+    assert!(
+        generated.get("SecretStringTemplate").is_none(),
+        "the secret string is the seed itself, not JSON"
+    );
+}
