@@ -10,19 +10,7 @@ use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-/// A key of the right shape for each provider.
-fn key_for(provider: ProviderId) -> &'static str {
-    match provider {
-        ProviderId::OpenAi => "sk-proj-T3stKeyOpenAI0123456789abcdefghijKLMN",
-        ProviderId::Claude => "sk-ant-api03-T3stKeyClaude0123456789abcdefghij-KLMN_AA",
-        ProviderId::GoogleAi => "AIzaSyT3stKeyGoogle0123456789abcdefghij",
-        ProviderId::OpenRouter => {
-            "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-        }
-        ProviderId::Grok => "xai-T3stKeyGrok0123456789abcdefghijKLMNOPQR",
-        ProviderId::Github => "ghp_T3stKeyGithub0123456789abcdefghijKLM",
-    }
-}
+use apikeys_integration_tests::provider_test_key as key_for;
 
 /// The check call each provider must receive: (path, auth header, header value).
 fn check_call(provider: ProviderId) -> (&'static str, &'static str, String) {

@@ -23,18 +23,7 @@ fn capture() -> &'static LogCapture {
     })
 }
 
-fn key_for(provider: ProviderId) -> &'static str {
-    match provider {
-        ProviderId::OpenAi => "sk-proj-T3stKeyOpenAI0123456789abcdefghijKLMN",
-        ProviderId::Claude => "sk-ant-api03-T3stKeyClaude0123456789abcdefghij-KLMN_AA",
-        ProviderId::GoogleAi => "AIzaSyT3stKeyGoogle0123456789abcdefghij",
-        ProviderId::OpenRouter => {
-            "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-        }
-        ProviderId::Grok => "xai-T3stKeyGrok0123456789abcdefghijKLMNOPQR",
-        ProviderId::Github => "ghp_T3stKeyGithub0123456789abcdefghijKLM",
-    }
-}
+use apikeys_integration_tests::provider_test_key as key_for;
 
 async fn answer(provider: ProviderId, response: ResponseTemplate) -> KeyTestResult {
     let server = MockServer::start().await;
