@@ -35,7 +35,7 @@ ensure_venv() {
 }
 
 answers() {
-  "$venv/bin/python" - "$url" <<'PY' 2>/dev/null
+  python3 - "$url" <<'PY' 2>/dev/null
 import sys, urllib.request
 try:
     urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=1).read(1)
@@ -89,7 +89,8 @@ case "${1:-}" in
   venv) ensure_venv ;;
   start) start ;;
   stop) stop ;;
-  status) if running && answers; then say "running at $url"; else say "not running"; exit 1; fi ;;
+  # Any emulator answering on the port counts (one started from another venv too).
+  status) if answers; then say "running at $url"; else say "not running"; exit 1; fi ;;
   env)
     cat <<ENV
 export AWS_ENDPOINT_URL=$url
