@@ -273,18 +273,19 @@ impl KeyTester {
         let started = Instant::now();
         let outcome = self.check(provider, key.expose_secret(), started).await;
         let message = scrub(&outcome.message, key.expose_secret());
+        let latency_ms = started.elapsed().as_millis() as u64;
         tracing::info!(
             event = "key_test.checked",
             provider = provider.as_str(),
             status = outcome.status.as_str(),
-            latency_ms = started.elapsed().as_millis() as u64,
+            latency_ms,
         );
         KeyTestResult {
             valid: outcome.status == KeyStatus::Valid,
             message,
             status: outcome.status,
             provider: provider.as_str(),
-            latency_ms: started.elapsed().as_millis() as u64,
+            latency_ms,
             checked_at: timestamp(OffsetDateTime::now_utc()),
             retry_after_seconds: outcome.retry_after,
         }
@@ -517,7 +518,7 @@ fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
 
 fn with_reason(sentence: String, reason: Option<&String>) -> String {
     match reason {
-        Some(r) if !r.trim().is_empty() => format!("{sentence} {} said: {r}", "The provider"),
+        Some(r) if !r.trim().is_empty() => format!("{sentence} The provider said: {r}"),
         _ => sentence,
     }
 }

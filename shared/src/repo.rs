@@ -68,8 +68,17 @@ impl RepoError {
     }
 }
 
-fn is_condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
-    err.code() == Some("ConditionalCheckFailedException")
+/// The answer of a conditional write: `None` when its condition failed (an
+/// expected outcome: absent, inactive, changed meanwhile, over the limit).
+fn unless_condition_failed<T, E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    result: Result<T, SdkError<E>>,
+) -> Result<Option<T>, RepoError> {
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(None),
+        Err(e) => Err(RepoError::sdk(operation, e)),
+    }
 }
 
 /// What a store writes besides the item key.
@@ -338,11 +347,9 @@ impl ConfigRepository {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => parse_item("update settings", out.attributes.unwrap_or_default()).map(Some),
-            Err(e) if is_condition_failed(&e) => Ok(None),
-            Err(e) => Err(RepoError::sdk("update settings", e)),
-        }
+        unless_condition_failed("update settings", result)?
+            .map(|out| parse_item("update settings", out.attributes.unwrap_or_default()))
+            .transpose()
     }
 
     /// Soft-deletes an active configuration: the ciphertext and hint are removed,
@@ -372,11 +379,7 @@ impl ConfigRepository {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(RepoError::sdk("delete", e)),
-        }
+        Ok(unless_condition_failed("delete", result)?.is_some())
     }
 
     /// An active configuration with its sealed key (a strongly consistent read);
@@ -428,11 +431,9 @@ impl ConfigRepository {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => parse_sealed("record use", out.attributes.unwrap_or_default()).map(Some),
-            Err(e) if is_condition_failed(&e) => Ok(None),
-            Err(e) => Err(RepoError::sdk("record use", e)),
-        }
+        unless_condition_failed("record use", result)?
+            .map(|out| parse_sealed("record use", out.attributes.unwrap_or_default()))
+            .transpose()
     }
 
     /// Records a key test on the item, only if it still holds the tested envelope
@@ -462,11 +463,7 @@ impl ConfigRepository {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(RepoError::sdk("record validation", e)),
-        }
+        Ok(unless_condition_failed("record validation", result)?.is_some())
     }
 
     /// One page of a full scan of the configuration items (rate-limit counters are
@@ -536,11 +533,7 @@ impl ConfigRepository {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(RepoError::sdk("replace envelope", e)),
-        }
+        Ok(unless_condition_failed("replace envelope", result)?.is_some())
     }
 
     /// Writes a whole item only where none exists under its key (imports never
@@ -564,11 +557,7 @@ impl ConfigRepository {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(RepoError::sdk("put", e)),
-        }
+        Ok(unless_condition_failed("put", result)?.is_some())
     }
 
     /// Whether an item exists under `pk` (a strongly consistent read of the key only).
@@ -612,13 +601,12 @@ impl ConfigRepository {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Allowance::Granted),
-            Err(e) if is_condition_failed(&e) => Ok(Allowance::Exhausted {
+        Ok(match unless_condition_failed("rate limit", result)? {
+            Some(_) => Allowance::Granted,
+            None => Allowance::Exhausted {
                 retry_after_secs: (window_end - now_epoch_secs).max(1) as u64,
-            }),
-            Err(e) => Err(RepoError::sdk("rate limit", e)),
-        }
+            },
+        })
     }
 }
 
