@@ -1,4 +1,4 @@
-use super::CryptoError;
+use super::error::CryptoError;
 
 /// The purpose every stored provider key is sealed under.
 pub const PURPOSE_PROVIDER_API_KEY: &str = "provider-api-key";

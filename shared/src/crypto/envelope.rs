@@ -1,21 +1,19 @@
 //! The `akv1` envelope: `akv1.` + base64url (no padding) of
 //! `version | suite | key id | salt | commitment | nonce | ciphertext+tag`.
 
-use aes_gcm::aead::generic_array::GenericArray;
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::Aes256Gcm;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hkdf::Hkdf;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
-use super::keyring::MasterKey;
-use super::{CryptoError, KeyContext, KeyId};
-
-/// The text every envelope starts with.
-pub const ENVELOPE_PREFIX: &str = "akv1.";
+use super::aead::{aes256gcm_open, aes256gcm_seal, NONCE_LEN, TAG_LEN};
+use super::context::KeyContext;
+use super::error::CryptoError;
+use super::format::ENVELOPE_PREFIX;
+use super::key_id::KeyId;
+use super::master::MasterKey;
 
 const VERSION: u8 = 1;
 /// AES-256-GCM, HKDF-SHA256 per-record key, 32-byte key commitment.
@@ -24,8 +22,6 @@ const SUITE_AES256GCM_HKDF_COMMIT: u8 = 1;
 const HEADER_LEN: usize = 6;
 const SALT_LEN: usize = 32;
 const COMMIT_LEN: usize = 32;
-const NONCE_LEN: usize = 12;
-const TAG_LEN: usize = 16;
 const SALT_AT: usize = HEADER_LEN;
 const COMMIT_AT: usize = SALT_AT + SALT_LEN;
 const NONCE_AT: usize = COMMIT_AT + COMMIT_LEN;
@@ -68,10 +64,9 @@ fn associated_data(preamble: &[u8], ctx: &KeyContext<'_>) -> Result<Vec<u8>, Cry
     Ok(aad)
 }
 
-/// Seals `plaintext` for `ctx` under `master`, whose fingerprint is `key_id`.
+/// Seals `plaintext` for `ctx` under `master`.
 pub(crate) fn seal(
     master: &MasterKey,
-    key_id: KeyId,
     ctx: &KeyContext<'_>,
     plaintext: &[u8],
 ) -> Result<String, CryptoError> {
@@ -84,7 +79,7 @@ pub(crate) fn seal(
     let mut buf = Vec::with_capacity(ENVELOPE_OVERHEAD + plaintext.len());
     buf.push(VERSION);
     buf.push(SUITE_AES256GCM_HKDF_COMMIT);
-    buf.extend_from_slice(&key_id.to_bytes());
+    buf.extend_from_slice(&master.id().to_bytes());
     let keys = RecordKeys::derive(master, salt, &buf[..HEADER_LEN]);
     buf.extend_from_slice(salt);
     buf.extend_from_slice(&keys.commitment);
@@ -159,59 +154,4 @@ pub(crate) fn open<'k>(
     bytes.truncate(end);
     bytes.drain(..PREAMBLE_LEN);
     Ok((bytes, key_id))
-}
-
-/// AES-256-GCM encryption in place with a 96-bit nonce; returns the 16-byte tag.
-pub fn aes256gcm_seal(
-    key: &[u8; 32],
-    nonce: &[u8],
-    aad: &[u8],
-    buffer: &mut [u8],
-) -> Result<[u8; TAG_LEN], CryptoError> {
-    if nonce.len() != NONCE_LEN {
-        return Err(CryptoError::Malformed);
-    }
-    let cipher = Aes256Gcm::new(GenericArray::from_slice(key));
-    let tag = cipher
-        .encrypt_in_place_detached(GenericArray::from_slice(nonce), aad, buffer)
-        .map_err(|_| CryptoError::Malformed)?;
-    Ok(tag.into())
-}
-
-/// AES-256-GCM decryption in place with a 96-bit nonce and a 16-byte tag.
-///
-/// On failure the buffer is wiped, so no unauthenticated plaintext survives.
-pub fn aes256gcm_open(
-    key: &[u8; 32],
-    nonce: &[u8],
-    aad: &[u8],
-    buffer: &mut [u8],
-    tag: &[u8],
-) -> Result<(), CryptoError> {
-    if nonce.len() != NONCE_LEN || tag.len() != TAG_LEN {
-        return Err(CryptoError::AuthenticationFailed);
-    }
-    let cipher = Aes256Gcm::new(GenericArray::from_slice(key));
-    cipher
-        .decrypt_in_place_detached(
-            GenericArray::from_slice(nonce),
-            aad,
-            buffer,
-            GenericArray::from_slice(tag),
-        )
-        .map_err(|_| {
-            buffer.zeroize();
-            CryptoError::AuthenticationFailed
-        })
-}
-
-/// HKDF-SHA256 (extract then expand) into `okm`; fails only when `okm` is longer
-/// than 255 hash lengths.
-pub fn hkdf_sha256(
-    salt: &[u8],
-    ikm: &[u8],
-    info: &[u8],
-    okm: &mut [u8],
-) -> Result<(), hkdf::InvalidLength> {
-    Hkdf::<Sha256>::new(Some(salt), ikm).expand(info, okm)
 }

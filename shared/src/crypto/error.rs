@@ -1,4 +1,5 @@
-use super::{KeyId, LegacyFormat};
+use super::format::LegacyFormat;
+use super::key_id::KeyId;
 
 /// Why a value could not be sealed or opened.
 ///
@@ -45,7 +46,4 @@ pub enum CryptoError {
         /// The minimum iteration count.
         min: u32,
     },
-    /// The operating system's random number generator failed.
-    #[error("the system random number generator failed")]
-    Rng,
 }

@@ -1,142 +1,19 @@
+//! The keyring: the master keys of a deployment, one sealing and all opening,
+//! and the legacy keys beside them.
+
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretSlice, SecretString};
-use sha2::Sha256;
-use zeroize::Zeroizing;
+use secrecy::{ExposeSecret, SecretString};
 
-use super::legacy::{LegacyFormat, LegacyKeys};
-use super::{envelope, legacy, CryptoError, KeyContext};
-
-/// PBKDF2 iterations when none are configured.
-pub const DEFAULT_KDF_ITERATIONS: u32 = 100_000;
-/// The floor for configured iterations (NIST SP 800-132 asks for at least 1,000;
-/// we ask for ten times that).
-pub const MIN_KDF_ITERATIONS: u32 = 10_000;
-/// The deployment salt when none is configured.
-pub const DEFAULT_KDF_SALT: &str = "apikeys/v1/deployment-salt";
-/// The shortest seed accepted for the current keyring.
-pub const MIN_SEED_LEN: usize = 32;
-
-/// The secret a master key is derived from. It cannot be printed.
-pub struct Seed(SecretSlice<u8>);
-
-impl Seed {
-    /// A seed for the keyring: at least [`MIN_SEED_LEN`] bytes.
-    pub fn new(bytes: Vec<u8>) -> Result<Self, CryptoError> {
-        if bytes.len() < MIN_SEED_LEN {
-            let mut bytes = bytes;
-            zeroize::Zeroize::zeroize(&mut bytes);
-            return Err(CryptoError::SeedTooShort { min: MIN_SEED_LEN });
-        }
-        Ok(Self(bytes.into()))
-    }
-
-    /// A seed of the legacy RealMultiLLM formats, which had no length rule.
-    pub fn legacy(bytes: Vec<u8>) -> Self {
-        Self(bytes.into())
-    }
-
-    pub(crate) fn expose(&self) -> &[u8] {
-        self.0.expose_secret()
-    }
-}
-
-impl fmt::Debug for Seed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Seed([REDACTED])")
-    }
-}
-
-/// The public fingerprint of a master key: the first four bytes of
-/// HMAC-SHA256(master, "apikeys key id"). Safe to log and store.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(u32);
-
-impl KeyId {
-    /// The id from its big-endian bytes, as stored in an envelope header.
-    pub fn from_bytes(bytes: [u8; 4]) -> Self {
-        Self(u32::from_be_bytes(bytes))
-    }
-
-    /// The big-endian bytes of the id.
-    pub fn to_bytes(self) -> [u8; 4] {
-        self.0.to_be_bytes()
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:08x}", self.0)
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({self})")
-    }
-}
-
-/// A 32-byte master key, wiped on drop and never printed.
-pub(crate) struct MasterKey(Zeroizing<[u8; 32]>);
-
-impl MasterKey {
-    pub(crate) fn expose(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    fn derive(seed: &Seed, params: &KdfParams) -> Self {
-        let mut key = Zeroizing::new([0u8; 32]);
-        pbkdf2::pbkdf2_hmac::<Sha256>(seed.expose(), &params.salt, params.iterations, key.as_mut());
-        Self(key)
-    }
-
-    fn fingerprint(&self) -> KeyId {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.expose())
-            .expect("HMAC takes a key of any length");
-        mac.update(b"apikeys key id");
-        let out = mac.finalize().into_bytes();
-        KeyId::from_bytes([out[0], out[1], out[2], out[3]])
-    }
-}
-
-/// PBKDF2-HMAC-SHA256 parameters of the master key derivation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KdfParams {
-    salt: Vec<u8>,
-    iterations: u32,
-}
-
-impl KdfParams {
-    /// Parameters with a deployment salt and an iteration count of at least
-    /// [`MIN_KDF_ITERATIONS`].
-    pub fn new(salt: impl Into<Vec<u8>>, iterations: u32) -> Result<Self, CryptoError> {
-        if iterations < MIN_KDF_ITERATIONS {
-            return Err(CryptoError::TooFewIterations {
-                min: MIN_KDF_ITERATIONS,
-            });
-        }
-        Ok(Self {
-            salt: salt.into(),
-            iterations,
-        })
-    }
-
-    /// The iteration count.
-    pub fn iterations(&self) -> u32 {
-        self.iterations
-    }
-}
-
-impl Default for KdfParams {
-    fn default() -> Self {
-        Self {
-            salt: DEFAULT_KDF_SALT.as_bytes().to_vec(),
-            iterations: DEFAULT_KDF_ITERATIONS,
-        }
-    }
-}
+use super::context::KeyContext;
+use super::envelope;
+use super::error::CryptoError;
+use super::format::{LegacyFormat, StoredFormat, ENVELOPE_PREFIX};
+use super::key_id::KeyId;
+use super::legacy::{self, LegacyKeys, LegacySeedKeys};
+use super::master::{KdfParams, MasterKey, Seed};
 
 /// Whether values in the legacy RealMultiLLM formats may be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -146,15 +23,6 @@ pub enum LegacyPolicy {
     /// Legacy values are refused with [`CryptoError::LegacyForbidden`].
     #[default]
     Forbid,
-}
-
-/// The format a stored value was found in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoredFormat {
-    /// An `akv1` envelope under the key with this id.
-    Akv1(KeyId),
-    /// A legacy RealMultiLLM value.
-    Legacy(LegacyFormat),
 }
 
 /// A value opened by the keyring.
@@ -174,15 +42,10 @@ impl fmt::Debug for Opened {
     }
 }
 
-struct Entry {
-    id: KeyId,
-    key: MasterKey,
-}
-
 /// The master keys of a deployment: one current key seals, every key opens.
 pub struct Keyring {
-    current: Entry,
-    previous: Vec<Entry>,
+    current: Arc<MasterKey>,
+    previous: Vec<Arc<MasterKey>>,
     legacy: LegacyKeys,
     legacy_policy: LegacyPolicy,
     legacy_reads: AtomicU64,
@@ -191,10 +54,10 @@ pub struct Keyring {
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
-            .field("current", &self.current.id)
+            .field("current", &self.current.id())
             .field(
                 "previous",
-                &self.previous.iter().map(|e| e.id).collect::<Vec<_>>(),
+                &self.previous.iter().map(|k| k.id()).collect::<Vec<_>>(),
             )
             .field("legacy_seeds", &self.legacy.len())
             .field("legacy_policy", &self.legacy_policy)
@@ -206,19 +69,24 @@ impl Keyring {
     /// Derives the master keys: `current` seals, `previous` (older seeds) only open.
     /// A previous seed equal to the current one, or to another, is kept once.
     pub fn derive(current: &Seed, previous: &[Seed], params: &KdfParams) -> Self {
-        let entry = |seed: &Seed| {
-            let key = MasterKey::derive(seed, params);
-            Entry {
-                id: key.fingerprint(),
-                key,
-            }
-        };
-        let current = entry(current);
-        let mut older: Vec<Entry> = Vec::with_capacity(previous.len());
-        for seed in previous {
-            let e = entry(seed);
-            if e.id != current.id && older.iter().all(|o| o.id != e.id) {
-                older.push(e);
+        Self::from_keys(
+            Arc::new(MasterKey::derive(current, params)),
+            previous
+                .iter()
+                .map(|seed| Arc::new(MasterKey::derive(seed, params))),
+        )
+    }
+
+    /// A keyring of master keys derived before: `current` seals, `previous` only
+    /// open. A key with the id of one already held is kept once.
+    pub(crate) fn from_keys(
+        current: Arc<MasterKey>,
+        previous: impl IntoIterator<Item = Arc<MasterKey>>,
+    ) -> Self {
+        let mut older: Vec<Arc<MasterKey>> = Vec::new();
+        for key in previous {
+            if key.id() != current.id() && older.iter().all(|o| o.id() != key.id()) {
+                older.push(key);
             }
         }
         Self {
@@ -231,22 +99,40 @@ impl Keyring {
     }
 
     /// Adds the seeds of the legacy RealMultiLLM formats and the policy for them.
-    pub fn with_legacy(mut self, seeds: &[Seed], policy: LegacyPolicy) -> Self {
-        self.legacy = LegacyKeys::derive(seeds);
+    pub fn with_legacy(self, seeds: &[Seed], policy: LegacyPolicy) -> Self {
+        let keys = seeds
+            .iter()
+            .map(|seed| Arc::new(LegacySeedKeys::derive(seed)))
+            .collect();
+        self.with_legacy_keys(keys, policy)
+    }
+
+    /// Adds legacy keys derived before and the policy for them.
+    pub(crate) fn with_legacy_keys(
+        mut self,
+        keys: Vec<Arc<LegacySeedKeys>>,
+        policy: LegacyPolicy,
+    ) -> Self {
+        self.legacy = LegacyKeys::new(keys);
         self.legacy_policy = policy;
         self
     }
 
     /// The id of the key that seals.
     pub fn current_key_id(&self) -> KeyId {
-        self.current.id
+        self.current.id()
     }
 
     /// The ids of every key that opens, current first.
     pub fn key_ids(&self) -> Vec<KeyId> {
-        std::iter::once(self.current.id)
-            .chain(self.previous.iter().map(|e| e.id))
+        std::iter::once(self.current.id())
+            .chain(self.previous.iter().map(|k| k.id()))
             .collect()
+    }
+
+    /// Whether a key with this id opens envelopes.
+    pub fn holds(&self, id: KeyId) -> bool {
+        self.find(id).is_some()
     }
 
     /// How many legacy values this keyring has opened.
@@ -260,18 +146,13 @@ impl Keyring {
         ctx: &KeyContext<'_>,
         plaintext: &SecretString,
     ) -> Result<String, CryptoError> {
-        envelope::seal(
-            &self.current.key,
-            self.current.id,
-            ctx,
-            plaintext.expose_secret().as_bytes(),
-        )
+        envelope::seal(&self.current, ctx, plaintext.expose_secret().as_bytes())
     }
 
     /// Opens a stored value for `ctx`: an `akv1` envelope under any key of the
     /// ring, or (when the policy allows) a legacy value.
     pub fn open(&self, ctx: &KeyContext<'_>, stored: &str) -> Result<Opened, CryptoError> {
-        let (plaintext, format) = if stored.starts_with(envelope::ENVELOPE_PREFIX) {
+        let (plaintext, format) = if stored.starts_with(ENVELOPE_PREFIX) {
             let (plaintext, id) = envelope::open(|id| self.find(id), ctx, stored)?;
             (plaintext, StoredFormat::Akv1(id))
         } else {
@@ -298,12 +179,12 @@ impl Keyring {
 
     /// Whether a value of this format should be sealed again under the current key.
     pub fn needs_rewrap(&self, format: StoredFormat) -> bool {
-        format != StoredFormat::Akv1(self.current.id)
+        format != StoredFormat::Akv1(self.current.id())
     }
 
     /// The format of a stored value, without opening it.
     pub fn format_of(stored: &str) -> Result<StoredFormat, CryptoError> {
-        if stored.starts_with(envelope::ENVELOPE_PREFIX) {
+        if stored.starts_with(ENVELOPE_PREFIX) {
             envelope::key_id_of(stored).map(StoredFormat::Akv1)
         } else {
             LegacyFormat::detect(stored)
@@ -313,9 +194,12 @@ impl Keyring {
     }
 
     fn find(&self, id: KeyId) -> Option<&MasterKey> {
-        if self.current.id == id {
-            return Some(&self.current.key);
+        if self.current.id() == id {
+            return Some(&self.current);
         }
-        self.previous.iter().find(|e| e.id == id).map(|e| &e.key)
+        self.previous
+            .iter()
+            .find(|k| k.id() == id)
+            .map(|k| k.as_ref())
     }
 }

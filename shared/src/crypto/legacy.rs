@@ -1,6 +1,6 @@
 //! Readers of the two formats RealMultiLLM wrote. Read for migration, never written.
 
-use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -8,82 +8,47 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::envelope::aes256gcm_open;
-use super::{CryptoError, Seed};
+use super::aead::{aes256gcm_open, NONCE_LEN, TAG_LEN};
+use super::error::CryptoError;
+use super::format::{LegacyFormat, V2_PREFIX};
+use super::master::Seed;
 
 const PBKDF2_SALT: &[u8] = b"realmultillm-salt";
 const PBKDF2_ITERATIONS: u32 = 100_000;
-const V2_PREFIX: &str = "v2:gcm:";
-const IV_LEN: usize = 12;
-const TAG_LEN: usize = 16;
+const IV_LEN: usize = NONCE_LEN;
 /// Longest legacy value looked at; stored keys are far shorter.
 const MAX_LEN: usize = 64 * 1024;
 
-/// A legacy RealMultiLLM storage format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LegacyFormat {
-    /// base64(JSON `{iv, authTag, ciphertext}`), key from PBKDF2(seed, "realmultillm-salt").
-    Pbkdf2Json,
-    /// `v2:gcm:` + base64(iv || ciphertext || tag), key = SHA-256(seed).
-    Sha256V2Gcm,
-}
-
-impl LegacyFormat {
-    /// The format's name as the design and the tools spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pbkdf2Json => "pbkdf2-json",
-            Self::Sha256V2Gcm => "sha256-v2gcm",
-        }
-    }
-
-    /// Recognises a legacy value by its shape alone.
-    pub fn detect(stored: &str) -> Option<Self> {
-        if stored.starts_with(V2_PREFIX) {
-            Some(Self::Sha256V2Gcm)
-        } else if stored.starts_with("eyJ") {
-            // base64 of `{"`: the JSON object of the PBKDF2 format.
-            Some(Self::Pbkdf2Json)
-        } else {
-            None
-        }
-    }
-}
-
-impl fmt::Display for LegacyFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-struct SeedKeys {
+/// The two keys one legacy seed gives, wiped on drop.
+pub(crate) struct LegacySeedKeys {
     pbkdf2: Zeroizing<[u8; 32]>,
     sha256: Zeroizing<[u8; 32]>,
+}
+
+impl LegacySeedKeys {
+    /// Runs the legacy PBKDF2 (100,000 iterations) and SHA-256 over the seed.
+    pub(crate) fn derive(seed: &Seed) -> Self {
+        let mut pbkdf2 = Zeroizing::new([0u8; 32]);
+        pbkdf2::pbkdf2_hmac::<Sha256>(
+            seed.expose(),
+            PBKDF2_SALT,
+            PBKDF2_ITERATIONS,
+            pbkdf2.as_mut(),
+        );
+        let sha256 = Zeroizing::new(Sha256::digest(seed.expose()).into());
+        Self { pbkdf2, sha256 }
+    }
 }
 
 /// The keys of each configured legacy seed; the formats carry no key id, so each
 /// is tried in turn.
 #[derive(Default)]
-pub(crate) struct LegacyKeys(Vec<SeedKeys>);
+pub(crate) struct LegacyKeys(Vec<Arc<LegacySeedKeys>>);
 
 impl LegacyKeys {
-    pub(crate) fn derive(seeds: &[Seed]) -> Self {
-        Self(
-            seeds
-                .iter()
-                .map(|seed| {
-                    let mut pbkdf2 = Zeroizing::new([0u8; 32]);
-                    pbkdf2::pbkdf2_hmac::<Sha256>(
-                        seed.expose(),
-                        PBKDF2_SALT,
-                        PBKDF2_ITERATIONS,
-                        pbkdf2.as_mut(),
-                    );
-                    let sha256 = Zeroizing::new(Sha256::digest(seed.expose()).into());
-                    SeedKeys { pbkdf2, sha256 }
-                })
-                .collect(),
-        )
+    /// The keys of seeds derived before.
+    pub(crate) fn new(keys: Vec<Arc<LegacySeedKeys>>) -> Self {
+        Self(keys)
     }
 
     pub(crate) fn len(&self) -> usize {
