@@ -8,7 +8,7 @@ use crate::config::{timestamp, ConfigItem};
 use crate::crypto::{CryptoError, KeyContext};
 use crate::provider::ProviderId;
 use crate::repo::RepoError;
-use crate::seed::KeyMaterialError;
+use crate::seed::{KeyMaterialError, KeyUseError};
 use crate::state::SealingState;
 
 /// A user's key for a provider, or why there is none to use.
@@ -51,21 +51,29 @@ pub enum UsageError {
     Crypto(#[from] CryptoError),
 }
 
+impl From<KeyUseError> for UsageError {
+    fn from(err: KeyUseError) -> Self {
+        match err {
+            KeyUseError::Unavailable(cause) => Self::KeyMaterial(cause),
+            KeyUseError::Crypto(cause) => Self::Crypto(cause),
+        }
+    }
+}
+
 /// Opens the user's active key for `provider` and records the use.
 pub async fn use_key(
     state: &SealingState,
     user_id: &str,
     provider: ProviderId,
 ) -> Result<UsedKey, UsageError> {
-    let keyring = state.keys.keyring().await?;
+    // Unavailable key material fails before the use is recorded.
+    state.keys.keyring().await?;
     let now = timestamp(OffsetDateTime::now_utc());
     let Some(sealed) = state.base.repo.record_use(user_id, provider, &now).await? else {
         return Ok(UsedKey::None);
     };
-    let opened = keyring.open(
-        &KeyContext::new(user_id, provider.as_str()),
-        &sealed.envelope,
-    )?;
+    let ctx = KeyContext::new(user_id, provider.as_str());
+    let opened = state.keys.open(&ctx, &sealed.envelope).await?;
     Ok(UsedKey::Active {
         key: opened.secret,
         config: Box::new(sealed.item),

@@ -404,3 +404,28 @@ async fn no_configured_source_is_not_configured() {
         KeyMaterialError::NotConfigured
     );
 }
+
+#[test]
+fn the_keyring_max_age_defaults_to_five_minutes_and_refuses_nonsense() {
+    assert_eq!(
+        config(&[("API_KEY_ENCRYPTION_SEED", SEED_1)]).keyring_max_age,
+        apikeys::seed::DEFAULT_KEYRING_MAX_AGE
+    );
+    assert_eq!(
+        apikeys::seed::DEFAULT_KEYRING_MAX_AGE,
+        Duration::from_secs(300)
+    );
+    assert_eq!(
+        config(&[("APIKEYS_KEYRING_MAX_AGE_SECONDS", " 42 ")]).keyring_max_age,
+        Duration::from_secs(42)
+    );
+    for bad in ["0", "-5", "1.5", "five"] {
+        let map: HashMap<&str, &str> = [("APIKEYS_KEYRING_MAX_AGE_SECONDS", bad)].into();
+        let err =
+            KeyMaterialConfig::from_lookup(|k| map.get(k).map(|v| v.to_string())).expect_err(bad);
+        assert!(
+            matches!(err, SeedConfigError::Invalid { ref name, .. } if name == "APIKEYS_KEYRING_MAX_AGE_SECONDS"),
+            "{bad}: {err:?}"
+        );
+    }
+}

@@ -33,6 +33,7 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
         &[
             // The upsert, and the rate-limit counter when `validate: true`.
             ("dynamodb:UpdateItem", TABLE),
+            ("secretsmanager:DescribeSecret", SEED_SECRET),
             ("secretsmanager:GetSecretValue", SEED_SECRET),
             ("kms:Decrypt", SEED_KEY),
         ],
@@ -48,6 +49,7 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
             // Rate-limit counter, the stored key, the recorded outcome.
             ("dynamodb:GetItem", TABLE),
             ("dynamodb:UpdateItem", TABLE),
+            ("secretsmanager:DescribeSecret", SEED_SECRET),
             ("secretsmanager:GetSecretValue", SEED_SECRET),
             ("kms:Decrypt", SEED_KEY),
         ],

@@ -132,6 +132,17 @@ impl From<crate::repo::RepoError> for ApiError {
     }
 }
 
+impl From<crate::seed::KeyUseError> for ApiError {
+    fn from(err: crate::seed::KeyUseError) -> Self {
+        match err {
+            crate::seed::KeyUseError::Unavailable(cause) => Self::KeyMaterial(cause),
+            crate::seed::KeyUseError::Crypto(cause) => {
+                Self::internal(format!("the key does not seal or open: {cause}"))
+            }
+        }
+    }
+}
+
 /// What the log and the error body need to know of a request.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {

@@ -40,7 +40,8 @@ async fn store(
     };
     audit.provider(provider);
 
-    let keyring = state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
+    // Unavailable key material is a 503 before the provider is asked anything.
+    state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
     // `validate: true`: the provider must accept the key before anything is written.
     let validation = if validate {
         super::test_key::take_allowance(state, &user).await?;
@@ -58,9 +59,7 @@ async fn store(
         None
     };
     let ctx = KeyContext::new(user.as_str(), provider.as_str());
-    let envelope = keyring
-        .seal(&ctx, api_key.secret())
-        .map_err(ApiError::internal)?;
+    let envelope = state.keys.seal(&ctx, api_key.secret()).await?;
     let now = OffsetDateTime::now_utc();
     let stamp = timestamp(now);
     let hint = api_key.hint(provider);

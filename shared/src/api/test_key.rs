@@ -94,19 +94,14 @@ async fn test_stored_key(
     user: &UserId,
     provider: ProviderId,
 ) -> Result<KeyTestResult, ApiError> {
-    let keyring = state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
     let sealed = state
         .base
         .repo
         .get_sealed(user.as_str(), provider)
         .await?
         .ok_or(ApiError::NotFound(provider))?;
-    let opened = keyring
-        .open(
-            &KeyContext::new(user.as_str(), provider.as_str()),
-            &sealed.envelope,
-        )
-        .map_err(|e| ApiError::internal(format!("stored key does not open: {e}")))?;
+    let ctx = KeyContext::new(user.as_str(), provider.as_str());
+    let opened = state.keys.open(&ctx, &sealed.envelope).await?;
     let result = state.tester.test(provider, &opened.secret).await;
     state
         .base

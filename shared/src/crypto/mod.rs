@@ -27,6 +27,9 @@ pub use master::{
     KdfParams, Seed, DEFAULT_KDF_ITERATIONS, DEFAULT_KDF_SALT, MIN_KDF_ITERATIONS, MIN_SEED_LEN,
 };
 
+pub(crate) use legacy::LegacySeedKeys;
+pub(crate) use master::MasterKey;
+
 /// Primitives the envelope is built from, exposed so that known-answer tests
 /// (Wycheproof) exercise exactly the code paths the envelope uses.
 pub mod primitives {

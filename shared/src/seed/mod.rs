@@ -1,0 +1,30 @@
+//! Where the keyring's seed comes from, and the lazy loading of the keyring in the
+//! functions that need it, kept fresh while the process lives.
+//!
+//! | variable | source |
+//! |---|---|
+//! | `API_KEY_ENCRYPTION_SEED_SECRET_ID` | Secrets Manager: `AWSCURRENT` seals, `AWSPREVIOUS` (if any) still opens |
+//! | `API_KEY_ENCRYPTION_SEED_CIPHERTEXT` | a KMS ciphertext blob (base64) opened with `kms:Decrypt` under `API_KEY_ENCRYPTION_SEED_KMS_CONTEXT`; older blobs in `API_KEY_ENCRYPTION_SEED_PREVIOUS_CIPHERTEXTS` (comma-separated) only open |
+//! | `API_KEY_ENCRYPTION_SEED` | a plain seed, for local development only (at least 32 characters) |
+//!
+//! The legacy RealMultiLLM seed has the same three sources under `API_KEY_LEGACY_SEED…`
+//! and is used only with `API_KEY_LEGACY_POLICY=allow`. The master key derivation
+//! reads `API_KEY_KDF_SALT` and `API_KEY_KDF_ITERATIONS`; `APIKEYS_KEYRING_MAX_AGE_SECONDS`
+//! (300) says how long a loaded keyring is used before the versions are read again.
+//!
+//! The files build on each other: `error` and `config`, then `fetch` (the AWS
+//! calls), then `derived` (keys by seed version), then `material` (the keyring of
+//! a process).
+
+mod config;
+mod derived;
+mod error;
+mod fetch;
+mod material;
+
+pub use config::{
+    KeyMaterialConfig, SeedConfigError, SeedSource, DEFAULT_KEYRING_MAX_AGE, DEFAULT_KMS_CONTEXT,
+};
+pub use error::KeyMaterialError;
+pub use fetch::SeedFetcher;
+pub use material::{KeyMaterial, KeyUseError, UNKNOWN_KEY_RELOAD_INTERVAL};
