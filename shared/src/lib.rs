@@ -1,30 +1,39 @@
 //! The apikeys library: everything the Lambda functions share except their wiring.
 //!
+//! - [`domain`]: the API key, its hint, settings, the stored item and the `config` view.
 //! - [`crypto`]: the `akv1` envelope, the keyring and the legacy RealMultiLLM readers.
 //! - [`seed`]: where the seed behind the keyring comes from (Secrets Manager, KMS, or a
-//!   plain development seed), loaded lazily once per cold start.
+//!   plain development seed), loaded lazily.
 //! - [`aws`]: the shared AWS SDK configuration with bounded timeouts.
 //! - [`provider`]: the registry of providers.
-//! - [`config`]: validated inputs, the stored item and the `config` view.
 //! - [`repo`]: the DynamoDB table, one round trip per operation.
 //! - [`keytest`]: zero-token provider checks of keys.
 //! - [`api`]: the HTTP handlers of the functions.
-//! - [`state`]: what a function builds once per cold start.
+//! - [`service_config`]: the service settings from the environment, with defaults.
+//! - [`state`] and [`sealing_state`]: what a function builds once per cold start.
 //! - [`telemetry`]: JSON log lines.
 //! - [`usage`]: a user's key for the app's other services, with the use recorded.
 //! - [`maintenance`]: the daily sweep for keys due for rotation or unused.
 
 pub mod api;
 pub mod aws;
-pub mod config;
 pub mod crypto;
+pub mod domain;
 pub mod keytest;
 pub mod maintenance;
 pub mod provider;
 pub mod repo;
+pub mod sealing_state;
 pub mod seed;
+pub mod service_config;
 pub mod state;
 pub mod telemetry;
 pub mod usage;
 
-pub use state::{SealingState, ServiceConfig, State};
+/// The domain types under the name they had before [`domain`]: `config::ConfigItem`,
+/// `config::timestamp` and the rest keep working.
+pub use domain as config;
+
+pub use sealing_state::SealingState;
+pub use service_config::ServiceConfig;
+pub use state::State;

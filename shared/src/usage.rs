@@ -8,8 +8,8 @@ use crate::config::{timestamp, ConfigItem};
 use crate::crypto::{CryptoError, KeyContext};
 use crate::provider::ProviderId;
 use crate::repo::RepoError;
+use crate::sealing_state::SealingState;
 use crate::seed::{KeyMaterialError, KeyUseError};
-use crate::state::SealingState;
 
 /// A user's key for a provider, or why there is none to use.
 pub enum UsedKey {

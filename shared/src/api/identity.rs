@@ -1,16 +1,11 @@
-//! Who is asking: only ever from the authorizer context of API Gateway.
+//! Who is asking: only ever from the authorizer context of API Gateway (or, when
+//! the local opt-in of [`IdentityPolicy`] is on, the local user header).
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-use crate::aws::running_in_aws_lambda_from;
-
-/// The header a local request may name its user in, when the local opt-in is on.
-pub const LOCAL_USER_HEADER: &str = "x-apikeys-local-user";
-
-/// The variable that switches the local opt-in on: its name says what it does.
-pub const LOCAL_USER_HEADER_OPT_IN: &str = "APIKEYS_INSECURE_TRUST_LOCAL_USER_HEADER";
+use crate::service_config::{IdentityPolicy, LOCAL_USER_HEADER};
 
 const MAX_USER_ID_LEN: usize = 256;
 
@@ -26,70 +21,22 @@ impl UserId {
             .then(|| Self(id.to_owned()))
     }
 
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Where identity may come from.
-///
-/// `cargo lambda watch` and `sam local` run no authorizer, so for local use an
-/// operator may set `APIKEYS_INSECURE_TRUST_LOCAL_USER_HEADER=true` to take the user
-/// id from the `x-apikeys-local-user` header. That opt-in is ignored (and an error
-/// logged) inside AWS Lambda, where AWS sets the reserved `AWS_EXECUTION_ENV`
-/// variable, which no function configuration can change; the SAM template never
-/// sets the opt-in either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct IdentityPolicy {
-    trust_local_user_header: bool,
-}
-
-impl IdentityPolicy {
-    /// Identity only from the authorizer context.
-    pub fn authorizer_only() -> Self {
-        Self::default()
-    }
-
-    /// Reads the opt-in through `get` (the environment), refusing it inside AWS
-    /// Lambda as told by the same `get`.
-    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Self {
-        let wanted =
-            get(LOCAL_USER_HEADER_OPT_IN).is_some_and(|v| matches!(v.trim(), "true" | "1" | "yes"));
-        if wanted && running_in_aws_lambda_from(get) {
-            tracing::error!(
-                event = "identity.local_header_refused",
-                "{LOCAL_USER_HEADER_OPT_IN} is set inside AWS Lambda and is ignored"
-            );
-            return Self::default();
-        }
-        if wanted {
-            tracing::warn!(
-                event = "identity.local_header_trusted",
-                "INSECURE: user ids are taken from the {LOCAL_USER_HEADER} header (local development only)"
-            );
-        }
-        Self {
-            trust_local_user_header: wanted,
-        }
-    }
-
-    /// Whether the local header is trusted.
-    pub fn trusts_local_header(&self) -> bool {
-        self.trust_local_user_header
-    }
-
-    /// The user of a request, or `None` (401).
-    pub fn identify(&self, req: &Request) -> Option<UserId> {
+    /// The user of a request under `policy`, or `None` (401).
+    pub fn of_request(req: &Request, policy: &IdentityPolicy) -> Option<Self> {
         from_authorizer(req).or_else(|| {
-            if !self.trust_local_user_header {
+            if !policy.trusts_local_header() {
                 return None;
             }
             req.headers()
                 .get(LOCAL_USER_HEADER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(UserId::parse)
+                .and_then(Self::parse)
         })
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -1,0 +1,143 @@
+//! The one error type of the API and the one function that answers it.
+
+use lambda_http::http::header::{HeaderValue, RETRY_AFTER};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+use super::body::{FieldError, MAX_BODY_BYTES};
+use super::respond::json_response;
+use crate::provider::ProviderId;
+use crate::repo::RepoError;
+use crate::seed::KeyMaterialError;
+
+/// Seconds a client is asked to wait when the key material is unavailable.
+const KEY_MATERIAL_RETRY_AFTER_SECS: u64 = 5;
+
+/// Everything that can go wrong in a request, mapped to a status in [`ApiError::status`].
+#[derive(Debug)]
+pub enum ApiError {
+    /// No identity from the authorizer (401).
+    Unauthorized,
+    /// The body is not JSON (400).
+    MalformedJson,
+    /// Fields fail validation (400), with one detail per field.
+    Invalid(Vec<FieldError>),
+    /// The body is larger than [`MAX_BODY_BYTES`] (413).
+    PayloadTooLarge,
+    /// No active configuration for the provider (404).
+    NotFound(ProviderId),
+    /// Too many requests; retry after this many seconds (429).
+    RateLimited(u64),
+    /// A well-formed request refused on its merits (422), with a body of its own.
+    Unprocessable(serde_json::Value),
+    /// The seed could not be had (503).
+    KeyMaterial(KeyMaterialError),
+    /// Anything else (500): the cause goes to the log only.
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of the error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::MalformedJson | Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::KeyMaterial(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// An internal error from any displayable cause.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    /// The answer to the client: `{error, details?, requestId}` with the status and,
+    /// where waiting helps, `Retry-After`. A 5xx says nothing; its cause is logged
+    /// under the request id.
+    pub fn into_response(self, request_id: &str) -> Response<Body> {
+        let status = self.status();
+        let body = match &self {
+            Self::Unauthorized => json!({"error": "Unauthorized", "requestId": request_id}),
+            Self::MalformedJson => json!({
+                "error": "The request body is not valid JSON",
+                "requestId": request_id,
+            }),
+            Self::Invalid(details) => json!({
+                "error": "Invalid request",
+                "details": details,
+                "requestId": request_id,
+            }),
+            Self::PayloadTooLarge => json!({
+                "error": format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
+                "requestId": request_id,
+            }),
+            Self::NotFound(provider) => json!({
+                "error": format!("No active configuration for provider {provider}"),
+                "requestId": request_id,
+            }),
+            Self::RateLimited(_) => json!({
+                "error": "Too many requests: try again later",
+                "requestId": request_id,
+            }),
+            Self::Unprocessable(value) => {
+                let mut value = value.clone();
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("requestId".into(), request_id.into());
+                }
+                value
+            }
+            Self::KeyMaterial(cause) => {
+                tracing::error!(request_id, error = %cause, "key material unavailable");
+                json!({
+                    "error": "The service is temporarily unavailable: try again shortly",
+                    "requestId": request_id,
+                })
+            }
+            Self::Internal(cause) => {
+                tracing::error!(request_id, error = %cause, "internal error");
+                json!({"error": "Internal server error", "requestId": request_id})
+            }
+        };
+        let mut response = json_response(status, &body);
+        let retry_after = match self {
+            Self::RateLimited(secs) => Some(secs.max(1)),
+            Self::KeyMaterial(_) => Some(KEY_MATERIAL_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<Vec<FieldError>> for ApiError {
+    fn from(details: Vec<FieldError>) -> Self {
+        Self::Invalid(details)
+    }
+}
+
+impl From<crate::seed::KeyUseError> for ApiError {
+    fn from(err: crate::seed::KeyUseError) -> Self {
+        match err {
+            crate::seed::KeyUseError::Unavailable(cause) => Self::KeyMaterial(cause),
+            crate::seed::KeyUseError::Crypto(cause) => {
+                Self::internal(format!("the key does not seal or open: {cause}"))
+            }
+        }
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(err: RepoError) -> Self {
+        Self::internal(err)
+    }
+}

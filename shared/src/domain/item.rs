@@ -1,0 +1,73 @@
+//! A provider configuration as DynamoDB stores it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::provider::ProviderId;
+
+/// A provider configuration item as stored in DynamoDB, without the ciphertext
+/// (`apiKey`), which only the functions that seal or open read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigItem {
+    /// `{userId}#{provider}`.
+    pub pk: String,
+    /// The owner.
+    pub user_id: String,
+    /// The canonical provider id.
+    pub provider: String,
+    /// Stable random id, set on first store.
+    pub id: String,
+    /// Masked form of the key; absent after delete.
+    #[serde(default)]
+    pub key_hint: Option<String>,
+    /// The user's provider settings.
+    #[serde(default)]
+    pub settings: Map<String, Value>,
+    /// False after delete.
+    pub is_active: bool,
+    /// First store.
+    pub created_at: String,
+    /// Last write.
+    pub updated_at: String,
+    /// When the current key was stored (drives `rotationDue`).
+    #[serde(default)]
+    pub key_stored_at: Option<String>,
+    /// Last use by the app's services.
+    #[serde(default)]
+    pub last_used_at: Option<String>,
+    /// Last key test.
+    #[serde(default)]
+    pub last_validated_at: Option<String>,
+    /// Outcome of the last key test: a `KeyStatus` as text, kept as stored so an
+    /// item written by an older or newer version still reads.
+    #[serde(default)]
+    pub last_validation_status: Option<String>,
+    /// Soft delete time.
+    #[serde(default)]
+    pub deleted_at: Option<String>,
+    /// Uses by the app's services.
+    #[serde(default)]
+    pub usage_count: u64,
+    /// Incremented on every write.
+    #[serde(default)]
+    pub version: u64,
+    /// DynamoDB TTL (epoch seconds) of a soft-deleted item.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+impl ConfigItem {
+    /// The item key of a user's configuration for a provider.
+    pub fn key(user_id: &str, provider: ProviderId) -> String {
+        format!("{user_id}#{}", provider.as_str())
+    }
+
+    /// Whether the key was stored more than `rotation_after` before `now`.
+    pub fn rotation_due(&self, now: OffsetDateTime, rotation_after: Duration) -> bool {
+        let stored = self.key_stored_at.as_deref().unwrap_or(&self.created_at);
+        OffsetDateTime::parse(stored, &Rfc3339).is_ok_and(|t| now - t > rotation_after)
+    }
+}

@@ -1,0 +1,17 @@
+//! What the vault stores and shows, in the product's words: the API key as pasted,
+//! its masked hint, the user's settings, the stored item and the `config` view.
+//!
+//! Nothing here knows HTTP or DynamoDB clients: the API parses requests into these
+//! types, the repository stores and reads [`ConfigItem`]s.
+
+mod api_key;
+mod item;
+mod settings;
+mod timestamp;
+mod view;
+
+pub use api_key::{ApiKey, KeyHint, API_KEY_MAX_CHARS, API_KEY_MIN_CHARS};
+pub use item::ConfigItem;
+pub use settings::{Settings, SETTINGS_MAX_BYTES, SETTINGS_MAX_DEPTH};
+pub use timestamp::timestamp;
+pub use view::ProviderConfig;
