@@ -2,9 +2,15 @@
 //! that answer only the right check call, and the assertions that go with them.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use apikeys::keytest::{KeyTestResult, KeyTestSettings, KeyTester};
+use apikeys::keytest::ssrf::Resolution;
+use apikeys::keytest::{HostResolver, KeyTestResult, KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
 use secrecy::SecretString;
 use wiremock::matchers::{header, method, path};
@@ -110,5 +116,40 @@ pub fn assert_key_only_in_its_header(provider: ProviderId, requests: &[Request])
                 );
             }
         }
+    }
+}
+
+/// A resolver that answers from a table and counts every call.
+#[derive(Debug, Default)]
+pub struct Table {
+    names: HashMap<String, Vec<IpAddr>>,
+    calls: AtomicUsize,
+}
+
+impl Table {
+    /// A table of (name, address) pairs; a name may appear more than once.
+    pub fn with(entries: &[(&str, &str)]) -> Arc<Self> {
+        let mut table = Self::default();
+        for (name, ip) in entries {
+            table
+                .names
+                .entry((*name).to_owned())
+                .or_default()
+                .push(ip.parse().unwrap());
+        }
+        Arc::new(table)
+    }
+
+    /// How many times a name was resolved.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl HostResolver for Table {
+    fn resolve<'a>(&'a self, host: &'a str) -> Resolution<'a> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let found = self.names.get(host).cloned();
+        Box::pin(async move { found.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, host)) })
     }
 }
