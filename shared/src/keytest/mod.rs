@@ -2,7 +2,8 @@
 //! authenticates and costs nothing, read into a typed outcome a person can act on.
 //! What to call and how to read the answer come from the provider registry.
 //!
-//! - [`tester`]: [`KeyTester`], the shape check and the retry loop.
+//! - [`tester`]: [`KeyTester`]: the shape check, the target, the guard; `retry`: the
+//!   attempts inside one time budget.
 //! - [`outcome`]: [`KeyStatus`], [`KeyTestResult`] and the reading of answers.
 //! - [`settings`]: [`KeyTestSettings`] from the environment.
 //! - [`endpoint`]: user-given endpoints ([`Endpoint`]) and their validation.
@@ -12,6 +13,7 @@
 pub mod endpoint;
 pub mod outcome;
 mod request;
+mod retry;
 pub mod scrub;
 pub mod settings;
 pub mod ssrf;

@@ -2,19 +2,20 @@
 //! check call with its retry loop inside one time budget.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::endpoint::{Endpoint, EndpointFieldError};
-use super::outcome::{verdict, KeyStatus, KeyTestResult, Outcome, Verdict};
+use super::outcome::{KeyStatus, KeyTestResult, Outcome};
 use super::request::{check_request, check_url};
+use super::retry::{attempts, timeout_outcome};
 use super::scrub::scrub;
 use super::settings::KeyTestSettings;
 use super::ssrf::{self, GuardError, HostResolver, SystemResolver};
-use super::{EndpointError, DEFAULT_AZURE_API_VERSION, MAX_ANSWER_BYTES, MAX_RETRIES};
-use crate::provider::{Answer, EndpointKind, KeyFit, KeyUse, ProviderId};
+use super::{EndpointError, DEFAULT_AZURE_API_VERSION};
+use crate::provider::{EndpointKind, KeyFit, KeyUse, ProviderId};
 
 /// Runs key tests. The HTTP client is built on first use and kept for the process;
 /// calls to user-given endpoints get a client pinned to the checked addresses.
@@ -252,7 +253,7 @@ impl KeyTester {
                 )
                 .await;
                 let checked = match checked {
-                    Err(_) => return Ok(self.timeout_outcome(provider)),
+                    Err(_) => return Ok(timeout_outcome(&self.settings, provider)),
                     Ok(Err(GuardError::Unresolvable)) => {
                         return Ok(Outcome::new(
                             KeyStatus::Unreachable,
@@ -279,82 +280,7 @@ impl KeyTester {
                 format!("This does not look like {} {name} key.", provider.article()),
             ));
         };
-        Ok(self.attempts(provider, &client, request, deadline).await)
-    }
-
-    async fn attempts(
-        &self,
-        provider: ProviderId,
-        client: &reqwest::Client,
-        request: reqwest::Request,
-        deadline: Instant,
-    ) -> Outcome {
-        let name = provider.display_name();
-        let mut retries = 0;
-        let mut waited_for_provider = false;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return self.timeout_outcome(provider);
-            }
-            let Some(mut attempt) = request.try_clone() else {
-                return Outcome::new(KeyStatus::ProviderError, "The check could not be sent.");
-            };
-            *attempt.timeout_mut() = Some(remaining);
-            let verdict = match client.execute(attempt).await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers: Vec<(String, String)> = response
-                        .headers()
-                        .iter()
-                        .filter_map(|(n, v)| {
-                            Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned()))
-                        })
-                        .collect();
-                    let body = read_capped(response).await;
-                    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let answer = Answer {
-                        status,
-                        body: &json,
-                        headers: &headers,
-                    };
-                    verdict(provider, &answer)
-                }
-                Err(err) if err.is_timeout() => Verdict::Retry(self.timeout_outcome(provider)),
-                Err(err) => {
-                    tracing::warn!(
-                        event = "key_test.transport_error",
-                        provider = provider.as_str(),
-                        error = %err.without_url(),
-                    );
-                    Verdict::Retry(Outcome::new(
-                        KeyStatus::Unreachable,
-                        format!("{name} could not be reached."),
-                    ))
-                }
-            };
-            match verdict {
-                Verdict::Final(outcome) => return outcome,
-                Verdict::WaitThenRetry(outcome, wait) => {
-                    if waited_for_provider || Instant::now() + wait >= deadline {
-                        return outcome;
-                    }
-                    waited_for_provider = true;
-                    tokio::time::sleep(wait).await;
-                }
-                Verdict::Retry(outcome) => {
-                    if retries >= MAX_RETRIES {
-                        return outcome;
-                    }
-                    let backoff = self.backoff(retries);
-                    if Instant::now() + backoff >= deadline {
-                        return outcome;
-                    }
-                    retries += 1;
-                    tokio::time::sleep(backoff).await;
-                }
-            }
-        }
+        Ok(attempts(&self.settings, provider, &client, request, deadline).await)
     }
 
     fn finish(
@@ -377,29 +303,6 @@ impl KeyTester {
         let mut result = KeyTestResult::new(provider, Outcome { message, ..outcome }, latency_ms);
         result.warnings = warnings;
         result
-    }
-
-    fn timeout_outcome(&self, provider: ProviderId) -> Outcome {
-        Outcome::new(
-            KeyStatus::Timeout,
-            format!(
-                "{} did not answer within {} s.",
-                provider.display_name(),
-                self.settings.total_timeout.as_secs_f32()
-            ),
-        )
-    }
-
-    /// Exponential backoff with full jitter on top: base·2ⁿ + random(0..base·2ⁿ).
-    fn backoff(&self, retry: u32) -> Duration {
-        let step = self.settings.backoff * 2u32.saturating_pow(retry);
-        let mut byte = [0u8; 1];
-        let jitter = if getrandom::fill(&mut byte).is_ok() {
-            step.mul_f64(f64::from(byte[0]) / 255.0)
-        } else {
-            Duration::ZERO
-        };
-        step + jitter
     }
 }
 
@@ -424,16 +327,4 @@ fn refusal(provider: ProviderId, field: &'static str, refused: &GuardError) -> E
         }
     };
     EndpointError { field, reason }
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= MAX_ANSWER_BYTES {
-            body.truncate(MAX_ANSWER_BYTES);
-            break;
-        }
-    }
-    body
 }
