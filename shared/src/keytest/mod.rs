@@ -8,7 +8,13 @@
 //! - [`settings`]: [`KeyTestSettings`] from the environment.
 //! - [`endpoint`]: user-given endpoints ([`Endpoint`]) and their validation.
 //! - [`ssrf`]: the guard that resolves and checks a user-given host before a call.
-//! - [`scrub`]: keys out of messages.
+//! - [`scrub`](mod@scrub): keys out of messages.
+//!
+//! A request's `endpoint` object goes through [`KeyTester::parse_endpoint`] (field
+//! errors such as `endpoint.baseUrl`, for a 400); [`Endpoint::to_json`] is what is
+//! stored and returned, and parsing it again reads it back. [`KeyTester::test_with`]
+//! takes the optional key and endpoint; its [`EndpointError`] (an endpoint the guard
+//! refuses, or one the provider needs and nobody gave) is a 400 naming its field.
 
 pub mod endpoint;
 pub mod outcome;

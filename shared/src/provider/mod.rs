@@ -150,9 +150,10 @@ impl ProviderId {
             REGISTRY
                 .iter()
                 .map(|p| {
-                    // The first alias that is more than a respelling of the id.
+                    // The first alias that is more than the id respelled or suffixed.
                     let bare = |s: &str| s.replace(['-', '_', '.'], "");
-                    match p.aliases.iter().find(|a| bare(a) != bare(p.canonical)) {
+                    let id = bare(p.canonical);
+                    match p.aliases.iter().find(|a| !bare(a).starts_with(&id)) {
                         Some(alias) => format!("{} ({alias})", p.canonical),
                         None => p.canonical.to_owned(),
                     }
