@@ -356,17 +356,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
     }
 }
 
-/// A key of the right shape for each provider, for tests of key checks.
+/// A key of the right shape for each provider, for tests of key checks: the
+/// registry's made-up example key.
 pub fn provider_test_key(provider: apikeys::provider::ProviderId) -> &'static str {
-    use apikeys::provider::ProviderId;
-    match provider {
-        ProviderId::OpenAi => "sk-proj-T3stKeyOpenAI0123456789abcdefghijKLMN",
-        ProviderId::Claude => "sk-ant-api03-T3stKeyClaude0123456789abcdefghij-KLMN_AA",
-        ProviderId::GoogleAi => "AIzaSyT3stKeyGoogle0123456789abcdefghij",
-        ProviderId::OpenRouter => {
-            "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-        }
-        ProviderId::Grok => "xai-T3stKeyGrok0123456789abcdefghijKLMNOPQR",
-        ProviderId::Github => "ghp_T3stKeyGithub0123456789abcdefghijKLM",
-    }
+    provider.entry().example_key
 }

@@ -3,64 +3,16 @@
 
 use std::time::Duration;
 
-use apikeys::keytest::{KeyStatus, KeyTestResult, KeyTestSettings, KeyTester};
+use apikeys::keytest::{KeyStatus, KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
 use secrecy::SecretString;
 use serde_json::json;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use apikeys_integration_tests::provider_test_key as key_for;
+mod provider_fakes;
 
-/// The check call each provider must receive: (path, auth header, header value).
-fn check_call(provider: ProviderId) -> (&'static str, &'static str, String) {
-    let key = key_for(provider);
-    match provider {
-        ProviderId::OpenAi => ("/v1/models", "authorization", format!("Bearer {key}")),
-        ProviderId::Claude => ("/v1/models", "x-api-key", key.to_owned()),
-        ProviderId::GoogleAi => ("/v1beta/models", "x-goog-api-key", key.to_owned()),
-        ProviderId::OpenRouter => ("/api/v1/key", "authorization", format!("Bearer {key}")),
-        ProviderId::Grok => ("/v1/api-key", "authorization", format!("Bearer {key}")),
-        ProviderId::Github => ("/user", "authorization", format!("Bearer {key}")),
-    }
-}
-
-fn tester_for(server: &MockServer, provider: ProviderId, total: Duration) -> KeyTester {
-    let mut settings = KeyTestSettings::default();
-    settings.total_timeout = total;
-    settings.connect_timeout = Duration::from_millis(500);
-    settings.backoff = Duration::from_millis(20);
-    settings.set_base_url(provider, &server.uri()).unwrap();
-    KeyTester::new(settings)
-}
-
-/// Given a fake provider answering `response` to the right check call, runs a test.
-async fn answer(provider: ProviderId, response: ResponseTemplate) -> (KeyTestResult, Vec<Request>) {
-    let server = MockServer::start().await;
-    let (route, name, value) = check_call(provider);
-    Mock::given(method("GET"))
-        .and(path(route))
-        .and(header(name, value.as_str()))
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    let tester = tester_for(&server, provider, Duration::from_secs(5));
-    let result = tester
-        .test(provider, &SecretString::from(key_for(provider)))
-        .await;
-    let requests = server.received_requests().await.unwrap_or_default();
-    (result, requests)
-}
-
-fn assert_no_key_in_url(provider: ProviderId, requests: &[Request]) {
-    for r in requests {
-        assert!(
-            !r.url.as_str().contains(key_for(provider)),
-            "{provider}: key in URL"
-        );
-        assert_eq!(r.url.query(), None, "{provider}: no query string");
-    }
-}
+use provider_fakes::{answer, assert_key_only_in_its_header, key_for, tester_for};
 
 #[tokio::test]
 async fn every_provider_reports_valid_on_2xx_with_the_key_in_the_right_header() {
@@ -80,7 +32,7 @@ async fn every_provider_reports_valid_on_2xx_with_the_key_in_the_right_header() 
         assert!(result.valid);
         assert_eq!(result.provider, provider.as_str());
         assert_eq!(requests.len(), 1, "{provider}: one call");
-        assert_no_key_in_url(provider, &requests);
+        assert_key_only_in_its_header(provider, &requests);
     }
 }
 

@@ -93,7 +93,7 @@ async fn an_export_with_both_legacy_formats_imports_and_a_rerun_changes_nothing(
         row("r5", "u3", "openai", None),
         inactive,
         row("r7", "u4", "openai", Some(&broken)),
-        row("r8", "u4", "mistral", Some(plain_d)),
+        row("r8", "u4", "acme-ai", Some(plain_d)),
     ];
     let keyring = import_keyring(&[&seed_a, &seed_b, &seed_c]);
 

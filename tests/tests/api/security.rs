@@ -301,7 +301,7 @@ async fn logs_name_events_and_requests_but_never_a_secret() {
         (openai(keys[2]), &no_seed),         // 503
         (openai(keys[3]), &broken_sealing),  // 500
         (
-            json!({"provider": "mistral", "apiKey": keys[4]}),
+            json!({"provider": "acme-ai", "apiKey": keys[4]}),
             &stack.sealing,
         ), // 400
         (
