@@ -1,12 +1,53 @@
 //! `apikeys-admin stats`: the state of the vault without opening a single key.
 
 use std::collections::BTreeMap;
+use std::process::ExitCode;
 
 use apikeys::crypto::{Keyring, StoredFormat};
-use apikeys::maintenance::{findings, Finding};
+use apikeys::maintenance::{findings, Finding, DEFAULT_UNUSED_DAYS};
 use apikeys::repo::{ConfigRepository, RepoError};
+use apikeys::state::DEFAULT_ROTATION_DAYS;
+use clap::Args;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
+
+use crate::context::{print_json, sdk_config, TableArg};
+use crate::AdminError;
+
+/// The arguments of `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    table: TableArg,
+    /// Days after which a key is due for rotation.
+    #[arg(long, env = "APIKEYS_ROTATION_DAYS", default_value_t = DEFAULT_ROTATION_DAYS)]
+    rotation_days: i64,
+    /// Days without use after which a key counts as unused.
+    #[arg(long, env = "APIKEYS_UNUSED_DAYS", default_value_t = DEFAULT_UNUSED_DAYS)]
+    unused_days: i64,
+    /// Print the counts as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `stats` and prints the counts.
+pub async fn run(args: StatsArgs) -> Result<ExitCode, AdminError> {
+    let sdk = sdk_config().await;
+    let repo = args.table.repository(&sdk);
+    let stats = stats(
+        &repo,
+        OffsetDateTime::now_utc(),
+        Duration::days(args.rotation_days),
+        Duration::days(args.unused_days),
+    )
+    .await?;
+    if args.json {
+        print_json(&stats)?;
+    } else {
+        print!("{}", stats.render(args.rotation_days, args.unused_days));
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Counts over the whole table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -24,6 +65,25 @@ pub struct Stats {
     pub rotation_due: u64,
     /// Active keys not used within the unused period.
     pub unused: u64,
+}
+
+impl Stats {
+    /// The counts as the command prints them, with the periods they were taken over.
+    pub fn render(&self, rotation_days: i64, unused_days: i64) -> String {
+        let mut out = format!(
+            "configurations       {}\n\
+             active               {}\n\
+             inactive             {}\n\
+             rotation due         {} (older than {rotation_days} days)\n\
+             unused               {} (not used for {unused_days} days)\n\
+             keys by format:\n",
+            self.total, self.active, self.inactive, self.rotation_due, self.unused
+        );
+        for (format, count) in &self.by_format {
+            out.push_str(&format!("  {format:<19}{count}\n"));
+        }
+        out
+    }
 }
 
 /// Scans the table and counts.
