@@ -1,5 +1,13 @@
-//! Helpers of the integration tests: the local AWS emulator, a provisioned table
-//! per test, requests parsed from `events/`, and a DynamoDB request counter.
+//! Helpers of the integration tests, all in this crate: the local AWS emulator, a
+//! provisioned table per test, requests parsed from `events/`, a DynamoDB request
+//! counter, a log capture, and (in [`template`]) `template.yaml` and
+//! `infra/openapi.yaml` read as JSON.
+//!
+//! The test binaries: `api` (HTTP-level: handlers judged by what a client sees),
+//! `operations` (provision, import, rewrap, usage, maintenance, stats), and the
+//! checks of the template, key checks and seed sources.
+
+pub mod template;
 
 use std::collections::HashMap;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -53,9 +61,10 @@ pub fn emulator_endpoint() -> String {
     endpoint
 }
 
-/// An SDK configuration that talks to the emulator with test credentials.
+/// An SDK configuration that talks to the emulator with test credentials, with the
+/// functions' timeouts (`APIKEYS_AWS_*_TIMEOUT_MS` raise them on a loaded machine).
 pub async fn emulator_config() -> SdkConfig {
-    sdk_config_for(&emulator_endpoint(), Default::default()).await
+    sdk_config_for(&emulator_endpoint(), apikeys::aws::AwsTimeouts::from_env()).await
 }
 
 /// An SDK configuration for any endpoint, with the given timeouts.
