@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use apikeys::crypto::{Keyring, StoredFormat};
+use apikeys::keytest::KeyStatus;
 use apikeys::maintenance::{findings, Finding, DEFAULT_UNUSED_DAYS};
 use apikeys::repo::{ConfigRepository, RepoError};
 use apikeys::state::DEFAULT_ROTATION_DAYS;
@@ -61,6 +62,9 @@ pub struct Stats {
     pub inactive: u64,
     /// Keys by format: `akv1/<key id>`, `legacy/<format>`, `malformed`.
     pub by_format: BTreeMap<String, u64>,
+    /// Active keys marked `format_invalid` (by a key test, or by an import of a
+    /// value that breaks today's key rules): their users should replace them.
+    pub format_invalid: u64,
     /// Active keys older than the rotation period.
     pub rotation_due: u64,
     /// Active keys not used within the unused period.
@@ -74,10 +78,16 @@ impl Stats {
             "configurations       {}\n\
              active               {}\n\
              inactive             {}\n\
+             format invalid       {} (to be replaced by their users)\n\
              rotation due         {} (older than {rotation_days} days)\n\
              unused               {} (not used for {unused_days} days)\n\
              keys by format:\n",
-            self.total, self.active, self.inactive, self.rotation_due, self.unused
+            self.total,
+            self.active,
+            self.inactive,
+            self.format_invalid,
+            self.rotation_due,
+            self.unused
         );
         for (format, count) in &self.by_format {
             out.push_str(&format!("  {format:<19}{count}\n"));
@@ -101,6 +111,10 @@ pub async fn stats(
             stats.total += 1;
             if item.is_active {
                 stats.active += 1;
+                if item.last_validation_status.as_deref() == Some(KeyStatus::FormatInvalid.as_str())
+                {
+                    stats.format_invalid += 1;
+                }
             } else {
                 stats.inactive += 1;
             }

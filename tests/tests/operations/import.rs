@@ -1,12 +1,17 @@
 //! `apikeys-admin import`: a RealMultiLLM export into `akv1` items.
 
+use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
 use apikeys::usage::{use_key, UsedKey};
 use apikeys_admin::import::{import, ExportRow};
-use apikeys_integration_tests::Stack;
+use apikeys_admin::stats::stats;
+use apikeys_integration_tests::{event_for, parts, request, set_body, text, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::ExposeSecret;
 use serde_json::json;
+use time::{Duration, OffsetDateTime};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::{import_keyring, vector};
 
@@ -124,4 +129,122 @@ async fn a_dry_run_counts_and_writes_nothing() {
     assert_eq!(report.imported, 1);
     assert_eq!(report.legacy_converted, 1);
     assert!(stack.item("u1#openrouter").await.is_none());
+}
+
+/// A tester whose every provider is a fake on loopback that refuses every key, so
+/// a check that reached a provider would answer `invalid`, never `format_invalid`.
+async fn refusing_providers(stack: &mut Stack) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let mut settings = KeyTestSettings::default();
+    for provider in ProviderId::ALL {
+        settings.set_base_url(provider, &server.uri()).unwrap();
+    }
+    stack.sealing.tester = KeyTester::new(settings);
+    server
+}
+
+#[tokio::test]
+async fn values_that_break_todays_key_rules_are_imported_and_marked_format_invalid() {
+    // Given legacy values that open to an empty key, a non-ASCII key, a short key
+    // with a space, and a good key
+    let mut stack = Stack::new().await;
+    let provider_fake = refusing_providers(&mut stack).await;
+    let (seed_e, plain_e, stored_e) = vector("pbkdf2-json", "shared-3");
+    let (seed_u, plain_u, stored_u) = vector("pbkdf2-json", "shared-4");
+    let (seed_s, plain_s, stored_s) = vector("sha256-v2gcm", "shared-v2gcm-3");
+    let (seed_g, plain_g, stored_g) = vector("pbkdf2-json", "shared-0");
+    assert_eq!((plain_e.as_str(), plain_u.as_str()), ("", "ключ-🔑-4"));
+    let rows = vec![
+        row("f1", "u1", "openai", Some(&stored_e)),
+        row("f2", "u1", "anthropic", Some(&stored_u)),
+        row("f3", "u2", "grok", Some(&stored_s)),
+        row("f4", "u2", "openai", Some(&stored_g)),
+    ];
+    let keyring = import_keyring(&[&seed_e, &seed_u, &seed_s, &seed_g]);
+
+    // When the export is imported
+    let report = import(&stack.state.repo, &keyring, &rows, false)
+        .await
+        .unwrap();
+
+    // Then nothing is lost: every value is imported
+    assert_eq!(report.imported, 4);
+    assert_eq!(report.legacy_converted, 4);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+
+    // And each opens, for the app's servers, to exactly what the legacy app held
+    let marked = [
+        ("u1", ProviderId::OpenAi, &plain_e),
+        ("u1", ProviderId::Claude, &plain_u),
+        ("u2", ProviderId::Grok, &plain_s),
+    ];
+    for (user, provider, plain) in marked.iter().chain([&("u2", ProviderId::OpenAi, &plain_g)]) {
+        match use_key(&stack.sealing, user, *provider).await.unwrap() {
+            UsedKey::Active { key, .. } => {
+                assert_eq!(key.expose_secret(), plain.as_str(), "{user} {provider}")
+            }
+            UsedKey::None => panic!("{user} {provider} was not imported"),
+        }
+    }
+
+    // And the three are counted and named apart, by user and provider, never by key
+    let named: Vec<(&str, &str, &str)> = report
+        .format_invalid
+        .iter()
+        .map(|r| (r.id.as_str(), r.user_id.as_str(), r.provider.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("f1", "u1", "openai"),
+            ("f2", "u1", "claude"),
+            ("f3", "u2", "grok")
+        ]
+    );
+    let printed = report.render(false);
+    assert!(printed.contains("user u1, provider claude"), "{printed}");
+    let json = serde_json::to_string(&report).unwrap();
+    for plain in [&plain_u, &plain_s, &plain_g] {
+        assert!(!json.contains(plain.as_str()) && !printed.contains(plain.as_str()));
+    }
+
+    // And the items are marked, with a hint that shows none of the key
+    for (user, provider, _) in &marked {
+        let item = stack.item(&format!("{user}#{provider}")).await.unwrap();
+        assert_eq!(text(&item, "lastValidationStatus"), Some("format_invalid"));
+        assert!(text(&item, "lastValidatedAt").is_some());
+        assert_eq!(text(&item, "keyHint"), Some("…"));
+        assert_eq!(item["isActive"], AttributeValue::Bool(true));
+    }
+    let good = stack.item("u2#openai").await.unwrap();
+    assert_eq!(text(&good, "lastValidationStatus"), None);
+
+    // And stats count them
+    let stats = stats(
+        &stack.state.repo,
+        OffsetDateTime::now_utc(),
+        Duration::days(90),
+        Duration::days(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!((stats.active, stats.format_invalid), (4, 3));
+
+    // And the key test of a stored one says format_invalid without asking a provider
+    for (user, provider) in [("u1", "openai"), ("u1", "claude")] {
+        let mut event = event_for("test-key.json", Some(user));
+        set_body(&mut event, &json!({ "provider": provider }));
+        let (status, _, body) =
+            parts(apikeys::api::test_key::handle(&stack.sealing, request(&event)).await);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["status"], "format_invalid",
+            "{user} {provider}: {body}"
+        );
+    }
+    assert!(provider_fake.received_requests().await.unwrap().is_empty());
 }

@@ -1,6 +1,8 @@
 //! `apikeys-admin import`: moves a RealMultiLLM `ProviderConfig` export into the
-//! table as `akv1` items. Never overwrites, never drops: a row that cannot be
-//! converted is reported by id and left out, and a rerun changes nothing.
+//! table as `akv1` items. Never overwrites, never drops: every value that opens is
+//! imported (one that breaks today's key rules is marked `format_invalid` and named
+//! in the report), a row that cannot be converted at all is reported by id and left
+//! out, and a rerun changes nothing.
 
 mod convert;
 mod export;
@@ -10,6 +12,7 @@ use std::process::ExitCode;
 
 use apikeys::config::{timestamp, ConfigItem};
 use apikeys::crypto::Keyring;
+use apikeys::keytest::KeyStatus;
 use apikeys::provider::ProviderId;
 use apikeys::repo::{ConfigRepository, RepoError};
 use clap::Args;
@@ -68,6 +71,22 @@ pub struct RowFailure {
     pub reason: String,
 }
 
+/// A row imported with a key that breaks today's key rules, marked
+/// `lastValidationStatus: "format_invalid"`. Names the owner and the provider, never
+/// the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FormatInvalidRow {
+    /// The row id.
+    pub id: String,
+    /// The owner.
+    pub user_id: String,
+    /// The canonical provider id.
+    pub provider: String,
+    /// Which rule the key breaks.
+    pub reason: String,
+}
+
 /// The counts of an import.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +101,9 @@ pub struct ImportReport {
     pub plaintext_encrypted: u64,
     /// Legacy values opened and sealed as `akv1`.
     pub legacy_converted: u64,
+    /// Keys imported (and counted above) that break today's key rules, marked
+    /// `format_invalid`.
+    pub format_invalid: Vec<FormatInvalidRow>,
     /// Deleted configurations, imported inactive without their key.
     pub inactive: u64,
     /// Active rows without a key, imported inactive so their settings are kept.
@@ -102,6 +124,7 @@ impl ImportReport {
              already present      {}\n\
              plaintext encrypted  {}\n\
              legacy converted     {}\n\
+             format invalid       {} (imported, marked format_invalid)\n\
              inactive             {}\n\
              active without key   {}\n\
              failed               {}\n",
@@ -110,10 +133,17 @@ impl ImportReport {
             self.already_present,
             self.plaintext_encrypted,
             self.legacy_converted,
+            self.format_invalid.len(),
             self.inactive,
             self.no_key,
             self.failed.len()
         );
+        for f in &self.format_invalid {
+            out.push_str(&format!(
+                "  row {}: user {}, provider {}: {}; imported, marked format_invalid\n",
+                f.id, f.user_id, f.provider, f.reason
+            ));
+        }
         for f in &self.failed {
             out.push_str(&format!("  row {}: {}\n", f.id, f.reason));
         }
@@ -207,11 +237,23 @@ pub async fn import(
                     envelope,
                     hint,
                     legacy,
+                    format_invalid,
                 } => {
                     if legacy {
                         report.legacy_converted += 1;
                     } else {
                         report.plaintext_encrypted += 1;
+                    }
+                    if let Some(reason) = format_invalid {
+                        item.last_validated_at = Some(now.clone());
+                        item.last_validation_status =
+                            Some(KeyStatus::FormatInvalid.as_str().to_owned());
+                        report.format_invalid.push(FormatInvalidRow {
+                            id: row.id.clone(),
+                            user_id: row.user_id.clone(),
+                            provider: provider.as_str().to_owned(),
+                            reason,
+                        });
                     }
                     item.is_active = true;
                     item.key_hint = Some(hint);
