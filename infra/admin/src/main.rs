@@ -26,7 +26,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Seal every key that is not under the current seed again under it.
     Rewrap(rewrap::RewrapArgs),
-    /// Count keys by key id and format, active and inactive, rotation due, unused.
+    /// Count keys by key id (marking the current one), active and inactive, rotation
+    /// due, unused.
     Stats(stats::StatsArgs),
 }
 

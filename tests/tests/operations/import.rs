@@ -226,6 +226,7 @@ async fn values_that_break_todays_key_rules_are_imported_and_marked_format_inval
     // And stats count them
     let stats = stats(
         &stack.state.repo,
+        None,
         OffsetDateTime::now_utc(),
         Duration::days(90),
         Duration::days(30),
