@@ -7,12 +7,10 @@
 //! A new function needs one entry in [`POLICIES`] and its block in `template.yaml`;
 //! the tests say which of the two is missing.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use apikeys_integration_tests::template::{load_yaml, read, repo_root, template_routes};
 use serde_json::{json, Value};
-use support::{load_yaml, read, repo_root, template_routes};
 
 // The resources a policy may name, written as the template writes them (see `canonical`).
 /// The configuration table.

@@ -1,13 +1,16 @@
-//! The one error type of provisioning. It carries AWS error codes and messages and
-//! resource names, never a secret value.
+//! The one error type of every command. It carries AWS error codes and messages,
+//! resource names and file paths, never a key, a seed or a row's value.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use apikeys::repo::RepoError;
+use apikeys::seed::{KeyMaterialError, SeedConfigError};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-/// Why provisioning stopped.
+/// Why a command stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum ProvisionError {
+pub enum AdminError {
     /// An AWS call failed.
     #[error("{operation} {resource}: {code}: {message}")]
     Aws {
@@ -87,9 +90,42 @@ pub enum ProvisionError {
     /// The operating system's random generator failed.
     #[error("random generator: {0}")]
     Random(String),
+    /// A read or write of the table failed.
+    #[error(transparent)]
+    Table(#[from] RepoError),
+    /// The seed variables contradict each other or hold a value that cannot work.
+    #[error(transparent)]
+    SeedConfig(#[from] SeedConfigError),
+    /// The seed could not be fetched, or its keyring not built.
+    #[error(transparent)]
+    KeyMaterial(#[from] KeyMaterialError),
+    /// The export file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// The export file is not a JSON array of rows. Says where, not what: the text
+    /// around a bad value may be a key.
+    #[error("{} is not an export: {problem} at line {line}, column {column}", path.display())]
+    NotAnExport {
+        /// The file.
+        path: PathBuf,
+        /// What kind of problem, without the offending text.
+        problem: &'static str,
+        /// Where.
+        line: usize,
+        /// Where on that line.
+        column: usize,
+    },
+    /// A report could not be written as JSON.
+    #[error("writing the report as JSON: {0}")]
+    Output(String),
 }
 
-impl ProvisionError {
+impl AdminError {
     /// The error of a failed AWS call, with its code and message.
     pub(crate) fn aws<E>(operation: &'static str, resource: &str, err: SdkError<E>) -> Self
     where
@@ -123,12 +159,39 @@ impl ProvisionError {
         }
     }
 
+    /// The error of an export that does not parse, without quoting it.
+    pub(crate) fn not_an_export(path: &std::path::Path, err: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        Self::NotAnExport {
+            path: path.to_owned(),
+            problem: match err.classify() {
+                Category::Io => "a read error",
+                Category::Syntax => "invalid JSON",
+                Category::Data => "a value of the wrong type or a missing field",
+                Category::Eof => "an unexpected end",
+            },
+            line: err.line(),
+            column: err.column(),
+        }
+    }
+
     /// The AWS error code, when an AWS call failed.
     pub fn aws_code(&self) -> Option<&str> {
         match self {
             Self::Aws { code, .. } => Some(code),
             _ => None,
         }
+    }
+
+    /// What to try next, when nothing answered at a local endpoint.
+    pub fn hint(&self) -> Option<String> {
+        let unreachable = matches!(self.aws_code(), Some("DispatchFailure" | "Timeout"));
+        let endpoint = crate::context::endpoint()?;
+        unreachable.then(|| {
+            format!(
+                "nothing answers at {endpoint}; start the emulator with `infra/local-aws.sh start`"
+            )
+        })
     }
 }
 

@@ -1,50 +1,28 @@
-//! Operator tools of the apikeys vault, behind the `apikeys-admin` binary.
+//! Operator tools of the apikeys vault, behind the `apikeys-admin` binary: one
+//! module per command, each with its arguments, its work and its printing.
 //!
-//! - [`provision_table`]: the DynamoDB table with its `byUser` index and TTL.
-//! - [`provision_seed`]: the KMS key and the Secrets Manager secret holding the seed.
-//!
+//! - [`provision`]: the DynamoDB table with its `byUser` index and TTL, the KMS key
+//!   and the Secrets Manager secret holding the seed.
 //! - [`import`]: a RealMultiLLM export into `akv1` items.
 //! - [`rewrap`]: every key under the current master key after a seed rotation.
 //! - [`stats`]: counts by key id and format, rotation due, unused.
 //!
-//! Provisioning is idempotent: what exists is left alone and reported as already present.
-//! The local stack (`make run`) and the integration tests provision through them, the
-//! same way.
+//! Every command fails with the one [`AdminError`].
 
+pub mod context;
 mod error;
 pub mod import;
+pub mod provision;
 pub mod rewrap;
-mod seed;
 pub mod stats;
-mod table;
 
-pub use error::ProvisionError;
-pub use seed::{check_alias, provision_seed, SeedProvisioned, SEED_LENGTH};
-pub use table::{
-    provision_table, Provisioned, BY_USER_INDEX, BY_USER_PROJECTED, TABLE_TTL_ATTRIBUTE,
+pub use error::AdminError;
+// The provisioning API at the crate root, where the local stack and the tests use it.
+pub use provision::{
+    check_alias, provision_seed, provision_table, Outcome, Provisioned, SeedProvisioned,
+    BY_USER_INDEX, BY_USER_PROJECTED, SEED_LENGTH, TABLE_TTL_ATTRIBUTE,
 };
 
-/// Whether a provisioning call made a resource or found it there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// This call created it.
-    Created,
-    /// It existed already and was left alone.
-    AlreadyPresent,
-}
-
-impl Outcome {
-    /// True when this call created the resource.
-    pub fn created(self) -> bool {
-        self == Self::Created
-    }
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Created => "created",
-            Self::AlreadyPresent => "already present",
-        })
-    }
-}
+/// The error of the provisioning functions: the one [`AdminError`], under the name
+/// their callers know.
+pub use error::AdminError as ProvisionError;

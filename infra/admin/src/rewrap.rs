@@ -3,10 +3,55 @@
 //! conditional on the item being unchanged since it was read, so a user's store in
 //! the meantime wins; a rerun picks up whatever is left (resumable, idempotent).
 
+use std::process::ExitCode;
+
 use apikeys::config::ConfigItem;
 use apikeys::crypto::{KeyContext, Keyring, StoredFormat};
 use apikeys::repo::{ConfigRepository, RepoError};
+use clap::Args;
 use serde::Serialize;
+
+use crate::context::{exit_code, operator_keyring, print_json, sdk_config, TableArg};
+use crate::AdminError;
+
+/// The arguments of `rewrap`.
+#[derive(Debug, Args)]
+pub struct RewrapArgs {
+    #[command(flatten)]
+    table: TableArg,
+    /// Stop after this many writes (a rerun goes on where it stopped).
+    #[arg(long)]
+    limit: Option<u64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `rewrap`: progress on stderr after every page, the report on stdout.
+pub async fn run(args: RewrapArgs) -> Result<ExitCode, AdminError> {
+    let sdk = sdk_config().await;
+    let keyring = operator_keyring(&sdk).await?;
+    let repo = args.table.repository(&sdk);
+    eprintln!("rewrapping under key {}", keyring.current_key_id());
+    let report = rewrap(&repo, &keyring, args.limit, |r| {
+        eprintln!(
+            "  scanned {}, rewrapped {}, legacy converted {}, current {}, changed meanwhile {}, failed {}",
+            r.scanned,
+            r.rewrapped,
+            r.legacy_converted,
+            r.current,
+            r.changed_concurrently,
+            r.failed.len()
+        );
+    })
+    .await?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(exit_code(report.failed.is_empty()))
+}
 
 /// An item the rewrap could not convert (never the key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,6 +82,35 @@ pub struct RewrapReport {
     pub failed: Vec<ItemFailure>,
     /// True when `--limit` stopped the run before the end of the table.
     pub stopped_early: bool,
+}
+
+impl RewrapReport {
+    /// The report as the command prints it.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "scanned              {}\n\
+             already current      {}\n\
+             rewrapped            {}\n\
+             legacy converted     {}\n\
+             changed meanwhile    {}\n\
+             without key          {}\n\
+             failed               {}\n",
+            self.scanned,
+            self.current,
+            self.rewrapped,
+            self.legacy_converted,
+            self.changed_concurrently,
+            self.no_key,
+            self.failed.len()
+        );
+        for f in &self.failed {
+            out.push_str(&format!("  {}: {}\n", f.pk, f.reason));
+        }
+        if self.stopped_early {
+            out.push_str("stopped at --limit; run again to go on\n");
+        }
+        out
+    }
 }
 
 /// What happened to one item.

@@ -1,12 +1,128 @@
 //! `apikeys-admin stats`: the state of the vault without opening a single key.
+//!
+//! Keys are counted by the key id their envelope names, each marked by what the
+//! operator's keyring makes of it, so that after a seed rotation and `rewrap` the
+//! operator sees when no key is left under an older seed (and only then rotates
+//! again: a seed that loses its `AWSPREVIOUS` label no longer opens anything).
 
 use std::collections::BTreeMap;
+use std::process::ExitCode;
 
-use apikeys::crypto::{Keyring, StoredFormat};
-use apikeys::maintenance::{findings, Finding};
+use apikeys::crypto::{KeyId, Keyring, StoredFormat};
+use apikeys::keytest::KeyStatus;
+use apikeys::maintenance::{findings, Finding, DEFAULT_UNUSED_DAYS};
 use apikeys::repo::{ConfigRepository, RepoError};
+use apikeys::state::DEFAULT_ROTATION_DAYS;
+use clap::Args;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
+
+use crate::context::{optional_keyring, print_json, sdk_config, TableArg};
+use crate::AdminError;
+
+/// The arguments of `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    table: TableArg,
+    /// Days after which a key is due for rotation.
+    #[arg(long, env = "APIKEYS_ROTATION_DAYS", default_value_t = DEFAULT_ROTATION_DAYS)]
+    rotation_days: i64,
+    /// Days without use after which a key counts as unused.
+    #[arg(long, env = "APIKEYS_UNUSED_DAYS", default_value_t = DEFAULT_UNUSED_DAYS)]
+    unused_days: i64,
+    /// Print the counts as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `stats` and prints the counts. With a seed configured (the functions'
+/// variables) the current key id is marked; without one, keys are counted all the same.
+pub async fn run(args: StatsArgs) -> Result<ExitCode, AdminError> {
+    let sdk = sdk_config().await;
+    let known = optional_keyring(&sdk).await?.as_ref().map(KnownKeys::of);
+    let repo = args.table.repository(&sdk);
+    let stats = stats(
+        &repo,
+        known.as_ref(),
+        OffsetDateTime::now_utc(),
+        Duration::days(args.rotation_days),
+        Duration::days(args.unused_days),
+    )
+    .await?;
+    if args.json {
+        print_json(&stats)?;
+    } else {
+        print!("{}", stats.render(args.rotation_days, args.unused_days));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The key ids the operator's keyring knows: the one it seals under and the older
+/// ones it still opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownKeys {
+    /// The key id new keys are sealed under.
+    pub current: KeyId,
+    /// Key ids of older seeds that still open.
+    pub previous: Vec<KeyId>,
+}
+
+impl KnownKeys {
+    /// The key ids of a keyring.
+    pub fn of(keyring: &Keyring) -> Self {
+        let current = keyring.current_key_id();
+        Self {
+            current,
+            previous: keyring
+                .key_ids()
+                .into_iter()
+                .filter(|id| *id != current)
+                .collect(),
+        }
+    }
+}
+
+/// What a group of stored keys is sealed under, as the operator's keyring sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SealedUnder {
+    /// The current key: nothing to do.
+    Current,
+    /// An older seed that still opens: `rewrap` seals these again.
+    Previous,
+    /// A key id no configured seed opens.
+    Unknown,
+    /// An `akv1` key id, not checked: no seed is configured.
+    Unchecked,
+    /// A legacy RealMultiLLM format: `rewrap` converts these.
+    Legacy,
+    /// Not a value any format reads.
+    Malformed,
+}
+
+impl SealedUnder {
+    fn note(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Previous => "previous seed, still opens: run rewrap",
+            Self::Unknown => "no configured seed opens these",
+            Self::Unchecked => "",
+            Self::Legacy => "legacy: run rewrap",
+            Self::Malformed => "malformed: does not open",
+        }
+    }
+}
+
+/// The keys stored under one key id (or legacy format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyIdCount {
+    /// How many.
+    pub count: u64,
+    /// What they are sealed under.
+    pub sealed_under: SealedUnder,
+}
 
 /// Counts over the whole table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -18,22 +134,106 @@ pub struct Stats {
     pub active: u64,
     /// Deleted ones.
     pub inactive: u64,
-    /// Keys by format: `akv1/<key id>`, `legacy/<format>`, `malformed`.
-    pub by_format: BTreeMap<String, u64>,
+    /// Stored keys by the key id (hex) of their `akv1` envelope, by format name for
+    /// a legacy value, or under `malformed`.
+    pub by_key_id: BTreeMap<String, KeyIdCount>,
+    /// The key id new keys are sealed under; `None` without a configured seed.
+    pub current_key_id: Option<String>,
+    /// Stored keys not under the current key id, what `rewrap` has left to do: zero
+    /// means no key is left under an older seed. `None` without a configured seed.
+    pub not_current: Option<u64>,
+    /// Active keys marked `format_invalid` (by a key test, or by an import of a
+    /// value that breaks today's key rules): their users should replace them.
+    pub format_invalid: u64,
     /// Active keys older than the rotation period.
     pub rotation_due: u64,
     /// Active keys not used within the unused period.
     pub unused: u64,
 }
 
-/// Scans the table and counts.
+/// The name a stored value is counted under, and what it is sealed under.
+pub fn classify(envelope: &str, known: Option<&KnownKeys>) -> (String, SealedUnder) {
+    match Keyring::format_of(envelope) {
+        Ok(StoredFormat::Akv1(id)) => {
+            let sealed_under = match known {
+                None => SealedUnder::Unchecked,
+                Some(k) if k.current == id => SealedUnder::Current,
+                Some(k) if k.previous.contains(&id) => SealedUnder::Previous,
+                Some(_) => SealedUnder::Unknown,
+            };
+            (id.to_string(), sealed_under)
+        }
+        Ok(StoredFormat::Legacy(format)) => (format.to_string(), SealedUnder::Legacy),
+        Err(_) => ("malformed".to_owned(), SealedUnder::Malformed),
+    }
+}
+
+impl Stats {
+    /// The counts as the command prints them, with the periods they were taken over.
+    pub fn render(&self, rotation_days: i64, unused_days: i64) -> String {
+        let mut out = format!(
+            "configurations       {}\n\
+             active               {}\n\
+             inactive             {}\n\
+             format invalid       {} (to be replaced by their users)\n\
+             rotation due         {} (older than {rotation_days} days)\n\
+             unused               {} (not used for {unused_days} days)\n",
+            self.total,
+            self.active,
+            self.inactive,
+            self.format_invalid,
+            self.rotation_due,
+            self.unused
+        );
+        match &self.current_key_id {
+            Some(id) => out.push_str(&format!("keys by key id (current {id}):\n")),
+            None => out.push_str("keys by key id (current unknown: no seed configured):\n"),
+        }
+        for (name, c) in &self.by_key_id {
+            let line = format!("  {name:<19}{:<8}{}", c.count, c.sealed_under.note());
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        match self.not_current {
+            Some(0) => out.push_str(
+                "every key is under the current key id: none is left under an older seed\n",
+            ),
+            Some(n) => out.push_str(&format!(
+                "{n} not under the current key id: run rewrap, then stats again\n"
+            )),
+            None => {}
+        }
+        out
+    }
+
+    fn count(&mut self, envelope: &str, known: Option<&KnownKeys>) {
+        let (name, sealed_under) = classify(envelope, known);
+        self.by_key_id
+            .entry(name)
+            .or_insert(KeyIdCount {
+                count: 0,
+                sealed_under,
+            })
+            .count += 1;
+        if let Some(not_current) = self.not_current.as_mut() {
+            *not_current += u64::from(sealed_under != SealedUnder::Current);
+        }
+    }
+}
+
+/// Scans the table and counts; `known` marks the key ids (see [`SealedUnder`]).
 pub async fn stats(
     repo: &ConfigRepository,
+    known: Option<&KnownKeys>,
     now: OffsetDateTime,
     rotation_after: Duration,
     unused_after: Duration,
 ) -> Result<Stats, RepoError> {
-    let mut stats = Stats::default();
+    let mut stats = Stats {
+        current_key_id: known.map(|k| k.current.to_string()),
+        not_current: known.map(|_| 0),
+        ..Stats::default()
+    };
     let mut start = None;
     loop {
         let page = repo.scan_page(start, true).await?;
@@ -41,16 +241,15 @@ pub async fn stats(
             stats.total += 1;
             if item.is_active {
                 stats.active += 1;
+                if item.last_validation_status.as_deref() == Some(KeyStatus::FormatInvalid.as_str())
+                {
+                    stats.format_invalid += 1;
+                }
             } else {
                 stats.inactive += 1;
             }
             if let Some(envelope) = envelope {
-                let format = match Keyring::format_of(envelope) {
-                    Ok(StoredFormat::Akv1(id)) => format!("akv1/{id}"),
-                    Ok(StoredFormat::Legacy(f)) => format!("legacy/{f}"),
-                    Err(_) => "malformed".to_owned(),
-                };
-                *stats.by_format.entry(format).or_default() += 1;
+                stats.count(envelope, known);
             }
             for finding in findings(item, now, rotation_after, unused_after) {
                 match finding {
@@ -63,5 +262,94 @@ pub async fn stats(
             Some(next) => start = Some(next),
             None => return Ok(stats),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use apikeys::crypto::{KdfParams, KeyContext, Seed, DEFAULT_KDF_SALT, MIN_KDF_ITERATIONS};
+    use secrecy::SecretString;
+
+    use super::*;
+
+    const LEGACY: &str = "v2:gcm:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    fn ring(current: &str, previous: &[&str]) -> Keyring {
+        let seed = |s: &str| Seed::new(s.repeat(4).into_bytes()).unwrap();
+        let previous: Vec<Seed> = previous.iter().map(|s| seed(s)).collect();
+        let params = KdfParams::new(DEFAULT_KDF_SALT, MIN_KDF_ITERATIONS).unwrap();
+        Keyring::derive(&seed(current), &previous, &params)
+    }
+
+    fn sealed(ring: &Keyring) -> String {
+        ring.seal(
+            &KeyContext::new("u", "openai"),
+            &SecretString::from("sk-proj-0123456789abcdefghij"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn envelopes_are_named_by_key_id_and_marked_by_the_keyring() {
+        let (old, other) = (ring("old-seed", &[]), ring("other-seed", &[]));
+        let now = ring("new-seed", &["old-seed"]);
+        let known = KnownKeys::of(&now);
+        let k = Some(&known);
+
+        let current = now.current_key_id().to_string();
+        assert_eq!(current.len(), 8, "hex of four bytes");
+        assert_eq!(classify(&sealed(&now), k), (current, SealedUnder::Current));
+        assert_eq!(
+            classify(&sealed(&old), k),
+            (old.current_key_id().to_string(), SealedUnder::Previous)
+        );
+        assert_eq!(classify(&sealed(&other), k).1, SealedUnder::Unknown);
+        assert_eq!(classify(&sealed(&now), None).1, SealedUnder::Unchecked);
+        assert_eq!(
+            classify(LEGACY, k),
+            ("sha256-v2gcm".to_owned(), SealedUnder::Legacy)
+        );
+        assert_eq!(classify("akv1.x", k).1, SealedUnder::Malformed);
+    }
+
+    #[test]
+    fn the_current_key_id_is_marked_and_what_is_left_is_said() {
+        let (old, now) = (ring("old-seed", &[]), ring("new-seed", &["old-seed"]));
+        let known = KnownKeys::of(&now);
+        let mut stats = Stats {
+            current_key_id: Some(known.current.to_string()),
+            not_current: Some(0),
+            ..Stats::default()
+        };
+        stats.count(&sealed(&now), Some(&known));
+        stats.count(&sealed(&old), Some(&known));
+        stats.count(LEGACY, Some(&known));
+
+        let printed = stats.render(90, 30);
+
+        let (current, previous) = (now.current_key_id(), old.current_key_id());
+        assert_eq!(stats.not_current, Some(2));
+        assert!(printed.contains(&format!("keys by key id (current {current})")));
+        assert!(
+            printed.contains(&format!("  {current}           1       current\n")),
+            "{printed}"
+        );
+        assert!(printed.contains(&format!("  {previous}           1       previous seed")));
+        assert!(printed.contains("2 not under the current key id: run rewrap"));
+    }
+
+    #[test]
+    fn nothing_left_under_an_older_seed_is_said_plainly() {
+        let now = ring("new-seed", &["old-seed"]);
+        let known = KnownKeys::of(&now);
+        let mut stats = Stats {
+            not_current: Some(0),
+            ..Stats::default()
+        };
+        stats.count(&sealed(&now), Some(&known));
+
+        assert!(stats
+            .render(90, 30)
+            .contains("every key is under the current key id"));
     }
 }

@@ -5,9 +5,13 @@
 //! - [`lifecycle`]: store, list, update, delete, concurrency, round trips, rotation.
 //! - [`validation`]: bad input, field by field, with nothing half-written.
 //! - [`security`]: isolation between users, identity, logs, headers, opaque errors.
+//! - [`test_key`]: the test-key function and `validate: true` on store.
+//! - [`openapi`]: every documented route and status against `infra/openapi.yaml`.
 
 mod lifecycle;
+mod openapi;
 mod security;
+mod test_key;
 mod validation;
 
 use apikeys::api::{delete_config, get_configs, store, update_settings};

@@ -5,8 +5,6 @@
 //! status a handler answers that the document does not list fails, and so does a
 //! documented one that no request produced.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::Duration;
@@ -15,12 +13,12 @@ use apikeys::api::{delete_config, get_configs, store, test_key, update_settings}
 use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
 use apikeys::{SealingState, State};
+use apikeys_integration_tests::template::{load_yaml, template_routes};
 use apikeys_integration_tests::{
     event_for, event_json, parts, request, set_body, test_key_material, unique, Stack,
 };
 use lambda_http::http::HeaderMap;
 use serde_json::{json, Map, Value};
-use support::{load_yaml, template_routes};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -1,52 +1,65 @@
 //! `apikeys-admin import`: moves a RealMultiLLM `ProviderConfig` export into the
-//! table as `akv1` items. Never overwrites, never drops: a row that cannot be
-//! converted is reported by id and left out, and a rerun changes nothing.
+//! table as `akv1` items. Never overwrites, never drops: every value that opens is
+//! imported (one that breaks today's key rules is marked `format_invalid` and named
+//! in the report), a row that cannot be converted at all is reported by id and left
+//! out, and a rerun changes nothing.
 
-use apikeys::config::{timestamp, ApiKey, ConfigItem, Settings};
-use apikeys::crypto::{CryptoError, KeyContext, Keyring, StoredFormat};
+mod convert;
+mod export;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use apikeys::config::{timestamp, ConfigItem};
+use apikeys::crypto::Keyring;
+use apikeys::keytest::KeyStatus;
 use apikeys::provider::ProviderId;
 use apikeys::repo::{ConfigRepository, RepoError};
-use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use time::format_description::well_known::Rfc3339;
+use clap::Args;
+use serde::Serialize;
+use serde_json::Map;
 use time::OffsetDateTime;
 
-/// One row of the original app's `ProviderConfig` table, as exported to JSON.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportRow {
-    /// The row id; kept as the item's `id`.
-    pub id: String,
-    /// The owner.
-    pub user_id: String,
-    /// The provider id or alias.
-    pub provider: String,
-    /// A legacy value, a plaintext key, or null.
-    #[serde(default)]
-    pub api_key: Option<String>,
-    /// The settings as a JSON string (or object), or null.
-    #[serde(default)]
-    pub settings: Option<Value>,
-    /// False for a deleted configuration.
-    #[serde(default = "default_true")]
-    pub is_active: bool,
-    /// Last use.
-    #[serde(default)]
-    pub last_used_at: Option<String>,
-    /// Uses.
-    #[serde(default)]
-    pub usage_count: Option<u64>,
-    /// Creation time.
-    #[serde(default)]
-    pub created_at: Option<String>,
-    /// Last update time.
-    #[serde(default)]
-    pub updated_at: Option<String>,
+pub use export::ExportRow;
+
+use crate::context::{exit_code, operator_keyring, print_json, sdk_config, TableArg};
+use crate::AdminError;
+use convert::{convert, Converted};
+use export::{normalize_time, parse_settings};
+
+/// The arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The export: a JSON array of ProviderConfig rows.
+    file: PathBuf,
+    #[command(flatten)]
+    table: TableArg,
+    /// Check every row and print the counts without writing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
-fn default_true() -> bool {
-    true
+/// Runs `import`: exit code [`crate::context::EXIT_SOME_FAILED`] when a row failed.
+pub async fn run(args: ImportArgs) -> Result<ExitCode, AdminError> {
+    let text = std::fs::read_to_string(&args.file).map_err(|source| AdminError::ReadFile {
+        path: args.file.clone(),
+        source,
+    })?;
+    let rows: Vec<ExportRow> =
+        serde_json::from_str(&text).map_err(|e| AdminError::not_an_export(&args.file, &e))?;
+    let sdk = sdk_config().await;
+    let keyring = operator_keyring(&sdk).await?;
+    let repo = args.table.repository(&sdk);
+    let report = import(&repo, &keyring, &rows, args.dry_run).await?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{}", report.render(args.dry_run));
+    }
+    Ok(exit_code(report.failed.is_empty()))
 }
 
 /// A row that was not imported, and why (never the key).
@@ -55,6 +68,22 @@ pub struct RowFailure {
     /// The row id.
     pub id: String,
     /// Why.
+    pub reason: String,
+}
+
+/// A row imported with a key that breaks today's key rules, marked
+/// `lastValidationStatus: "format_invalid"`. Names the owner and the provider, never
+/// the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FormatInvalidRow {
+    /// The row id.
+    pub id: String,
+    /// The owner.
+    pub user_id: String,
+    /// The canonical provider id.
+    pub provider: String,
+    /// Which rule the key breaks.
     pub reason: String,
 }
 
@@ -72,6 +101,9 @@ pub struct ImportReport {
     pub plaintext_encrypted: u64,
     /// Legacy values opened and sealed as `akv1`.
     pub legacy_converted: u64,
+    /// Keys imported (and counted above) that break today's key rules, marked
+    /// `format_invalid`.
+    pub format_invalid: Vec<FormatInvalidRow>,
     /// Deleted configurations, imported inactive without their key.
     pub inactive: u64,
     /// Active rows without a key, imported inactive so their settings are kept.
@@ -82,64 +114,45 @@ pub struct ImportReport {
     pub settings_reset: Vec<String>,
 }
 
-fn normalize_time(t: Option<&str>, fallback: &str) -> String {
-    t.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-        .map(timestamp)
-        .unwrap_or_else(|| fallback.to_owned())
-}
-
-fn parse_settings(value: Option<&Value>) -> Option<Map<String, Value>> {
-    let value = match value {
-        None | Some(Value::Null) => return Some(Map::new()),
-        Some(Value::String(s)) if s.trim().is_empty() => return Some(Map::new()),
-        Some(Value::String(s)) => serde_json::from_str(s).ok()?,
-        Some(v) => v.clone(),
-    };
-    Settings::parse(value).ok().map(|s| s.as_map().clone())
-}
-
-enum Converted {
-    Sealed {
-        envelope: String,
-        hint: String,
-        legacy: bool,
-    },
-    Failed(String),
-}
-
-/// Opens (or takes) the row's key and seals it for its owner.
-fn convert(keyring: &Keyring, row: &ExportRow, provider: ProviderId, stored: &str) -> Converted {
-    let ctx = KeyContext::new(&row.user_id, provider.as_str());
-    let (plaintext, legacy) = match Keyring::format_of(stored) {
-        Ok(StoredFormat::Legacy(format)) => match keyring.open(&ctx, stored) {
-            Ok(opened) => (opened.secret, true),
-            Err(CryptoError::AuthenticationFailed) => {
-                return Converted::Failed(format!(
-                    "the {format} value does not open with the configured legacy seed"
-                ))
-            }
-            Err(e) => return Converted::Failed(format!("the {format} value does not open: {e}")),
-        },
-        Ok(StoredFormat::Akv1(_)) => match keyring.open(&ctx, stored) {
-            Ok(opened) => (opened.secret, false),
-            Err(e) => return Converted::Failed(format!("the akv1 value does not open: {e}")),
-        },
-        // Neither format: the original app stored it in plaintext.
-        Err(_) => (secrecy::SecretString::from(stored.to_owned()), false),
-    };
-    let key = match ApiKey::parse(plaintext.expose_secret()) {
-        Ok(key) => key,
-        Err(reason) => {
-            return Converted::Failed(format!("the key is not a valid API key: it {reason}"))
+impl ImportReport {
+    /// The report as the command prints it; `dry_run` words it as what would happen.
+    pub fn render(&self, dry_run: bool) -> String {
+        let verb = if dry_run { "would import" } else { "imported" };
+        let mut out = format!(
+            "rows                 {}\n\
+             {verb:<21}{}\n\
+             already present      {}\n\
+             plaintext encrypted  {}\n\
+             legacy converted     {}\n\
+             format invalid       {} (imported, marked format_invalid)\n\
+             inactive             {}\n\
+             active without key   {}\n\
+             failed               {}\n",
+            self.rows,
+            self.imported,
+            self.already_present,
+            self.plaintext_encrypted,
+            self.legacy_converted,
+            self.format_invalid.len(),
+            self.inactive,
+            self.no_key,
+            self.failed.len()
+        );
+        for f in &self.format_invalid {
+            out.push_str(&format!(
+                "  row {}: user {}, provider {}: {}; imported, marked format_invalid\n",
+                f.id, f.user_id, f.provider, f.reason
+            ));
         }
-    };
-    match keyring.seal(&ctx, key.secret()) {
-        Ok(envelope) => Converted::Sealed {
-            envelope,
-            hint: key.hint(provider).as_str().to_owned(),
-            legacy,
-        },
-        Err(e) => Converted::Failed(format!("sealing failed: {e}")),
+        for f in &self.failed {
+            out.push_str(&format!("  row {}: {}\n", f.id, f.reason));
+        }
+        for id in &self.settings_reset {
+            out.push_str(&format!(
+                "  row {id}: settings were not a JSON object; imported as {{}}\n"
+            ));
+        }
+        out
     }
 }
 
@@ -224,11 +237,23 @@ pub async fn import(
                     envelope,
                     hint,
                     legacy,
+                    format_invalid,
                 } => {
                     if legacy {
                         report.legacy_converted += 1;
                     } else {
                         report.plaintext_encrypted += 1;
+                    }
+                    if let Some(reason) = format_invalid {
+                        item.last_validated_at = Some(now.clone());
+                        item.last_validation_status =
+                            Some(KeyStatus::FormatInvalid.as_str().to_owned());
+                        report.format_invalid.push(FormatInvalidRow {
+                            id: row.id.clone(),
+                            user_id: row.user_id.clone(),
+                            provider: provider.as_str().to_owned(),
+                            reason,
+                        });
                     }
                     item.is_active = true;
                     item.key_hint = Some(hint);

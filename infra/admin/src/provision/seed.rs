@@ -7,7 +7,8 @@ use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::{Outcome, ProvisionError};
+use super::Outcome;
+use crate::AdminError;
 
 /// Random bytes behind a new seed.
 const SEED_BYTES: usize = 48;
@@ -65,7 +66,7 @@ pub async fn provision_seed(
     sm: &aws_sdk_secretsmanager::Client,
     secret_name: &str,
     key_alias: &str,
-) -> Result<SeedProvisioned, ProvisionError> {
+) -> Result<SeedProvisioned, AdminError> {
     check_alias(key_alias)?;
     let (key_meta, key) = match describe_key(kms, key_alias).await? {
         Some(meta) => (meta, Outcome::AlreadyPresent),
@@ -74,14 +75,14 @@ pub async fn provision_seed(
     let key_id = key_meta.key_id().to_owned();
     let key_arn = key_meta
         .arn()
-        .ok_or_else(|| ProvisionError::IncompleteAnswer {
+        .ok_or_else(|| AdminError::IncompleteAnswer {
             operation: "DescribeKey",
             resource: key_alias.to_owned(),
             field: "Arn",
         })?
         .to_owned();
     if key_meta.key_state() != Some(&KeyState::Enabled) {
-        return Err(ProvisionError::KeyUnusable {
+        return Err(AdminError::KeyUnusable {
             alias: key_alias.to_owned(),
             key_id,
             state: key_meta
@@ -109,7 +110,7 @@ pub async fn provision_seed(
 
 /// Refuses a KMS alias this tool may not create or use: it must start with `alias/`,
 /// name something, and stay out of the `alias/aws/` namespace of AWS managed keys.
-pub fn check_alias(alias: &str) -> Result<(), ProvisionError> {
+pub fn check_alias(alias: &str) -> Result<(), AdminError> {
     let reason = if !alias.starts_with("alias/") {
         Some("it must start with alias/")
     } else if alias.starts_with("alias/aws/") {
@@ -120,7 +121,7 @@ pub fn check_alias(alias: &str) -> Result<(), ProvisionError> {
         None
     };
     match reason {
-        Some(reason) => Err(ProvisionError::InvalidAlias {
+        Some(reason) => Err(AdminError::InvalidAlias {
             alias: alias.to_owned(),
             reason,
         }),
@@ -131,12 +132,12 @@ pub fn check_alias(alias: &str) -> Result<(), ProvisionError> {
 async fn describe_key(
     kms: &aws_sdk_kms::Client,
     alias: &str,
-) -> Result<Option<KeyMetadata>, ProvisionError> {
+) -> Result<Option<KeyMetadata>, AdminError> {
     match kms.describe_key().key_id(alias).send().await {
         Ok(out) => out
             .key_metadata
             .map(Some)
-            .ok_or_else(|| ProvisionError::IncompleteAnswer {
+            .ok_or_else(|| AdminError::IncompleteAnswer {
                 operation: "DescribeKey",
                 resource: alias.to_owned(),
                 field: "KeyMetadata",
@@ -148,14 +149,14 @@ async fn describe_key(
         {
             Ok(None)
         }
-        Err(err) => Err(ProvisionError::aws("DescribeKey", alias, err)),
+        Err(err) => Err(AdminError::aws("DescribeKey", alias, err)),
     }
 }
 
 async fn create_key(
     kms: &aws_sdk_kms::Client,
     alias: &str,
-) -> Result<(KeyMetadata, Outcome), ProvisionError> {
+) -> Result<(KeyMetadata, Outcome), AdminError> {
     let created = kms
         .create_key()
         .description(format!("apikeys: encrypts the seed secret ({alias})"))
@@ -163,9 +164,9 @@ async fn create_key(
         .key_spec(KeySpec::SymmetricDefault)
         .send()
         .await
-        .map_err(|e| ProvisionError::aws("CreateKey", alias, e))?
+        .map_err(|e| AdminError::aws("CreateKey", alias, e))?
         .key_metadata
-        .ok_or_else(|| ProvisionError::IncompleteAnswer {
+        .ok_or_else(|| AdminError::IncompleteAnswer {
             operation: "CreateKey",
             resource: alias.to_owned(),
             field: "KeyMetadata",
@@ -189,17 +190,18 @@ async fn create_key(
                 .pending_window_in_days(ORPHAN_KEY_DELETION_DAYS)
                 .send()
                 .await
-                .map_err(|e| ProvisionError::aws("ScheduleKeyDeletion", created.key_id(), e))?;
-            let found = describe_key(kms, alias).await?.ok_or_else(|| {
-                ProvisionError::IncompleteAnswer {
-                    operation: "DescribeKey",
-                    resource: alias.to_owned(),
-                    field: "KeyMetadata",
-                }
-            })?;
+                .map_err(|e| AdminError::aws("ScheduleKeyDeletion", created.key_id(), e))?;
+            let found =
+                describe_key(kms, alias)
+                    .await?
+                    .ok_or_else(|| AdminError::IncompleteAnswer {
+                        operation: "DescribeKey",
+                        resource: alias.to_owned(),
+                        field: "KeyMetadata",
+                    })?;
             Ok((found, Outcome::AlreadyPresent))
         }
-        Err(err) => Err(ProvisionError::aws("CreateAlias", alias, err)),
+        Err(err) => Err(AdminError::aws("CreateAlias", alias, err)),
     }
 }
 
@@ -207,7 +209,7 @@ async fn create_key(
 async fn describe_secret(
     sm: &aws_sdk_secretsmanager::Client,
     name: &str,
-) -> Result<Option<(String, Option<String>)>, ProvisionError> {
+) -> Result<Option<(String, Option<String>)>, AdminError> {
     let out = match sm.describe_secret().secret_id(name).send().await {
         Ok(out) => out,
         Err(err)
@@ -217,16 +219,16 @@ async fn describe_secret(
         {
             return Ok(None)
         }
-        Err(err) => return Err(ProvisionError::aws("DescribeSecret", name, err)),
+        Err(err) => return Err(AdminError::aws("DescribeSecret", name, err)),
     };
     if out.deleted_date().is_some() {
-        return Err(ProvisionError::SecretScheduledForDeletion {
+        return Err(AdminError::SecretScheduledForDeletion {
             name: name.to_owned(),
         });
     }
     let arn = out
         .arn()
-        .ok_or_else(|| ProvisionError::IncompleteAnswer {
+        .ok_or_else(|| AdminError::IncompleteAnswer {
             operation: "DescribeSecret",
             resource: name.to_owned(),
             field: "ARN",
@@ -239,7 +241,7 @@ async fn create_secret(
     sm: &aws_sdk_secretsmanager::Client,
     name: &str,
     key_arn: &str,
-) -> Result<(String, Option<String>, Outcome), ProvisionError> {
+) -> Result<(String, Option<String>, Outcome), AdminError> {
     let seed = fresh_seed()?;
     let created = sm
         .create_secret()
@@ -251,7 +253,7 @@ async fn create_secret(
         .await;
     match created {
         Ok(out) => {
-            let arn = out.arn().ok_or_else(|| ProvisionError::IncompleteAnswer {
+            let arn = out.arn().ok_or_else(|| AdminError::IncompleteAnswer {
                 operation: "CreateSecret",
                 resource: name.to_owned(),
                 field: "ARN",
@@ -264,23 +266,24 @@ async fn create_secret(
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_exists_exception()) =>
         {
-            let (arn, kms_key_id) = describe_secret(sm, name).await?.ok_or_else(|| {
-                ProvisionError::IncompleteAnswer {
-                    operation: "DescribeSecret",
-                    resource: name.to_owned(),
-                    field: "ARN",
-                }
-            })?;
+            let (arn, kms_key_id) =
+                describe_secret(sm, name)
+                    .await?
+                    .ok_or_else(|| AdminError::IncompleteAnswer {
+                        operation: "DescribeSecret",
+                        resource: name.to_owned(),
+                        field: "ARN",
+                    })?;
             Ok((arn, kms_key_id, Outcome::AlreadyPresent))
         }
-        Err(err) => Err(ProvisionError::aws("CreateSecret", name, err)),
+        Err(err) => Err(AdminError::aws("CreateSecret", name, err)),
     }
 }
 
 /// A new seed: [`SEED_BYTES`] bytes from the operating system, base64url.
-fn fresh_seed() -> Result<SecretString, ProvisionError> {
+fn fresh_seed() -> Result<SecretString, AdminError> {
     let mut bytes = Zeroizing::new([0u8; SEED_BYTES]);
-    getrandom::fill(bytes.as_mut()).map_err(|e| ProvisionError::Random(e.to_string()))?;
+    getrandom::fill(bytes.as_mut()).map_err(|e| AdminError::Random(e.to_string()))?;
     Ok(SecretString::from(URL_SAFE_NO_PAD.encode(bytes.as_ref())))
 }
 
@@ -316,7 +319,7 @@ mod tests {
             "ALIAS/x",
         ] {
             assert!(
-                matches!(check_alias(alias), Err(ProvisionError::InvalidAlias { .. })),
+                matches!(check_alias(alias), Err(AdminError::InvalidAlias { .. })),
                 "{alias}"
             );
         }
