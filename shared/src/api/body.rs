@@ -1,10 +1,14 @@
 //! Reading a request body: its size, its JSON, and the shape of field errors.
 
+use std::borrow::Cow;
+
 use lambda_http::{Body, Request};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::json_numbers::numbers_in;
+use crate::domain::JsonPath;
 
 /// The largest body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -12,31 +16,34 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
-    /// The field, as named in the request body.
-    pub field: &'static str,
+    /// The field, as named in the request body, or the path of a value inside one
+    /// (`settings.a[2].b`).
+    pub field: Cow<'static, str>,
     /// What is wrong with it; never quotes a key.
     pub message: String,
 }
 
 impl FieldError {
-    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self {
-            field,
+            field: field.into(),
             message: message.into(),
         }
     }
 }
 
-/// A body that is a JSON object within [`MAX_BODY_BYTES`].
+/// A body that is a JSON object within [`MAX_BODY_BYTES`], with its text: parsing
+/// rounds numbers to `f64`, and only the text tells how many digits were sent.
 #[derive(Debug)]
-pub(crate) struct JsonBody {
+pub(crate) struct JsonBody<'r> {
     object: Map<String, Value>,
+    text: &'r str,
 }
 
-impl JsonBody {
+impl<'r> JsonBody<'r> {
     /// Reads the body of `req`. A missing `content-type` is tolerated: the bytes are
     /// parsed whatever the header says.
-    pub(crate) fn read(req: &Request) -> Result<Self, ApiError> {
+    pub(crate) fn read(req: &'r Request) -> Result<Self, ApiError> {
         let bytes: &[u8] = match req.body() {
             Body::Empty => &[],
             Body::Text(text) => text.as_bytes(),
@@ -52,8 +59,9 @@ impl JsonBody {
                 "a JSON object is required",
             )]));
         }
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(object)) => Ok(Self { object }),
+        let text = std::str::from_utf8(bytes).map_err(|_| ApiError::MalformedJson)?;
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(object)) => Ok(Self { object, text }),
             Ok(_) => Err(ApiError::Invalid(vec![FieldError::new(
                 "body",
                 "must be a JSON object",
@@ -65,5 +73,10 @@ impl JsonBody {
     /// The member `name`, treating JSON `null` as absent.
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         self.object.get(name).filter(|v| !v.is_null())
+    }
+
+    /// Every number under the top-level member `name`, as sent: its path and text.
+    pub(crate) fn numbers_in(&self, name: &str) -> Vec<(JsonPath, &'r str)> {
+        numbers_in(self.text, name)
     }
 }

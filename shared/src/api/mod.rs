@@ -9,6 +9,7 @@ mod audit;
 mod body;
 mod error;
 mod identity;
+mod json_numbers;
 mod request;
 mod respond;
 mod serve;
