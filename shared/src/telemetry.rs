@@ -104,6 +104,12 @@ mod tests {
         }
     }
 
+    impl Capture {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
     impl<'w> MakeWriter<'w> for Capture {
         type Writer = Capture;
 
@@ -128,8 +134,7 @@ mod tests {
             tracing::info!(target: "lambda_http", "info-passes");
             tracing::trace!(target: "apikeys::api", "own-trace");
         });
-        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-        text
+        capture.text()
     }
 
     #[test]
@@ -165,7 +170,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::trace!(target: "lambda_runtime::layers::api_response", body = "BODY-1", "raw JSON event received from Lambda");
         });
-        let logged = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let logged = capture.text();
         assert!(logged.contains("BODY-1"), "{logged}");
     }
 
@@ -178,7 +183,7 @@ mod tests {
                 tracing::debug!(target: "apikeys::api", "own-debug");
                 tracing::info!(target: "apikeys::api", "own-info");
             });
-            let logged = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+            let logged = capture.text();
             assert!(
                 logged.contains("own-info") && !logged.contains("own-debug"),
                 "{rust_log:?}: {logged}"

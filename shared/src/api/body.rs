@@ -1,36 +1,15 @@
-//! Reading a request body: its size, its JSON, and the shape of field errors.
-
-use std::borrow::Cow;
+//! Reading a request body: its size and its JSON.
 
 use lambda_http::{Body, Request};
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::field_error::FieldError;
 use super::json_numbers::numbers_in;
 use crate::domain::JsonPath;
 
 /// The largest body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// The field, as named in the request body, or the path of a value inside one
-    /// (`settings.a[2].b`).
-    pub field: Cow<'static, str>,
-    /// What is wrong with it; never quotes a key.
-    pub message: String,
-}
-
-impl FieldError {
-    pub(crate) fn new(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// A body that is a JSON object within [`MAX_BODY_BYTES`], with its text: parsing
 /// rounds numbers to `f64`, and only the text tells how many digits were sent.
@@ -51,7 +30,7 @@ impl<'r> JsonBody<'r> {
             _ => &[],
         };
         if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::Invalid(vec![FieldError::new(

@@ -4,7 +4,8 @@
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-use super::body::{FieldError, JsonBody};
+use super::body::JsonBody;
+use super::field_error::FieldError;
 use crate::domain::{check_number_text, ApiKey, Settings};
 use crate::provider::ProviderId;
 
