@@ -1,42 +1,28 @@
-//! Reading a request body: its size, its JSON, and the shape of field errors.
+//! Reading a request body: its size and its JSON.
 
 use lambda_http::{Body, Request};
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::field_error::FieldError;
+use super::json_numbers::numbers_in;
+use crate::domain::JsonPath;
 
 /// The largest body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// The field, as named in the request body.
-    pub field: &'static str,
-    /// What is wrong with it; never quotes a key.
-    pub message: String,
-}
-
-impl FieldError {
-    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
-/// A body that is a JSON object within [`MAX_BODY_BYTES`].
+/// A body that is a JSON object within [`MAX_BODY_BYTES`], with its text: parsing
+/// rounds numbers to `f64`, and only the text tells how many digits were sent.
 #[derive(Debug)]
-pub(crate) struct JsonBody {
+pub(crate) struct JsonBody<'r> {
     object: Map<String, Value>,
+    text: &'r str,
 }
 
-impl JsonBody {
+impl<'r> JsonBody<'r> {
     /// Reads the body of `req`. A missing `content-type` is tolerated: the bytes are
     /// parsed whatever the header says.
-    pub(crate) fn read(req: &Request) -> Result<Self, ApiError> {
+    pub(crate) fn read(req: &'r Request) -> Result<Self, ApiError> {
         let bytes: &[u8] = match req.body() {
             Body::Empty => &[],
             Body::Text(text) => text.as_bytes(),
@@ -44,7 +30,7 @@ impl JsonBody {
             _ => &[],
         };
         if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::Invalid(vec![FieldError::new(
@@ -52,8 +38,9 @@ impl JsonBody {
                 "a JSON object is required",
             )]));
         }
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(object)) => Ok(Self { object }),
+        let text = std::str::from_utf8(bytes).map_err(|_| ApiError::MalformedJson)?;
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(object)) => Ok(Self { object, text }),
             Ok(_) => Err(ApiError::Invalid(vec![FieldError::new(
                 "body",
                 "must be a JSON object",
@@ -65,5 +52,10 @@ impl JsonBody {
     /// The member `name`, treating JSON `null` as absent.
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         self.object.get(name).filter(|v| !v.is_null())
+    }
+
+    /// Every number under the top-level member `name`, as sent: its path and text.
+    pub(crate) fn numbers_in(&self, name: &str) -> Vec<(JsonPath, &'r str)> {
+        numbers_in(self.text, name)
     }
 }

@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::json;
 
-use super::body::{FieldError, MAX_BODY_BYTES};
+use super::field_error::FieldError;
 use super::respond::json_response;
 use crate::provider::ProviderId;
 use crate::repo::RepoError;
@@ -23,8 +23,8 @@ pub enum ApiError {
     MalformedJson,
     /// Fields fail validation (400), with one detail per field.
     Invalid(Vec<FieldError>),
-    /// The body is larger than [`MAX_BODY_BYTES`] (413).
-    PayloadTooLarge,
+    /// The body is larger than this many bytes, the limit (413).
+    PayloadTooLarge(usize),
     /// No active configuration for the provider (404).
     NotFound(ProviderId),
     /// Too many requests; retry after this many seconds (429).
@@ -43,7 +43,7 @@ impl ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::MalformedJson | Self::Invalid(_) => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -73,8 +73,8 @@ impl ApiError {
                 "details": details,
                 "requestId": request_id,
             }),
-            Self::PayloadTooLarge => json!({
-                "error": format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
+            Self::PayloadTooLarge(limit) => json!({
+                "error": format!("The request body is larger than {limit} bytes"),
                 "requestId": request_id,
             }),
             Self::NotFound(provider) => json!({

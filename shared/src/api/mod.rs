@@ -1,14 +1,16 @@
 //! The HTTP edge: who asks, what they sent (typed requests), one error type and one
 //! place that turns results into responses with the security headers.
 //!
-//! Each route is one file that reads top to bottom; [`serve`] gives every route the
-//! same request id, identity check, audit line and error answer.
+//! Each route is one file that reads top to bottom; one wrapper (`serve`) gives
+//! every route the same request id, identity check, audit line and error answer.
 
 mod allowance;
 mod audit;
 mod body;
 mod error;
+mod field_error;
 mod identity;
+mod json_numbers;
 mod request;
 mod respond;
 mod serve;
@@ -19,8 +21,9 @@ pub mod store;
 pub mod test_key;
 pub mod update_settings;
 
-pub use body::{FieldError, MAX_BODY_BYTES};
+pub use body::MAX_BODY_BYTES;
 pub use error::ApiError;
+pub use field_error::FieldError;
 pub use identity::UserId;
 pub use request::{
     DeleteConfigRequest, KeyToTest, StoreRequest, TestKeyRequest, UpdateSettingsRequest,

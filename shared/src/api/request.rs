@@ -4,8 +4,9 @@
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-use super::body::{FieldError, JsonBody};
-use crate::domain::{ApiKey, Settings};
+use super::body::JsonBody;
+use super::field_error::FieldError;
+use crate::domain::{check_number_text, ApiKey, Settings};
 use crate::provider::ProviderId;
 
 /// A field's value, or the errors that name it.
@@ -172,11 +173,28 @@ fn api_key(body: &JsonBody) -> Checked<ApiKey> {
     }
 }
 
-/// Optional settings.
+/// Optional settings, with every number as sent storable in DynamoDB: parsing
+/// alone would round a 40-digit integer or underflow `1e-400` to zero unseen. The
+/// text is checked first, so one answer names every such number.
 fn settings(body: &JsonBody) -> Checked<Option<Settings>> {
-    body.get("settings")
-        .map(|value| Settings::parse(value.clone()).map_err(|reason| refuse("settings", &reason)))
-        .transpose()
+    let Some(value) = body.get("settings") else {
+        return Ok(None);
+    };
+    let unstorable: Vec<FieldError> = body
+        .numbers_in("settings")
+        .into_iter()
+        .filter_map(|(path, text)| {
+            check_number_text(text)
+                .err()
+                .map(|problem| FieldError::new(path.into_string(), problem.message()))
+        })
+        .collect();
+    if !unstorable.is_empty() {
+        return Err(unstorable);
+    }
+    Settings::parse(value.clone())
+        .map(Some)
+        .map_err(|e| vec![FieldError::new(e.path, e.message)])
 }
 
 /// An optional boolean, false when absent.

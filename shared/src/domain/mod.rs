@@ -6,12 +6,16 @@
 
 mod api_key;
 mod item;
+mod json_path;
+mod number;
 mod settings;
 mod timestamp;
 mod view;
 
 pub use api_key::{ApiKey, KeyHint, API_KEY_MAX_CHARS, API_KEY_MIN_CHARS};
 pub use item::ConfigItem;
-pub use settings::{Settings, SETTINGS_MAX_BYTES, SETTINGS_MAX_DEPTH};
+pub use json_path::JsonPath;
+pub use number::{check_number_text, check_number_value, NumberProblem, NUMBER_MAX_DIGITS};
+pub use settings::{Settings, SettingsError, SETTINGS_MAX_BYTES, SETTINGS_MAX_DEPTH};
 pub use timestamp::timestamp;
 pub use view::ProviderConfig;

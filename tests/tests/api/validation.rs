@@ -2,7 +2,7 @@
 //! error body carries the request id, and a refused store leaves the stored config
 //! exactly as it was.
 
-use apikeys::api::{delete_config, store, update_settings};
+use apikeys::api::{delete_config, store, test_key, update_settings};
 use apikeys_integration_tests::{event_for, parts, request, request_id_of, set_body, Item, Stack};
 use serde_json::{json, Value};
 
@@ -237,4 +237,207 @@ async fn delete_of_an_unknown_provider_is_refused() {
     // Then it is refused naming the provider, and nothing changed
     assert_refused((status, body), &event, 400, &["provider"]);
     assert_eq!(stack.item(&pk(ALICE, "openai")).await, Some(before));
+}
+
+// ------------------------------------------------ what a key and a number may be
+
+/// Keys with something inside that no provider issues, and what it is.
+const KEYS_NO_PROVIDER_ISSUES: [(&str, &str); 9] = [
+    ("twenty emoji", "🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑"),
+    (
+        "a zero-width space",
+        "sk-proj-REPLACEMENT\u{200B}key0123456789abcdefghij1111",
+    ),
+    (
+        "a byte-order mark",
+        "\u{FEFF}sk-proj-REPLACEMENTkey0123456789abcdefghij1111",
+    ),
+    (
+        "a right-to-left override",
+        "sk-proj-REPLACEMENT\u{202E}key0123456789abcdefghij1111",
+    ),
+    (
+        "a left-to-right isolate",
+        "sk-proj-REPLACEMENT\u{2066}key0123456789abcdefghij1111\u{2069}",
+    ),
+    (
+        "a no-break space",
+        "sk-proj-REPLACEMENTkey0123456789abcdefghij1111\u{A0}",
+    ),
+    (
+        "an inner space",
+        "sk-proj-REPLACEMENT key0123456789abcdefghij1111",
+    ),
+    (
+        "an inner tab",
+        "sk-proj-REPLACEMENT\tkey0123456789abcdefghij1111",
+    ),
+    (
+        "a full-width letter",
+        "sk-proj-REPLACEMENT\u{FF4B}ey0123456789abcdefghij1111",
+    ),
+];
+
+/// The part of the keys above that must never come back in an answer.
+const KEY_BODY: &str = "0123456789abcdefghij1111";
+
+#[tokio::test]
+async fn store_of_a_key_that_is_not_printable_ascii_is_refused() {
+    for (what, key) in KEYS_NO_PROVIDER_ISSUES {
+        // Given alice's stored key, when she stores a key holding `what`
+        let event = store_event(json!({"provider": "openai", "apiKey": key}));
+        let (stack, before) = stack_with_stored_key().await;
+        let (status, _, body) = parts(store::handle(&stack.sealing, request(&event)).await);
+
+        // Then 400 names apiKey without quoting the key, and nothing changed
+        assert_refused((status, body.clone()), &event, 400, &["apiKey"]);
+        assert!(!body.to_string().contains(KEY_BODY), "{what}: {body}");
+        assert_eq!(
+            stack.item(&pk(ALICE, "openai")).await.as_ref(),
+            Some(&before),
+            "{what}: a refused store changed the stored config"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_first_store_of_an_emoji_key_writes_nothing() {
+    // Given an empty table
+    let stack = Stack::new().await;
+    let (_, emoji) = KEYS_NO_PROVIDER_ISSUES[0];
+    let event = store_event(json!({"provider": "openai", "apiKey": emoji}));
+
+    // When alice stores twenty emoji as her OpenAI key
+    let (status, _, body) = parts(store::handle(&stack.sealing, request(&event)).await);
+
+    // Then 400 names apiKey, and there is no item (so no hint of emoji either)
+    assert_refused((status, body.clone()), &event, 400, &["apiKey"]);
+    assert!(!body.to_string().contains('🔑'), "{body}");
+    assert_eq!(stack.item(&pk(ALICE, "openai")).await, None);
+}
+
+#[tokio::test]
+async fn a_key_test_of_a_key_that_is_not_printable_ascii_is_format_invalid() {
+    // Given alice and no provider reachable at all
+    let stack = Stack::new().await;
+    for (what, key) in KEYS_NO_PROVIDER_ISSUES {
+        let mut event = event_for("test-key.json", Some(ALICE));
+        set_body(&mut event, &json!({"provider": "openai", "apiKey": key}));
+
+        // When she tests a key holding `what`
+        let (status, _, body) = parts(test_key::handle(&stack.sealing, request(&event)).await);
+
+        // Then the answer says format_invalid without a call, and does not quote it
+        assert_eq!(status, 200, "{what}: {body}");
+        assert_eq!(body["status"], "format_invalid", "{what}: {body}");
+        assert!(!body.to_string().contains(KEY_BODY), "{what}: {body}");
+    }
+}
+
+/// Settings bodies with a number DynamoDB cannot store, written as raw JSON (a
+/// `json!` value would already have rounded them), and the path each names.
+const UNSTORABLE_SETTINGS: [(&str, &str); 7] = [
+    (r#"{"t": 1e200}"#, "settings.t"),
+    (r#"{"t": -1e-200}"#, "settings.t"),
+    (r#"{"t": 1E+126}"#, "settings.t"),
+    (r#"{"t": 1e-400}"#, "settings.t"),
+    (
+        r#"{"t": 1234567890123456789012345678901234567891}"#,
+        "settings.t",
+    ),
+    (
+        r#"{"model": "gpt-4o", "a": [0, 1, {"b": 1e126}]}"#,
+        "settings.a[2].b",
+    ),
+    (
+        r#"{"deep": {"er": [[0.1000000000000000000000000000000000000001]]}}"#,
+        "settings.deep.er[0][0]",
+    ),
+];
+
+/// A raw body `{"provider": "openai", <extra>, "settings": <settings>}`.
+fn raw_body(extra: &str, settings: &str) -> String {
+    format!(r#"{{"provider": "openai", {extra}"settings": {settings}}}"#)
+}
+
+#[tokio::test]
+async fn store_with_a_settings_number_dynamodb_cannot_hold_is_refused_naming_its_path() {
+    for (settings, path) in UNSTORABLE_SETTINGS {
+        let body = raw_body(&format!(r#""apiKey": "{OTHER_KEY}", "#), settings);
+        assert_store_refused(store_event_with_raw_body(&body), 400, &[path]).await;
+    }
+}
+
+#[tokio::test]
+async fn a_first_store_with_an_unstorable_number_writes_nothing() {
+    // Given an empty table
+    let stack = Stack::new().await;
+    let body = raw_body(&format!(r#""apiKey": "{KEY}", "#), r#"{"t": 1e200}"#);
+    let event = store_event_with_raw_body(&body);
+
+    // When alice stores settings with 1e200
+    let (status, _, answer) = parts(store::handle(&stack.sealing, request(&event)).await);
+
+    // Then 400 names settings.t and nothing is stored
+    assert_refused((status, answer), &event, 400, &["settings.t"]);
+    assert_eq!(stack.item(&pk(ALICE, "openai")).await, None);
+}
+
+#[tokio::test]
+async fn update_with_a_settings_number_dynamodb_cannot_hold_is_refused_naming_its_path() {
+    let (stack, before) = stack_with_stored_key().await;
+    for (settings, path) in UNSTORABLE_SETTINGS {
+        // Given alice's stored key, when she updates her settings to `settings`
+        let mut event = event_for("update-settings.json", Some(ALICE));
+        event["body"] = Value::String(raw_body("", settings));
+        let (status, _, body) = parts(update_settings::handle(&stack.state, request(&event)).await);
+
+        // Then 400 names the path, and nothing changed
+        assert_refused((status, body), &event, 400, &[path]);
+        assert_eq!(
+            stack.item(&pk(ALICE, "openai")).await.as_ref(),
+            Some(&before),
+            "{settings}: a refused update changed the stored config"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_unstorable_number_is_named_at_once() {
+    let (stack, before) = stack_with_stored_key().await;
+    let mut event = event_for("update-settings.json", Some(ALICE));
+    event["body"] = Value::String(raw_body(
+        "",
+        r#"{"a": 1e-131, "b": 2, "c": [-1234567890123456789012345678901234567890.5]}"#,
+    ));
+
+    let (status, _, body) = parts(update_settings::handle(&stack.state, request(&event)).await);
+
+    assert_refused(
+        (status, body),
+        &event,
+        400,
+        &["settings.a", "settings.c[0]"],
+    );
+    assert_eq!(stack.item(&pk(ALICE, "openai")).await, Some(before));
+}
+
+#[tokio::test]
+async fn settings_numbers_at_the_edges_of_what_dynamodb_holds_are_stored() {
+    // Given an empty table
+    let stack = Stack::new().await;
+    let settings = r#"{"max": 9.99e125, "min": -1e-130, "digits": 12345678901234567890123456789012345678, "zero": 0.0e-999}"#;
+    let body = raw_body(&format!(r#""apiKey": "{KEY}", "#), settings);
+    let event = store_event_with_raw_body(&body);
+
+    // When alice stores them
+    let (status, _, answer) = parts(store::handle(&stack.sealing, request(&event)).await);
+
+    // Then they are stored and answered as numbers
+    assert_eq!(status, 201, "{answer}");
+    let stored = &answer["config"]["settings"];
+    assert_eq!(stored["max"].as_f64(), Some(9.99e125), "{answer}");
+    assert_eq!(stored["min"].as_f64(), Some(-1e-130), "{answer}");
+    assert!(stored["digits"].is_number(), "{answer}");
+    assert_eq!(stored["zero"].as_f64(), Some(0.0), "{answer}");
 }
