@@ -37,20 +37,34 @@ pub fn emulator_endpoint() -> String {
         .unwrap_or_else(|_| {
             panic!("the local AWS emulator is not configured (APIKEYS_TEST_AWS_ENDPOINT is unset): {START_HINT}")
         });
+    assert!(
+        answers(&endpoint),
+        "the local AWS emulator does not answer at {endpoint}: {START_HINT}"
+    );
+    // The SDK sends DynamoDB calls to AWS_ENDPOINT_URL_DYNAMODB when it is set, even
+    // over an explicit endpoint (the second run of `make test`: dynalite).
+    if let Ok(dynamodb) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        assert!(
+            answers(&dynamodb),
+            "the local DynamoDB emulator (AWS_ENDPOINT_URL_DYNAMODB) does not answer at \
+             {dynamodb}: start it with `infra/local-aws.sh start dynalite` and \
+             `eval \"$(infra/local-aws.sh env dynalite)\"`, or run the whole suite with `make test`"
+        );
+    }
+    endpoint
+}
+
+/// Whether something accepts a connection at `endpoint` (`http://host:port`).
+fn answers(endpoint: &str) -> bool {
     let authority = endpoint
         .trim_start_matches("http://")
         .trim_start_matches("https://")
         .trim_end_matches('/');
-    let reachable = authority
+    authority
         .to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
-        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
-    assert!(
-        reachable,
-        "the local AWS emulator does not answer at {endpoint}: {START_HINT}"
-    );
-    endpoint
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
 }
 
 /// An SDK configuration that talks to the emulator with test credentials.
