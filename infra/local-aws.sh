@@ -98,15 +98,17 @@ running() {
 }
 
 launch() {
-  # setsid: the emulator outlives this script and is not killed with its process group.
+  local command
   case "$name" in
     # Single-threaded: see infra/moto_server.py.
-    moto) setsid "$venv/bin/python" "$root/infra/moto_server.py" -H "$host" -p "$port" ;;
+    moto) command=("$venv/bin/python" "$root/infra/moto_server.py" -H "$host" -p "$port") ;;
     # In memory. A new table stays CREATING for 50 ms, so provisioning waits for
     # ACTIVE as it must on DynamoDB, without slowing every test by the default 500 ms.
-    dynalite) setsid node "$dynalite_dir/node_modules/dynalite/cli.js" --host "$host" --port "$port" \
-      --createTableMs 50 --deleteTableMs 50 --updateTableMs 50 ;;
-  esac >"$logfile" 2>&1 </dev/null &
+    dynalite) command=(node "$dynalite_dir/node_modules/dynalite/cli.js" --host "$host" --port "$port"
+      --createTableMs 50 --deleteTableMs 50 --updateTableMs 50) ;;
+  esac
+  # setsid: the emulator outlives this script and is not killed with its process group.
+  setsid "${command[@]}" >"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
 }
 

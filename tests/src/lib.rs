@@ -72,15 +72,18 @@ pub async fn emulator_config() -> SdkConfig {
     sdk_config_for(&emulator_endpoint(), Default::default()).await
 }
 
-/// An SDK configuration for any endpoint, with the given timeouts.
+/// An SDK configuration for any endpoint, with the given timeouts. DynamoDB goes to
+/// `AWS_ENDPOINT_URL_DYNAMODB` instead where that is set.
 pub async fn sdk_config_for(endpoint: &str, timeouts: apikeys::aws::AwsTimeouts) -> SdkConfig {
-    timeouts
+    let loaded = timeouts
         .apply(aws_config::defaults(BehaviorVersion::latest()))
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(endpoint)
         .load()
-        .await
+        .await;
+    // Set after loading, not on the loader: there it would count as set in code and
+    // win over the per-service AWS_ENDPOINT_URL_DYNAMODB.
+    loaded.into_builder().endpoint_url(endpoint).build()
 }
 
 /// A name unique to one test run, so tests can share one emulator.
