@@ -17,6 +17,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::config::Credentials;
+use aws_types::origin::Origin;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
@@ -73,17 +75,36 @@ pub async fn emulator_config() -> SdkConfig {
 }
 
 /// An SDK configuration for any endpoint, with the given timeouts. DynamoDB goes to
-/// `AWS_ENDPOINT_URL_DYNAMODB` instead where that is set.
+/// `AWS_ENDPOINT_URL_DYNAMODB` instead where that is set, as with the functions'
+/// configuration from the environment.
 pub async fn sdk_config_for(endpoint: &str, timeouts: apikeys::aws::AwsTimeouts) -> SdkConfig {
-    let loaded = timeouts
+    let sdk = timeouts
         .apply(aws_config::defaults(BehaviorVersion::latest()))
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint)
         .load()
         .await;
-    // Set after loading, not on the loader: there it would count as set in code and
-    // win over the per-service AWS_ENDPOINT_URL_DYNAMODB.
-    loaded.into_builder().endpoint_url(endpoint).build()
+    let Ok(dynamodb) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") else {
+        return sdk;
+    };
+    // An endpoint set in code wins over every per-service setting; one that counts as
+    // from the environment lets each client ask the service config first.
+    let mut builder = sdk
+        .into_builder()
+        .service_config(DynamoDbEndpoint(dynamodb));
+    builder.insert_origin("endpoint_url", Origin::shared_environment_variable());
+    builder.build()
+}
+
+/// The per-service endpoints of the test configurations: DynamoDB's alone.
+#[derive(Debug)]
+struct DynamoDbEndpoint(String);
+
+impl LoadServiceConfig for DynamoDbEndpoint {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        (key.service_id() == "DynamoDB" && key.env() == "AWS_ENDPOINT_URL").then(|| self.0.clone())
+    }
 }
 
 /// A name unique to one test run, so tests can share one emulator.
