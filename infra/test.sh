@@ -1,27 +1,62 @@
 #!/usr/bin/env bash
-# The whole test suite, from a clean clone: sets up the pinned tools, starts the
-# local AWS emulator (and stops it again if it started it), then runs the checks.
+# The whole test suite, from a clean clone: sets up the pinned tools (.venv, dynalite's
+# node_modules), starts the local emulators (and stops again what it started), runs
+# the static checks once, then every test twice:
+#   1. moto for DynamoDB, KMS and Secrets Manager;
+#   2. dynalite for DynamoDB (strict, concurrent, no TTL operations), KMS and
+#      Secrets Manager still on moto, routed by the SDK's AWS_ENDPOINT_URL_DYNAMODB.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-eval "$(infra/local-aws.sh env)"
-export APIKEYS_TEST_AWS_ENDPOINT=$AWS_ENDPOINT_URL
-
-started=
-if ! infra/local-aws.sh status 2>/dev/null; then
-  infra/local-aws.sh start
-  started=1
-fi
-cleanup() { if [ -n "$started" ]; then infra/local-aws.sh stop; fi; }
+started=()
+cleanup() {
+  local name
+  for name in "${started[@]}"; do infra/local-aws.sh stop "$name" || true; done
+}
 trap cleanup EXIT
+for emulator in moto dynalite; do
+  if ! infra/local-aws.sh status "$emulator" 2>/dev/null; then
+    infra/local-aws.sh start "$emulator"
+    started+=("$emulator")
+  fi
+done
 
 step() { printf '\n==> %s\n' "$*"; }
+# Wall time of each run, printed at the end.
+timings=()
+timed() {
+  local label=$1 t0=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  timings+=("$(printf '%-28s %5ds%s' "$label" $((SECONDS - t0)) "$([ $rc = 0 ] || echo '  FAILED')")")
+  return $rc
+}
+
 step "template.yaml and infra/openapi.yaml: cfn-lint, sam validate --lint, OpenAPI schema (offline)"
-infra/sam.sh check
+timed "template checks" infra/sam.sh check
 step "cargo fmt --check"
-cargo fmt --all -- --check
+timed "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-step "cargo test"
-cargo test --workspace --locked
+timed "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+
+failed=()
+for emulator in moto dynalite; do
+  eval "$(infra/local-aws.sh env "$emulator")"
+  export APIKEYS_TEST_AWS_ENDPOINT=$AWS_ENDPOINT_URL
+  if [ "$emulator" = moto ]; then
+    step "cargo test: DynamoDB, KMS and Secrets Manager on moto ($AWS_ENDPOINT_URL)"
+  else
+    step "cargo test: DynamoDB on dynalite ($AWS_ENDPOINT_URL_DYNAMODB), KMS and Secrets Manager on moto"
+  fi
+  # Both runs, even when the first fails: a failure on one backend only says which
+  # DynamoDB behaviour the code relies on.
+  timed "cargo test ($emulator)" cargo test --workspace --locked --no-fail-fast || failed+=("$emulator")
+done
+
+step "wall time"
+printf '%s\n' "${timings[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\ncargo test failed with: %s\n' "${failed[*]}" >&2
+  exit 1
+fi

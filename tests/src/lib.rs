@@ -25,6 +25,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::config::Credentials;
+use aws_types::origin::Origin;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
@@ -45,20 +47,34 @@ pub fn emulator_endpoint() -> String {
         .unwrap_or_else(|_| {
             panic!("the local AWS emulator is not configured (APIKEYS_TEST_AWS_ENDPOINT is unset): {START_HINT}")
         });
+    assert!(
+        answers(&endpoint),
+        "the local AWS emulator does not answer at {endpoint}: {START_HINT}"
+    );
+    // The SDK sends DynamoDB calls to AWS_ENDPOINT_URL_DYNAMODB when it is set, even
+    // over an explicit endpoint (the second run of `make test`: dynalite).
+    if let Ok(dynamodb) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        assert!(
+            answers(&dynamodb),
+            "the local DynamoDB emulator (AWS_ENDPOINT_URL_DYNAMODB) does not answer at \
+             {dynamodb}: start it with `infra/local-aws.sh start dynalite` and \
+             `eval \"$(infra/local-aws.sh env dynalite)\"`, or run the whole suite with `make test`"
+        );
+    }
+    endpoint
+}
+
+/// Whether something accepts a connection at `endpoint` (`http://host:port`).
+fn answers(endpoint: &str) -> bool {
     let authority = endpoint
         .trim_start_matches("http://")
         .trim_start_matches("https://")
         .trim_end_matches('/');
-    let reachable = authority
+    authority
         .to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
-        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
-    assert!(
-        reachable,
-        "the local AWS emulator does not answer at {endpoint}: {START_HINT}"
-    );
-    endpoint
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
 }
 
 /// An SDK configuration that talks to the emulator with test credentials and
@@ -79,15 +95,37 @@ pub fn emulator_timeouts() -> apikeys::aws::AwsTimeouts {
     }
 }
 
-/// An SDK configuration for any endpoint, with the given timeouts.
+/// An SDK configuration for any endpoint, with the given timeouts. DynamoDB goes to
+/// `AWS_ENDPOINT_URL_DYNAMODB` instead where that is set, as with the functions'
+/// configuration from the environment.
 pub async fn sdk_config_for(endpoint: &str, timeouts: apikeys::aws::AwsTimeouts) -> SdkConfig {
-    timeouts
+    let sdk = timeouts
         .apply(aws_config::defaults(BehaviorVersion::latest()))
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
         .load()
-        .await
+        .await;
+    let Ok(dynamodb) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") else {
+        return sdk;
+    };
+    // An endpoint set in code wins over every per-service setting; one that counts as
+    // from the environment lets each client ask the service config first.
+    let mut builder = sdk
+        .into_builder()
+        .service_config(DynamoDbEndpoint(dynamodb));
+    builder.insert_origin("endpoint_url", Origin::shared_environment_variable());
+    builder.build()
+}
+
+/// The per-service endpoints of the test configurations: DynamoDB's alone.
+#[derive(Debug)]
+struct DynamoDbEndpoint(String);
+
+impl LoadServiceConfig for DynamoDbEndpoint {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        (key.service_id() == "DynamoDB" && key.env() == "AWS_ENDPOINT_URL").then(|| self.0.clone())
+    }
 }
 
 /// A name unique to one test run, so tests can share one emulator.

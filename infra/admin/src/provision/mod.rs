@@ -93,10 +93,10 @@ fn print_table(table: &Provisioned) {
         table.table, table.outcome, table.table_arn
     );
     println!("          index {BY_USER_INDEX} (userId, provider), ciphertext not projected");
-    let ttl = if table.ttl.created() {
-        "enabled now"
-    } else {
-        "already enabled"
+    let ttl = match table.ttl {
+        Some(outcome) if outcome.created() => "enabled now",
+        Some(_) => "already enabled",
+        None => "not enabled: this endpoint has no TTL operations (dynalite); going on",
     };
     println!("          TTL on {TABLE_TTL_ATTRIBUTE}: {ttl}");
 }

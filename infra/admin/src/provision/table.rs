@@ -46,8 +46,9 @@ pub struct Provisioned {
     /// Whether this call created the table.
     pub outcome: Outcome,
     /// Whether this call enabled TTL on [`TABLE_TTL_ATTRIBUTE`] (`AlreadyPresent`:
-    /// it was enabled before).
-    pub ttl: Outcome,
+    /// it was enabled before); `None` when the endpoint has no TTL operations (the
+    /// dynalite emulator): the table works, expired counters just stay.
+    pub ttl: Option<Outcome>,
 }
 
 /// Creates the table `table` if it is absent, waits until it and its index are
@@ -268,8 +269,9 @@ fn check_existing(table: &str, description: &TableDescription) -> Result<(), Pro
     Ok(())
 }
 
-/// Enables TTL on [`TABLE_TTL_ATTRIBUTE`] unless it is on already.
-async fn enable_ttl(client: &Client, table: &str) -> Result<Outcome, ProvisionError> {
+/// Enables TTL on [`TABLE_TTL_ATTRIBUTE`] unless it is on already; `None` when the
+/// endpoint does not know `UpdateTimeToLive`.
+async fn enable_ttl(client: &Client, table: &str) -> Result<Option<Outcome>, ProvisionError> {
     let current = client
         .describe_time_to_live()
         .table_name(table)
@@ -282,7 +284,7 @@ async fn enable_ttl(client: &Client, table: &str) -> Result<Outcome, ProvisionEr
     match status {
         Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling) => {
             return if attribute == Some(TABLE_TTL_ATTRIBUTE) {
-                Ok(Outcome::AlreadyPresent)
+                Ok(Some(Outcome::AlreadyPresent))
             } else {
                 Err(ProvisionError::TableMismatch {
                     table: table.to_owned(),
@@ -314,14 +316,16 @@ async fn enable_ttl(client: &Client, table: &str) -> Result<Outcome, ProvisionEr
         .send()
         .await
     {
-        Ok(_) => Ok(Outcome::Created),
+        Ok(_) => Ok(Some(Outcome::Created)),
         // AWS answers so when another run enabled it since our describe (moto accepts).
         Err(err)
             if err.code() == Some("ValidationException")
                 && err.message().is_some_and(|m| m.contains("already enabled")) =>
         {
-            Ok(Outcome::AlreadyPresent)
+            Ok(Some(Outcome::AlreadyPresent))
         }
+        // dynalite, the strict local DynamoDB, implements no TTL update; AWS always does.
+        Err(err) if err.code() == Some("UnknownOperationException") => Ok(None),
         Err(err) => Err(ProvisionError::aws("UpdateTimeToLive", table, err)),
     }
 }
