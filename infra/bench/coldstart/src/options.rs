@@ -25,7 +25,8 @@ NAME...        packages to measure (default: every functions/*/ and hello)
 
 Events: infra/bench/events/NAME.json, else events/NAME.json; hello gets
 events/get-configs.json. The children get AWS_*, APIKEYS_*, API_KEY_* and RUST_LOG
-from this environment, nothing else; logs go to TARGET/coldstart/NAME.log.";
+from this environment (not AWS_CA_BUNDLE, AWS_PROFILE, AWS_CONFIG_FILE,
+AWS_SHARED_CREDENTIALS_FILE), nothing else; logs go to TARGET/coldstart/NAME.log.";
 
 /// The baseline's package.
 pub const BASELINE: &str = "hello";
@@ -172,12 +173,23 @@ fn order(names: &mut [String]) {
     names.sort_by_key(|n| rank(n));
 }
 
+/// Variables of a developer's shell that Lambda never sets and that would send the
+/// SDK to files Lambda does not have.
+const LOCAL_ONLY: [&str; 4] = [
+    "AWS_CA_BUNDLE",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+];
+
 /// The environment of every child: the AWS and apikeys variables of this process,
 /// the fake providers, and a key-test allowance no benchmark reaches.
 pub fn child_env(provider: &str) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| {
-            (k.starts_with("AWS_") && !k.starts_with("AWS_LAMBDA_"))
+            (k.starts_with("AWS_")
+                && !k.starts_with("AWS_LAMBDA_")
+                && !LOCAL_ONLY.contains(&k.as_str()))
                 || k.starts_with("APIKEYS_")
                 || k.starts_with("API_KEY_")
                 || k == "RUST_LOG"

@@ -221,7 +221,7 @@ pub fn budgets(rows: &[Row]) -> String {
     out
 }
 
-/// Date (UTC), cores and CPU model, for the line above the table.
+/// Date (UTC), cores, CPU model and load, for the line above the table.
 pub fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -234,8 +234,13 @@ pub fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".to_owned());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned());
+    // Other work on the machine shows in the spread: say how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_owned(),
+        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    );
     format!(
-        "{}, {cores} cores (nproc), {cpu}, Linux {kernel}",
+        "{}, {cores} cores (nproc), {cpu}, Linux {kernel}, load average {load} at the end",
         today_utc()
     )
 }
