@@ -40,7 +40,7 @@ fn run() -> Result<(), String> {
     let api = RuntimeApi::start().map_err(|e| format!("Runtime API: {e}"))?;
     let provider = provider::start().map_err(|e| format!("fake provider: {e}"))?;
     let launch = Launch {
-        env: options::child_env(&provider.to_string()),
+        env: options::child_env(&provider.to_string(), &options.extra_env),
         log_dir: options.log_dir(),
         timeout: options.timeout,
     };

@@ -11,7 +11,7 @@ pub const USAGE: &str = "\
 coldstart: cold starts of release binaries against a local Lambda Runtime API.
 
 usage: coldstart [--runs N] [--warmup N] [--root DIR] [--target-dir DIR]
-                 [--crypto NAME,...] [--timeout-ms MS] [NAME...]
+                 [--crypto NAME,...] [--timeout-ms MS] [--env K=V]... [NAME...]
 
 NAME...        packages to measure (default: every functions/*/ and hello)
 --runs N       measured cold starts of each (default 15)
@@ -22,6 +22,7 @@ NAME...        packages to measure (default: every functions/*/ and hello)
                DIR/release/NAME, arm64 sizes come from DIR/lambda/NAME/bootstrap
 --crypto LIST  the functions that load key material (default store,test-key,use-key)
 --timeout-ms   time a run may take (default 30000)
+--env K=V      one more variable for every child (repeatable), e.g. to try a setting
 
 Events: infra/bench/events/NAME.json, else events/NAME.json; hello gets
 events/get-configs.json. The children get AWS_*, APIKEYS_*, API_KEY_* and RUST_LOG
@@ -41,6 +42,7 @@ pub struct Options {
     pub crypto: Vec<String>,
     pub timeout: Duration,
     pub names: Vec<String>,
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl Options {
@@ -57,6 +59,7 @@ impl Options {
             crypto: ["store", "test-key", "use-key"].map(String::from).to_vec(),
             timeout: Duration::from_secs(30),
             names: Vec::new(),
+            extra_env: Vec::new(),
         };
         let mut target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from);
         let mut args = args.into_iter();
@@ -72,6 +75,13 @@ impl Options {
                 }
                 "--root" => options.root = PathBuf::from(value("--root")?),
                 "--target-dir" => target_dir = Some(PathBuf::from(value("--target-dir")?)),
+                "--env" => {
+                    let pair = value("--env")?;
+                    let (k, v) = pair
+                        .split_once('=')
+                        .ok_or(format!("--env {pair}: not K=V"))?;
+                    options.extra_env.push((k.to_owned(), v.to_owned()));
+                }
                 "--crypto" => {
                     options.crypto = value("--crypto")?
                         .split(',')
@@ -184,7 +194,7 @@ const LOCAL_ONLY: [&str; 4] = [
 
 /// The environment of every child: the AWS and apikeys variables of this process,
 /// the fake providers, and a key-test allowance no benchmark reaches.
-pub fn child_env(provider: &str) -> Vec<(String, String)> {
+pub fn child_env(provider: &str, extra: &[(String, String)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| {
             (k.starts_with("AWS_")
@@ -205,6 +215,9 @@ pub fn child_env(provider: &str) -> Vec<(String, String)> {
     set("APIKEYS_KEY_TESTS_PER_MINUTE", "1000000".to_owned());
     if std::env::var_os("RUST_LOG").is_none() {
         set("RUST_LOG", "info".to_owned());
+    }
+    for (k, v) in extra {
+        set(k, v.clone());
     }
     env
 }
