@@ -17,5 +17,8 @@ emulator-start:
 emulator-stop:
 	infra/local-aws.sh stop
 
+# The criterion benches, then the cold-start table of every function against the
+# hello-world baseline (infra/bench/coldstart.sh; APIKEYS_BENCH_RUNS=15 by default).
 bench:
 	cargo bench --workspace --locked
+	infra/bench/coldstart.sh
