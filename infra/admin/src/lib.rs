@@ -6,6 +6,7 @@
 //! - [`import`]: a RealMultiLLM export into `akv1` items.
 //! - [`rewrap`]: every key under the current master key after a seed rotation.
 //! - [`stats`]: counts by key id and format, rotation due, unused.
+//! - [`issuer`]: the local RS256 token issuer the local API verifies tokens against.
 //!
 //! Provisioning is idempotent: what exists is left alone and reported as already present.
 //! The local stack (`make run`) and the integration tests provision through them, the
@@ -13,6 +14,7 @@
 
 mod error;
 pub mod import;
+pub mod issuer;
 pub mod rewrap;
 mod seed;
 pub mod stats;

@@ -37,6 +37,8 @@ enum Command {
     Rewrap(RewrapArgs),
     /// Count keys by key id and format, active and inactive, rotation due, unused.
     Stats(StatsArgs),
+    /// Print a token of the local issuer (made by `provision`) for the local API.
+    Token(apikeys_admin::issuer::TokenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +104,8 @@ struct ProvisionArgs {
     /// The alias of the KMS key the secret is encrypted under.
     #[arg(long, env = "APIKEYS_KMS_ALIAS", default_value = "alias/apikeys-local")]
     kms_alias: String,
+    #[command(flatten)]
+    issuer: apikeys_admin::issuer::IssuerDirArg,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -119,6 +123,7 @@ async fn main() -> ExitCode {
         Command::Import(args) => import(args).await,
         Command::Rewrap(args) => rewrap(args).await,
         Command::Stats(args) => stats(args).await,
+        Command::Token(args) => apikeys_admin::issuer::token_command(args),
     };
     match result {
         Ok(code) => code,
@@ -327,6 +332,10 @@ async fn provision(args: ProvisionArgs) -> Result<ExitCode, ProvisionError> {
             "          warning: encrypted under {under}, not {}; left as it is",
             seed.key_alias
         );
+    }
+    if let Err(message) = apikeys_admin::issuer::provision_command(&args.issuer) {
+        eprintln!("apikeys-admin: error: {message}");
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
