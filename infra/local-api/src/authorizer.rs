@@ -60,8 +60,13 @@ impl JwtAuthorizer {
     pub async fn verify(&self, identity: Option<&str>) -> Result<Map<String, Value>, Refusal> {
         let token = identity
             .map(str::trim)
-            .map(|v| match v.get(..7) {
-                Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
+            .map(|v| match v.get(..6) {
+                Some(scheme)
+                    if scheme.eq_ignore_ascii_case("bearer")
+                        && v[6..].chars().next().is_none_or(char::is_whitespace) =>
+                {
+                    v[6..].trim()
+                }
                 _ => v,
             })
             .filter(|t| !t.is_empty())

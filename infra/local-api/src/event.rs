@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(ctx["stage"], "$default");
         assert_eq!(ctx["requestId"], "req-1");
         assert_eq!(ctx["http"]["method"], "DELETE");
-        assert_eq!(ctx["time"], "26/Nov/2026:05:00:00 +0000");
+        assert_eq!(ctx["time"], "25/Nov/2026:05:00:00 +0000");
         assert_eq!(ctx["timeEpoch"], 1_795_582_800_000_i64);
         assert!(ctx.get("authorizer").is_none());
         assert!(e.get("body").is_none());
