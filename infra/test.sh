@@ -25,3 +25,5 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
+step "the local API in front of the real functions: end-to-end tests, schemathesis, the original app's client"
+infra/local-api-test.sh
