@@ -8,8 +8,9 @@
 #   3. starts `cargo lambda watch --only-lambda-apis` (the Runtime and Invoke APIs),
 #      each function binary against it, and the local API on a free port;
 #   4. runs against that one base URL: the Rust end-to-end tests
-#      (infra/local-api/tests/e2e.rs), schemathesis over infra/openapi.yaml, and the
-#      original app's client in Node (infra/seed-client).
+#      (infra/local-api/tests/e2e.rs), schemathesis over infra/openapi.yaml, the
+#      original app's client in Node (infra/seed-client), and the key manager page in
+#      headless Chromium (infra/web-test; Debian's chromium, installed here if missing).
 #
 # Prebuilt binaries instead of the watcher's own `cargo run` per function: nothing is
 # compiled while a test waits, and a build error fails here, before any test.
@@ -42,6 +43,14 @@ ensure_checks_venv() {
 }
 ensure_checks_venv
 
+chromium=${APIKEYS_CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  say "installing Debian's chromium and chromium-driver for the browser test"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
+fi
+
 functions=(store get-configs update-settings delete-config test-key)
 say "building the functions, the local API and apikeys-admin"
 # The workspace's test feature set, so this reuses what `cargo test --workspace` built.
@@ -69,7 +78,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_http() {
   local url=$1 pid=$2 what=$3
   for _ in $(seq 1 150); do
-    if curl -s -o /dev/null "$url"; then return 0; fi
+    if curl -s --max-time 2 -o /dev/null "$url"; then return 0; fi
     kill -0 "$pid" 2>/dev/null || { say "$what exited"; return 1; }
     sleep 0.2
   done
@@ -95,7 +104,9 @@ CARGO_LAMBDA_IGNORE_FILE=$root/infra/watch.ignore "$venv/bin/cargo-lambda" lambd
   --only-lambda-apis --invoke-address "$host" --invoke-port "$watch_port" >"$state/watch.log" 2>&1 &
 watch_pid=$!
 pids+=("$watch_pid")
-wait_http "http://$host:$watch_port/" "$watch_pid" "cargo lambda watch"
+# GET on the invoke path answers at once (405); other paths are function URLs that
+# wait for a function to take the request.
+wait_http "http://$host:$watch_port/2015-03-31/functions/store/invocations" "$watch_pid" "cargo lambda watch"
 
 for f in "${functions[@]}"; do
   env APIKEYS_TABLE_NAME="$table" API_KEY_ENCRYPTION_SEED_SECRET_ID="$secret" \
@@ -129,9 +140,14 @@ token=$(target/debug/apikeys-admin token "schemathesis-$suffix" --issuer-dir "$i
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,response_headers_conformance \
   --max-examples 20 \
   --seed 1 \
+  --generation-database :memory: \
   --no-color
 
 say "the original app's client in Node (infra/seed-client)"
 infra/seed-client/run.sh "$base" "$(target/debug/apikeys-admin token "seed-client-$suffix" --issuer-dir "$issuer_dir")"
+
+say "the key manager page in headless Chromium (infra/web-test)"
+APIKEYS_BASE_URL=$base APIKEYS_CHROMIUM=$chromium \
+  "$checks_venv/bin/python" -m pytest -q -p no:cacheprovider infra/web-test
 
 say "all checks passed"

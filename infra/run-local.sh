@@ -103,7 +103,7 @@ APIKEYS_LOCAL_API_PORT=$api_port APIKEYS_INVOKE_URL=http://$host:$port \
 api_pid=$!
 
 for _ in $(seq 1 100); do
-  curl -s -o /dev/null "$base/.well-known/jwks.json" && break
+  curl -s --max-time 2 -o /dev/null "$base/.well-known/jwks.json" && break
   kill -0 "$api_pid" 2>/dev/null || { say "the local API did not start"; exit 1; }
   sleep 0.2
 done

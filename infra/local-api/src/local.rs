@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use apikeys_admin::issuer::LocalIssuer;
 use axum::body::Body;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
 use axum::http::request::Parts;
@@ -34,16 +35,15 @@ pub async fn respond(app: &App, parts: &Parts, body: Body) -> Option<Response<Bo
             Some(json_answer(StatusCode::OK, issuer.jwks()))
         }
         (Method::POST, "/local/dev-token") => {
-            app.local_issuer.as_ref()?;
-            Some(dev_token(app, parts, body).await)
+            let issuer = app.local_issuer.as_ref()?;
+            Some(dev_token(issuer, parts, body).await)
         }
         (Method::GET | Method::HEAD, _) => static_file(app, parts).await,
         _ => None,
     }
 }
 
-async fn dev_token(app: &App, parts: &Parts, body: Body) -> Response<Body> {
-    let issuer = app.local_issuer.as_ref().expect("checked by the caller");
+async fn dev_token(issuer: &LocalIssuer, parts: &Parts, body: Body) -> Response<Body> {
     // A page of another site that rebinds its name to 127.0.0.1 would be "same
     // origin"; its Host header still names that site, so only loopback names pass.
     if !loopback_host(parts.headers.get(HOST)) {
@@ -111,7 +111,7 @@ fn page_headers(headers: &mut axum::http::HeaderMap) {
         (
             "content-security-policy",
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             connect-src *; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+             connect-src 'self' https: http://127.0.0.1:* http://localhost:*; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),

@@ -47,7 +47,13 @@ impl Stack {
         self.issuer.token(user, HOUR).expect("a token")
     }
 
-    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self
             .client
             .request(method.parse().unwrap(), format!("{}{path}", self.base));
@@ -82,36 +88,63 @@ async fn a_user_stores_lists_updates_tests_and_deletes_a_key() {
     assert_eq!((status, body), (200, json!({"configs": []})));
 
     let (status, body) = s
-        .call("POST", "/api/test-api-key", t, Some(json!({"provider": "openai", "apiKey": BAD_KEY})))
+        .call(
+            "POST",
+            "/api/test-api-key",
+            t,
+            Some(json!({"provider": "openai", "apiKey": BAD_KEY})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["valid"], false);
     assert_eq!(body["status"], "invalid");
 
     let store = json!({"provider": "openai", "apiKey": GOOD_KEY, "settings": {"model": "gpt-4o-mini"}, "validate": true});
-    let (status, body) = s.call("POST", "/api/provider-configs", t, Some(store)).await;
+    let (status, body) = s
+        .call("POST", "/api/provider-configs", t, Some(store))
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["config"]["provider"], "openai");
     assert_eq!(body["config"]["keyHint"], "sk-proj-…QRST");
-    assert!(!body.to_string().contains(GOOD_KEY), "the key never comes back");
+    assert!(
+        !body.to_string().contains(GOOD_KEY),
+        "the key never comes back"
+    );
 
     let (status, body) = s
-        .call("PUT", "/api/provider-configs", t, Some(json!({"provider": "openai", "settings": {"model": "gpt-4o"}})))
+        .call(
+            "PUT",
+            "/api/provider-configs",
+            t,
+            Some(json!({"provider": "openai", "settings": {"model": "gpt-4o"}})),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["config"]["settings"], json!({"model": "gpt-4o"}));
 
     let (status, body) = s
-        .call("POST", "/api/test-api-key", t, Some(json!({"provider": "openai"})))
+        .call(
+            "POST",
+            "/api/test-api-key",
+            t,
+            Some(json!({"provider": "openai"})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "valid", "the stored key is tested: {body}");
 
-    let (status, _) = s.call("DELETE", "/api/provider-configs/openai", t, None).await;
+    let (status, _) = s
+        .call("DELETE", "/api/provider-configs/openai", t, None)
+        .await;
     assert_eq!(status, 204);
-    let (status, body) = s.call("DELETE", "/api/provider-configs/openai", t, None).await;
+    let (status, body) = s
+        .call("DELETE", "/api/provider-configs/openai", t, None)
+        .await;
     assert_eq!(status, 404);
-    assert!(body["requestId"].is_string(), "the function's own 404: {body}");
+    assert!(
+        body["requestId"].is_string(),
+        "the function's own 404: {body}"
+    );
 }
 
 #[tokio::test]
@@ -122,10 +155,17 @@ async fn no_token_no_function_and_no_identity_from_headers() {
     let token = s.token(&alice);
     // alice has a key; someone naming her in a header gets nothing.
     let store = json!({"provider": "openai", "apiKey": GOOD_KEY});
-    let (status, _) = s.call("POST", "/api/provider-configs", Some(&token), Some(store)).await;
+    let (status, _) = s
+        .call("POST", "/api/provider-configs", Some(&token), Some(store))
+        .await;
     assert_eq!(status, 201);
 
-    for header in ["x-apikeys-local-user", "x-user-id", "x-forwarded-user", "x-amzn-oidc-identity"] {
+    for header in [
+        "x-apikeys-local-user",
+        "x-user-id",
+        "x-forwarded-user",
+        "x-amzn-oidc-identity",
+    ] {
         let response = s
             .client
             .get(format!("{}/api/provider-configs", s.base))
@@ -134,7 +174,10 @@ async fn no_token_no_function_and_no_identity_from_headers() {
             .await
             .unwrap();
         assert_eq!(response.status(), 401, "{header}");
-        assert_eq!(support::json(response).await, json!({"message": "Unauthorized"}));
+        assert_eq!(
+            support::json(response).await,
+            json!({"message": "Unauthorized"})
+        );
 
         // With another user's token, the header changes nothing either.
         let response = s
@@ -146,7 +189,11 @@ async fn no_token_no_function_and_no_identity_from_headers() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        assert_eq!(support::json(response).await, json!({"configs": []}), "{header}");
+        assert_eq!(
+            support::json(response).await,
+            json!({"configs": []}),
+            "{header}"
+        );
     }
 }
 
@@ -157,9 +204,14 @@ async fn a_valid_token_without_sub_reaches_the_function_which_refuses_it() {
     let mut claims = s.issuer.claims("someone", HOUR).unwrap();
     claims.as_object_mut().unwrap().remove("sub");
     let token = s.issuer.token_with(&claims).unwrap();
-    let (status, body) = s.call("GET", "/api/provider-configs", Some(&token), None).await;
+    let (status, body) = s
+        .call("GET", "/api/provider-configs", Some(&token), None)
+        .await;
     assert_eq!(status, 401);
-    assert!(body["requestId"].is_string(), "the function's 401, not the gateway's: {body}");
+    assert!(
+        body["requestId"].is_string(),
+        "the function's 401, not the gateway's: {body}"
+    );
     assert!(body.get("message").is_none());
 }
 
@@ -173,7 +225,9 @@ async fn unknown_routes_and_bad_bodies() {
     assert_eq!((status, body), (404, json!({"message": "Not Found"})));
 
     // A path parameter the function does not know: its 400, naming the provider.
-    let (status, body) = s.call("DELETE", "/api/provider-configs/no-such-provider", t, None).await;
+    let (status, body) = s
+        .call("DELETE", "/api/provider-configs/no-such-provider", t, None)
+        .await;
     assert_eq!(status, 400, "{body}");
 
     // Not UTF-8: base64 in the event, and the function's 400 rather than a 500.
@@ -191,7 +245,12 @@ async fn unknown_routes_and_bad_bodies() {
     assert!(body["requestId"].is_string(), "{body}");
 
     let (status, body) = s
-        .call("PUT", "/api/provider-configs", t, Some(json!({"provider": "claude", "settings": {}})))
+        .call(
+            "PUT",
+            "/api/provider-configs",
+            t,
+            Some(json!({"provider": "claude", "settings": {}})),
+        )
         .await;
     assert_eq!(status, 404, "no claude config yet: {body}");
 }

@@ -393,3 +393,46 @@ async fn another_issuer_is_one_setting_and_then_no_dev_tokens() {
         assert_eq!(response.status(), 404, "{verb} {route}");
     }
 }
+
+#[tokio::test]
+async fn the_page_is_served_at_the_root_with_its_protections() {
+    let web = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web").to_owned();
+    let s = stack(ok_answer(), &[("APIKEYS_WEB_DIR", web)]).await;
+    let client = support::client();
+    let page = client.get(format!("{}/", s.api.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let h = page.headers();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(page.text().await.unwrap().contains("app.js"));
+
+    let script = client
+        .get(format!("{}/app.js", s.api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(script.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+
+    let missing = client
+        .get(format!("{}/nope.js", s.api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        support::json(missing).await,
+        json!({"message": "Not Found"})
+    );
+    let outside = client
+        .get(format!("{}/../Cargo.toml", s.api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), 404);
+}
