@@ -43,7 +43,8 @@ pub async fn dispatch(
         request_id = %request_id,
         method = %method,
         route = outcome.route.as_deref().unwrap_or("-"),
-        path = outcome.route.is_none().then_some(path.as_str()).unwrap_or("-"),
+        // The path only when no route matched (a route key says it for the others).
+        path = if outcome.route.is_none() { path.as_str() } else { "-" },
         status = response.status().as_u16(),
         user = outcome.user.as_deref().unwrap_or("-"),
         refusal = outcome.refusal.as_deref().unwrap_or("-"),
