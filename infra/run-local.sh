@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# `make run`: every function served on 127.0.0.1, from a clean clone.
+# `make run`: the HTTP API at one base URL on 127.0.0.1, from a clean clone.
 #
 #   1. sets up .venv with the pinned tools and starts the local AWS emulator
 #      (infra/local-aws.sh),
-#   2. provisions the table, KMS key and seed secret there (apikeys-admin provision),
-#   3. serves the functions with `cargo lambda watch`, rebuilding on change.
+#   2. provisions the table, KMS key and seed secret there, and the local token
+#      issuer under .local/issuer (apikeys-admin provision),
+#   3. serves the functions with `cargo lambda watch` (rebuilding on change), and
+#   4. in front of them the local API (infra/local-api): the routes of template.yaml,
+#      tokens verified as API Gateway's JWT authorizer does, the key manager page at /.
 #
-# APIKEYS_PORT picks the port of the functions (default 9000), APIKEYS_AWS_PORT the
-# emulator's (default 4599), APIKEYS_VENV the venv (default .venv). The table and
-# secret names come from APIKEYS_TABLE_NAME, API_KEY_ENCRYPTION_SEED_SECRET_ID and
-# APIKEYS_KMS_ALIAS (defaults: apikeys-local, apikeys-local/seed, alias/apikeys-local).
+# APIKEYS_LOCAL_API_PORT picks the API's port (default 3000), APIKEYS_PORT the
+# watcher's (default 9000), APIKEYS_AWS_PORT the emulator's (default 4599),
+# APIKEYS_VENV the venv (default .venv). The table and secret names come from
+# APIKEYS_TABLE_NAME, API_KEY_ENCRYPTION_SEED_SECRET_ID and APIKEYS_KMS_ALIAS
+# (defaults: apikeys-local, apikeys-local/seed, alias/apikeys-local). To accept the
+# tokens of another issuer (a Cognito user pool) instead of the local one, set
+# APIKEYS_JWT_ISSUER and APIKEYS_JWT_AUDIENCE (and APIKEYS_JWT_JWKS_URL if the issuer
+# has no OpenID discovery document).
 #
-# Nothing here leaves 127.0.0.1: the SDK talks to the emulator only.
+# Nothing here leaves 127.0.0.1, except the key checks of test-key and the JWKS of
+# an issuer you name.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +28,9 @@ cd "$root"
 # One venv for the emulator and cargo-lambda; local-aws.sh reads the same variable.
 export APIKEYS_VENV=${APIKEYS_VENV:-$root/.venv}
 port=${APIKEYS_PORT:-9000}
+api_port=${APIKEYS_LOCAL_API_PORT:-3000}
 host=127.0.0.1
+base=http://$host:$api_port
 
 say() { printf 'run-local: %s\n' "$*" >&2; }
 
@@ -31,9 +41,12 @@ infra/local-aws.sh start
 export APIKEYS_TABLE_NAME=${APIKEYS_TABLE_NAME:-apikeys-local}
 export API_KEY_ENCRYPTION_SEED_SECRET_ID=${API_KEY_ENCRYPTION_SEED_SECRET_ID:-apikeys-local/seed}
 export APIKEYS_KMS_ALIAS=${APIKEYS_KMS_ALIAS:-alias/apikeys-local}
+export APIKEYS_LOCAL_ISSUER_DIR=${APIKEYS_LOCAL_ISSUER_DIR:-$root/.local/issuer}
 
-say "provisioning table $APIKEYS_TABLE_NAME and secret $API_KEY_ENCRYPTION_SEED_SECRET_ID (a first build takes minutes)"
+say "provisioning table $APIKEYS_TABLE_NAME, secret $API_KEY_ENCRYPTION_SEED_SECRET_ID and the local issuer (a first build takes minutes)"
 cargo run --locked -q -p apikeys-admin -- provision
+say "building the local API"
+cargo build --locked -q -p apikeys-local-api
 
 # cargo-lambda from the venv; on PATH, `cargo lambda …` finds it too.
 export PATH=$APIKEYS_VENV/bin:$PATH
@@ -46,8 +59,8 @@ fi
 
 # What the functions see. Exported (the watcher passes its environment on) and
 # repeated with --env-var; values must not contain commas (--env-var splits on them).
-export RUST_LOG=info
-export APIKEYS_INSECURE_TRUST_LOCAL_USER_HEADER=true # local only: user id from a header
+# No identity variable: the only identity is a token the local API verified.
+export RUST_LOG=${RUST_LOG:-info}
 function_env=(
   APIKEYS_TABLE_NAME="$APIKEYS_TABLE_NAME"
   API_KEY_ENCRYPTION_SEED_SECRET_ID="$API_KEY_ENCRYPTION_SEED_SECRET_ID"
@@ -58,41 +71,63 @@ function_env=(
   AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
   AWS_EC2_METADATA_DISABLED=true
   RUST_LOG="$RUST_LOG"
-  APIKEYS_INSECURE_TRUST_LOCAL_USER_HEADER=true
 )
 env_args=()
 for pair in "${function_env[@]}"; do
   env_args+=(--env-var "$pair")
 done
+# Provider base URLs set in this shell (e.g. APIKEYS_OPENAI_BASE_URL) reach the functions.
+while IFS= read -r name; do
+  env_args+=(--env-var "$name=${!name}")
+done < <(compgen -e | grep -E '^APIKEYS_[A-Z_]+_BASE_URL$' || true)
 
-base=http://$host:$port/lambda-url
-functions=()
-for manifest in functions/*/Cargo.toml; do
-  if [ -f "$manifest" ]; then
-    functions+=("$(basename "$(dirname "$manifest")")")
-  fi
+watch_pid=
+api_pid=
+stop() {
+  trap - INT TERM EXIT
+  [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null || true
+  [ -n "$watch_pid" ] && kill -INT "$watch_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  say "stopped; the emulator still runs (infra/local-aws.sh stop)"
+}
+trap stop INT TERM EXIT
+
+cargo-lambda lambda watch \
+  --invoke-address "$host" \
+  --invoke-port "$port" \
+  "${env_args[@]}" &
+watch_pid=$!
+
+APIKEYS_LOCAL_API_PORT=$api_port APIKEYS_INVOKE_URL=http://$host:$port \
+  target/debug/apikeys-local-api &
+api_pid=$!
+
+for _ in $(seq 1 100); do
+  curl -s --max-time 2 -o /dev/null "$base/.well-known/jwks.json" && break
+  kill -0 "$api_pid" 2>/dev/null || { say "the local API did not start"; exit 1; }
+  sleep 0.2
 done
 
+admin="cargo run --locked -q -p apikeys-admin --"
 cat >&2 <<INFO
 
-run-local: serving on http://$host:$port (functions build on their first request)
-  functions: ${functions[*]:-none yet}
-  each one at $base/<function>/<path>, e.g.
-    POST   $base/store/api/provider-configs
-    GET    $base/get-configs/api/provider-configs
-    PUT    $base/update-settings/api/provider-configs
-    POST   $base/test-key/api/test-api-key
-    DELETE $base/delete-config/api/provider-configs/<provider>
-  no authorizer runs locally: pass the user id in the x-apikeys-local-user header, e.g.
-    curl -s -H 'x-apikeys-local-user: alice' $base/get-configs/api/provider-configs
-  or invoke one with an API Gateway event (claims included) from events/:
+run-local: the API is at $base (functions build on their first request: minutes the first time)
+  key manager page:  $base/
+  a token (1 hour):  TOKEN=\$($admin token alice)
+                     or: curl -s -X POST $base/local/dev-token -d '{"user":"alice"}'
+  then, e.g.:        curl -s -H "Authorization: Bearer \$TOKEN" $base/api/provider-configs
+  routes (template.yaml):
+    POST   $base/api/provider-configs
+    GET    $base/api/provider-configs
+    PUT    $base/api/provider-configs
+    POST   $base/api/test-api-key
+    DELETE $base/api/provider-configs/<provider>
+  without a valid token every route answers 401 {"message":"Unauthorized"}, as deployed.
+  cargo lambda invoke still works on the watcher with the events of events/:
     ${APIKEYS_VENV#"$root"/}/bin/cargo-lambda lambda invoke store --data-file events/store.json --invoke-address $host --invoke-port $port
   AWS emulator: $AWS_ENDPOINT_URL (table $APIKEYS_TABLE_NAME, secret $API_KEY_ENCRYPTION_SEED_SECRET_ID)
   stop: Ctrl-C, then \`infra/local-aws.sh stop\` for the emulator
 
 INFO
 
-exec cargo-lambda lambda watch \
-  --invoke-address "$host" \
-  --invoke-port "$port" \
-  "${env_args[@]}"
+wait -n "$watch_pid" "$api_pid"

@@ -54,9 +54,16 @@ for emulator in moto dynalite; do
   timed "cargo test ($emulator)" cargo test --workspace --locked --no-fail-fast || failed+=("$emulator")
 done
 
+# The local API in front of the real functions (on moto): end-to-end tests,
+# schemathesis, the original app's client and the key manager page in Chromium.
+eval "$(infra/local-aws.sh env moto)"
+export APIKEYS_TEST_AWS_ENDPOINT=$AWS_ENDPOINT_URL
+step "the local API in front of the real functions: end-to-end tests, schemathesis, the original app's client, the page"
+timed "local API end-to-end" infra/local-api-test.sh || failed+=("local API")
+
 step "wall time"
 printf '%s\n' "${timings[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
-  printf '\ncargo test failed with: %s\n' "${failed[*]}" >&2
+  printf '\nfailed: %s\n' "${failed[*]}" >&2
   exit 1
 fi

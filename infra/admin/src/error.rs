@@ -120,6 +120,9 @@ pub enum AdminError {
         /// Where on that line.
         column: usize,
     },
+    /// The local token issuer's keys could not be made, read or used.
+    #[error("local issuer: {0}")]
+    Issuer(String),
     /// A report could not be written as JSON.
     #[error("writing the report as JSON: {0}")]
     Output(String),

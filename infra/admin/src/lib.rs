@@ -6,12 +6,14 @@
 //! - [`import`]: a RealMultiLLM export into `akv1` items.
 //! - [`rewrap`]: every key under the current master key after a seed rotation.
 //! - [`stats`]: counts by key id and format, rotation due, unused.
+//! - [`issuer`]: the local RS256 token issuer the local API verifies tokens against.
 //!
 //! Every command fails with the one [`AdminError`].
 
 pub mod context;
 mod error;
 pub mod import;
+pub mod issuer;
 pub mod provision;
 pub mod rewrap;
 pub mod stats;

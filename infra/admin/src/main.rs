@@ -29,6 +29,8 @@ enum Command {
     /// Count keys by key id (marking the current one), active and inactive, rotation
     /// due, unused.
     Stats(stats::StatsArgs),
+    /// Print a token of the local issuer (made by `provision`) for the local API.
+    Token(apikeys_admin::issuer::TokenArgs),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -38,6 +40,9 @@ async fn main() -> ExitCode {
         Command::Import(args) => import::run(args).await,
         Command::Rewrap(args) => rewrap::run(args).await,
         Command::Stats(args) => stats::run(args).await,
+        Command::Token(args) => {
+            apikeys_admin::issuer::token_command(args).map_err(apikeys_admin::AdminError::Issuer)
+        }
     };
     result.unwrap_or_else(|err| {
         eprintln!("apikeys-admin: error: {err}");

@@ -30,6 +30,8 @@ pub struct ProvisionArgs {
     /// The alias of the KMS key the secret is encrypted under.
     #[arg(long, env = "APIKEYS_KMS_ALIAS", default_value_t = default_kms_alias())]
     kms_alias: String,
+    #[command(flatten)]
+    issuer: crate::issuer::IssuerDirArg,
 }
 
 /// The local stack's seed secret, named after its table.
@@ -84,6 +86,7 @@ pub async fn run(args: ProvisionArgs) -> Result<ExitCode, AdminError> {
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let seed = provision_seed(&kms, &sm, &args.secret, &args.kms_alias).await?;
     print_seed(&seed);
+    crate::issuer::provision_command(&args.issuer).map_err(AdminError::Issuer)?;
     Ok(ExitCode::SUCCESS)
 }
 

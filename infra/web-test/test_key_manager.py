@@ -1,0 +1,128 @@
+"""The key manager page (web/) driven as a person uses it, in headless Chromium
+(Debian's), against the local API in front of the real functions.
+
+infra/local-api-test.sh runs it with APIKEYS_BASE_URL set to the local API and a
+fake OpenAI behind test-key that accepts GOOD_KEY only. Each step leaves a
+screenshot under target/browser-test/; any console error fails the test.
+"""
+
+import json
+import os
+import pathlib
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+BASE = os.environ.get("APIKEYS_BASE_URL", "")
+CHROMIUM = os.environ.get("APIKEYS_CHROMIUM", "/usr/bin/chromium")
+SHOTS = pathlib.Path(__file__).resolve().parents[2] / "target" / "browser-test"
+
+GOOD_KEY = "sk-proj-G00dKey0123456789abcdefghijklmnopQRST"
+BAD_KEY = "sk-proj-BadKey0123456789abcdefghijklmnopqrWXYZ"
+
+
+@pytest.fixture()
+def page():
+    if not BASE:
+        pytest.fail("APIKEYS_BASE_URL is unset: run infra/local-api-test.sh")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("dialog", lambda d: d.accept())
+        yield page
+        browser.close()
+        assert errors == [], f"console errors: {errors}"
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def openai(page: Page):
+    heading = page.get_by_role("heading", name="OpenAI", exact=True)
+    return page.locator("section.provider").filter(has=heading)
+
+
+def test_sign_in_test_save_edit_reload_delete(page: Page) -> None:
+    user = f"browser-{uuid.uuid4().hex[:12]}"
+    page.goto(BASE + "/")
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+    shot(page, "01-signed-out")
+
+    # Sign in with a development token of the local issuer.
+    page.get_by_label("Development user").fill(user)
+    page.get_by_role("button", name="Sign in as development user").click()
+    expect(page.locator("#who")).to_have_text(user)
+    card = openai(page)
+    expect(card.locator(".fact-key")).to_have_text("No key saved")
+    shot(page, "02-signed-in")
+
+    # A refused key: its typed status, and no way to save it.
+    key = page.get_by_label("OpenAI API key")
+    expect(key).to_have_attribute("type", "password")
+    key.fill(BAD_KEY)
+    card.get_by_role("button", name="Test key").click()
+    expect(card.locator(".test-result")).to_contain_text("invalid")
+    expect(card.get_by_role("button", name="Save key")).to_be_disabled()
+    shot(page, "03-bad-key-invalid")
+
+    # A good key: valid, then saved; the field is cleared and the hint listed.
+    key.fill(GOOD_KEY)
+    expect(card.get_by_role("button", name="Save key")).to_be_disabled()
+    card.get_by_role("button", name="Test key").click()
+    expect(card.locator(".test-result")).to_contain_text("valid")
+    card.get_by_role("button", name="Save key").click()
+    expect(card.locator(".fact-key")).to_have_text("sk-proj-…QRST")
+    expect(key).to_have_value("")
+    expect(card.locator(".fact-test")).to_contain_text("valid")
+    shot(page, "04-saved")
+
+    # Settings: a model and free JSON; they survive a reload.
+    card.get_by_label("Model").fill("gpt-4o")
+    card.get_by_label("Other settings (JSON object)").fill('{"temperature": 0.2}')
+    card.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#notice")).to_contain_text("settings saved")
+    page.reload()
+    card = openai(page)
+    expect(card.get_by_label("Model")).to_have_value("gpt-4o")
+    assert json.loads(card.get_by_label("Other settings (JSON object)").input_value()) == {
+        "temperature": 0.2
+    }
+    expect(card.locator(".fact-key")).to_have_text("sk-proj-…QRST")
+    shot(page, "05-settings-after-reload")
+
+    # No key was kept by the page.
+    stored = page.evaluate("JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])")
+    assert GOOD_KEY not in stored and BAD_KEY not in stored
+
+    # Readable at phone width: nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # Delete, confirmed in the dialog.
+    card.get_by_role("button", name="Delete key").click()
+    expect(card.locator(".fact-key")).to_have_text("No key saved")
+    expect(page.locator("#notice")).to_contain_text("key deleted")
+    shot(page, "06-deleted")
+
+
+def test_every_field_has_a_label_and_the_keyboard_reaches_the_buttons(page: Page) -> None:
+    page.goto(BASE + "/")
+    unlabeled = page.evaluate(
+        """[...document.querySelectorAll('input, textarea')]
+             .filter((e) => !e.closest('[hidden]') && !(e.labels && e.labels.length))
+             .map((e) => e.id || e.name)"""
+    )
+    assert unlabeled == []
+    # Tab from the top reaches the development sign-in without a mouse.
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "dev-signin":
+            break
+    assert page.evaluate("document.activeElement.id") == "dev-signin"
+    shot(page, "07-keyboard")

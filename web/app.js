@@ -1,0 +1,348 @@
+// The key manager page: sign in with a token, then for every provider the vault
+// supports, see the stored key's hint, last test, usage and rotation; test a key and
+// save it only after a valid test; change settings; delete with confirmation.
+//
+// Keys live only in their password field: never in storage, never logged, cleared
+// after a save. The token (not a key) is kept in sessionStorage for reloads.
+
+const API = (window.APIKEYS_CONFIG && window.APIKEYS_CONFIG.apiBaseUrl) || "";
+const TOKEN_KEY = "apikeys.token";
+
+// The providers of the vault (infra/openapi.yaml, ProviderId), with the shape of
+// their keys as a hint.
+const PROVIDERS = [
+  { id: "openai", name: "OpenAI", hint: "sk-proj-…" },
+  { id: "claude", name: "Anthropic Claude", hint: "sk-ant-api03-…" },
+  { id: "google-ai", name: "Google AI (Gemini)", hint: "AIza…" },
+  { id: "openrouter", name: "OpenRouter", hint: "sk-or-v1-…" },
+  { id: "grok", name: "xAI Grok", hint: "xai-…" },
+  { id: "github", name: "GitHub Models", hint: "github_pat_…" },
+];
+
+const $ = (id) => document.getElementById(id);
+let token = sessionStorage.getItem(TOKEN_KEY);
+const cards = new Map();
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && (body.error || body.message)) || `The API answered ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(API + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (response.status === 401) {
+    signOut("Your sign-in has expired or was refused; sign in again.");
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+function claimsOf(jwt) {
+  try {
+    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(part));
+  } catch {
+    return null;
+  }
+}
+
+function when(timestamp) {
+  return timestamp ? new Date(timestamp).toLocaleString() : "never";
+}
+
+function notice(text) {
+  $("notice").textContent = text;
+}
+
+// ---------------------------------------------------------------- sign-in
+
+function signIn(newToken) {
+  const claims = claimsOf(newToken);
+  if (!claims || !claims.sub) {
+    $("signin-error").textContent = "That is not a token with a user (sub).";
+    return;
+  }
+  token = newToken;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $("signin-error").textContent = "";
+  $("token").value = "";
+  $("who").textContent = claims.sub;
+  $("signed-out").hidden = true;
+  $("signed-in").hidden = false;
+  $("providers").hidden = false;
+  refresh();
+}
+
+function signOut(message) {
+  token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("signed-out").hidden = false;
+  $("signed-in").hidden = true;
+  $("providers").hidden = true;
+  for (const card of cards.values()) resetKey(card);
+  notice(message || "");
+}
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  signIn($("token").value.trim());
+});
+
+$("dev-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("signin-error").textContent = "";
+  try {
+    const response = await fetch(`${API}/local/dev-token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user: $("dev-user").value.trim() }),
+    });
+    const data = await response.json();
+    if (!response.ok) throw new Error(data.message);
+    signIn(data.token);
+  } catch (error) {
+    $("signin-error").textContent = `No development token: ${error.message}`;
+  }
+});
+
+$("signout").addEventListener("click", () => signOut("Signed out."));
+
+// The local API mints development tokens while it uses its own issuer, whose keys it
+// then serves; a deployed API does neither.
+async function offerDevSignIn() {
+  try {
+    const response = await fetch(`${API}/.well-known/jwks.json`);
+    $("dev-form").hidden = !response.ok;
+  } catch {
+    $("dev-form").hidden = true;
+  }
+}
+
+// ---------------------------------------------------------------- providers
+
+function fieldId(provider, name) {
+  return `${provider}-${name}`;
+}
+
+function buildCard(provider) {
+  const node = $("provider-template").content.firstElementChild.cloneNode(true);
+  const q = (selector) => node.querySelector(selector);
+  const card = {
+    provider,
+    node,
+    config: null,
+    testedValid: false,
+    keyInput: q(".key-input"),
+    keyError: q(".key-error"),
+    testButton: q(".test-button"),
+    saveButton: q(".save-button"),
+    deleteButton: q(".delete-button"),
+    result: q(".test-result"),
+    settingsForm: q(".settings-form"),
+    modelInput: q(".model-input"),
+    jsonInput: q(".json-input"),
+    settingsError: q(".settings-error"),
+  };
+  node.setAttribute("aria-labelledby", fieldId(provider.id, "title"));
+  const title = q(".provider-name");
+  title.id = fieldId(provider.id, "title");
+  title.textContent = provider.name;
+  const wire = (input, label, labelText, error, name) => {
+    input.id = fieldId(provider.id, name);
+    input.name = name;
+    label.htmlFor = input.id;
+    label.textContent = labelText;
+    if (error) {
+      error.id = `${input.id}-error`;
+      input.setAttribute("aria-describedby", error.id);
+    }
+  };
+  wire(card.keyInput, q(".key-label"), `${provider.name} API key`, card.keyError, "apiKey");
+  card.keyInput.placeholder = provider.hint;
+  wire(card.modelInput, q(".model-label"), "Model", null, "model");
+  wire(card.jsonInput, q(".json-label"), "Other settings (JSON object)", card.settingsError, "settings");
+  card.result.id = fieldId(provider.id, "test-result");
+
+  card.keyInput.addEventListener("input", () => {
+    card.testedValid = false;
+    card.saveButton.disabled = true;
+    card.result.textContent = "";
+    card.keyError.textContent = "";
+  });
+  card.testButton.addEventListener("click", () => testKey(card));
+  q(".key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveKey(card);
+  });
+  card.deleteButton.addEventListener("click", () => deleteKey(card));
+  card.settingsForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveSettings(card);
+  });
+  $("providers").append(node);
+  cards.set(provider.id, card);
+}
+
+function show(card, config) {
+  card.config = config;
+  const q = (selector) => card.node.querySelector(selector);
+  if (!config) {
+    q(".fact-key").textContent = "No key saved";
+    q(".fact-test").textContent = "—";
+    q(".fact-usage").textContent = "—";
+    q(".fact-rotation").textContent = "—";
+  } else {
+    q(".fact-key").textContent = config.keyHint || "saved";
+    q(".fact-test").textContent = config.lastValidationStatus
+      ? `${config.lastValidationStatus}, ${when(config.lastValidatedAt)}`
+      : "not tested yet";
+    q(".fact-usage").textContent = `${config.usageCount} uses, last ${when(config.lastUsedAt)}`;
+    q(".fact-rotation").textContent = config.rotationDue ? "Due: replace this key" : "Not due";
+    const { model, ...rest } = config.settings || {};
+    card.modelInput.value = typeof model === "string" ? model : "";
+    card.jsonInput.value = Object.keys(rest).length ? JSON.stringify(rest, null, 2) : "";
+  }
+  card.deleteButton.hidden = !config;
+  card.settingsForm.hidden = !config;
+  card.saveButton.textContent = config ? "Replace key" : "Save key";
+}
+
+function resetKey(card) {
+  card.keyInput.value = "";
+  card.testedValid = false;
+  card.saveButton.disabled = true;
+}
+
+async function refresh() {
+  try {
+    const data = await api("GET", "/api/provider-configs");
+    const byProvider = new Map(data.configs.map((c) => [c.provider, c]));
+    for (const card of cards.values()) show(card, byProvider.get(card.provider.id) || null);
+  } catch (error) {
+    notice(`Could not load your keys: ${error.message}`);
+  }
+}
+
+// Field errors next to the field the API names; the rest in the notice.
+function showErrors(card, error, fields) {
+  const details = (error.body && error.body.details) || [];
+  let placed = false;
+  for (const detail of details) {
+    const target = fields[detail.field];
+    if (target) {
+      target.textContent = detail.message;
+      placed = true;
+    }
+  }
+  if (!placed) (fields.default || $("notice")).textContent = error.message;
+}
+
+function showResult(card, result) {
+  card.result.className = `test-result ${result.valid ? "valid" : "refused"}`;
+  card.result.textContent = `${result.status}: ${result.message}`;
+}
+
+async function testKey(card) {
+  card.keyError.textContent = "";
+  if (!card.keyInput.value.trim()) {
+    card.keyError.textContent = "Enter a key to test.";
+    card.keyInput.focus();
+    return;
+  }
+  card.testButton.disabled = true;
+  card.result.className = "test-result";
+  card.result.textContent = "Testing…";
+  try {
+    const result = await api("POST", "/api/test-api-key", {
+      provider: card.provider.id,
+      apiKey: card.keyInput.value,
+    });
+    showResult(card, result);
+    card.testedValid = result.valid;
+    card.saveButton.disabled = !result.valid;
+  } catch (error) {
+    card.result.textContent = "";
+    showErrors(card, error, { apiKey: card.keyError, default: card.keyError });
+  } finally {
+    card.testButton.disabled = false;
+  }
+}
+
+async function saveKey(card) {
+  if (!card.testedValid) return;
+  card.saveButton.disabled = true;
+  try {
+    const data = await api("POST", "/api/provider-configs", {
+      provider: card.provider.id,
+      apiKey: card.keyInput.value,
+      validate: true,
+    });
+    resetKey(card);
+    card.result.className = "test-result valid";
+    card.result.textContent = `Saved: ${data.config.keyHint}`;
+    show(card, data.config);
+  } catch (error) {
+    if (error.body && error.body.test) showResult(card, error.body.test);
+    showErrors(card, error, { apiKey: card.keyError, default: card.keyError });
+    card.testedValid = false;
+  }
+}
+
+async function saveSettings(card) {
+  card.settingsError.textContent = "";
+  let settings = {};
+  const text = card.jsonInput.value.trim();
+  if (text) {
+    try {
+      settings = JSON.parse(text);
+    } catch {
+      card.settingsError.textContent = "Other settings must be JSON, e.g. {\"temperature\": 0.7}.";
+      card.jsonInput.focus();
+      return;
+    }
+    if (typeof settings !== "object" || settings === null || Array.isArray(settings)) {
+      card.settingsError.textContent = "Other settings must be a JSON object.";
+      card.jsonInput.focus();
+      return;
+    }
+  }
+  const model = card.modelInput.value.trim();
+  if (model) settings = { ...settings, model };
+  try {
+    const data = await api("PUT", "/api/provider-configs", { provider: card.provider.id, settings });
+    show(card, data.config);
+    notice(`${card.provider.name}: settings saved.`);
+  } catch (error) {
+    showErrors(card, error, { settings: card.settingsError, default: card.settingsError });
+  }
+}
+
+async function deleteKey(card) {
+  if (!window.confirm(`Delete your ${card.provider.name} key? This cannot be undone.`)) return;
+  try {
+    await api("DELETE", `/api/provider-configs/${encodeURIComponent(card.provider.id)}`);
+    resetKey(card);
+    card.result.textContent = "";
+    show(card, null);
+    notice(`${card.provider.name}: key deleted.`);
+  } catch (error) {
+    showErrors(card, error, { default: card.keyError });
+  }
+}
+
+// ---------------------------------------------------------------- start
+
+for (const provider of PROVIDERS) buildCard(provider);
+offerDevSignIn();
+if (token) signIn(token);
