@@ -54,9 +54,6 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-/// The local-only identity opt-in: must never reach a deployment.
-const LOCAL_IDENTITY_OPT_IN: &str = "APIKEYS_INSECURE_TRUST_LOCAL_USER_HEADER";
-
 /// The variable that points a function at the seed secret.
 const SEED_SECRET_VARIABLE: &str = "API_KEY_ENCRYPTION_SEED_SECRET_ID";
 
@@ -485,13 +482,6 @@ fn only_the_functions_that_seal_or_open_keys_see_the_seed() {
         }
     }
     assert_no_problems("seed access where it is not needed", &problems);
-}
-
-#[test]
-fn the_local_identity_opt_in_never_appears() {
-    let text = read("template.yaml");
-    assert!(!text.contains(LOCAL_IDENTITY_OPT_IN));
-    assert!(!text.contains(apikeys::api::LOCAL_USER_HEADER));
 }
 
 #[test]

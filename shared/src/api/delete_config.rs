@@ -15,7 +15,6 @@ use crate::state::State;
 /// Handles a delete request.
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
     serve(
-        &state.config.identity,
         req,
         "api_key.delete",
         async |req, call| {

@@ -13,7 +13,6 @@ use crate::state::State;
 /// Handles a list request.
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
     serve(
-        &state.config.identity,
         req,
         "configs.list",
         async |_, call| {

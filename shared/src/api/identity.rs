@@ -1,11 +1,10 @@
-//! Who is asking: only ever from the authorizer context of API Gateway (or, when
-//! the local opt-in of [`IdentityPolicy`] is on, the local user header).
+//! Who is asking: only ever from the authorizer context of API Gateway (locally, the
+//! local API's JWT authorizer fills in the same context). Never from the body or a
+//! header, in any environment.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
-
-use crate::service_config::{IdentityPolicy, LOCAL_USER_HEADER};
 
 const MAX_USER_ID_LEN: usize = 256;
 
@@ -21,17 +20,9 @@ impl UserId {
             .then(|| Self(id.to_owned()))
     }
 
-    /// The user of a request under `policy`, or `None` (401).
-    pub fn of_request(req: &Request, policy: &IdentityPolicy) -> Option<Self> {
-        from_authorizer(req).or_else(|| {
-            if !policy.trusts_local_header() {
-                return None;
-            }
-            req.headers()
-                .get(LOCAL_USER_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(Self::parse)
-        })
+    /// The user of a request from its authorizer context, or `None` (401).
+    pub fn of_request(req: &Request) -> Option<Self> {
+        from_authorizer(req)
     }
 
     /// The id.

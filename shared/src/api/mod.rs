@@ -31,5 +31,3 @@ pub use request::{
 pub use respond::{empty_response, json_response};
 pub use serve::RequestMeta;
 
-// Where identity may come from is service configuration; its old paths stay valid.
-pub use crate::service_config::{IdentityPolicy, LOCAL_USER_HEADER};

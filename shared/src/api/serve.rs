@@ -7,7 +7,6 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::audit::Audit;
 use super::error::ApiError;
 use super::identity::UserId;
-use crate::service_config::IdentityPolicy;
 
 /// What the log and the error body need to know of a request.
 #[derive(Debug, Clone)]
@@ -49,7 +48,6 @@ pub(crate) struct Call {
 /// its response here, and one audit line records the outcome. `event` names the
 /// request in the audit trail (e.g. `api_key.store`).
 pub(crate) async fn serve<F>(
-    identity: &IdentityPolicy,
     req: Request,
     event: &'static str,
     route: F,
@@ -59,7 +57,7 @@ where
 {
     let meta = RequestMeta::of(&req);
     let mut audit = Audit::new(event);
-    let result = match UserId::of_request(&req, identity) {
+    let result = match UserId::of_request(&req) {
         None => Err(ApiError::Unauthorized),
         Some(user) => {
             audit.user(&user);

@@ -21,7 +21,6 @@ use crate::sealing_state::SealingState;
 /// Handles a store request.
 pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
     serve(
-        &state.base.config.identity,
         req,
         "api_key.store",
         async |req, call| {

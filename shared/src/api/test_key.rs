@@ -19,7 +19,6 @@ use crate::sealing_state::SealingState;
 /// Handles a key test.
 pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
     serve(
-        &state.base.config.identity,
         req,
         "api_key.test",
         async |req, call| {

@@ -17,7 +17,6 @@ use crate::state::State;
 /// Handles a settings update.
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
     serve(
-        &state.config.identity,
         req,
         "settings.update",
         async |req, call| {

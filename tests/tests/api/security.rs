@@ -1,9 +1,7 @@
 //! Who may do what, and what leaks: isolation between users, where identity comes
 //! from, what the logs hold, the headers of every answer, and opaque server errors.
 
-use apikeys::api::{
-    delete_config, get_configs, store, test_key, update_settings, LOCAL_USER_HEADER,
-};
+use apikeys::api::{delete_config, get_configs, store, test_key, update_settings};
 use apikeys::crypto::CryptoError;
 use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys::SealingState;
@@ -98,61 +96,100 @@ async fn requests_without_identity_are_unauthorized() {
     }
 }
 
-/// A list request with no authorizer context that names `user` in the local header.
-fn list_by_local_header(user: &str) -> Value {
-    let mut event = event_json("get-configs-no-identity.json");
-    set_header(&mut event, LOCAL_USER_HEADER, user);
-    event
+/// Every handler's answer to `event` (an event of that handler with its identity
+/// changed by the caller), in the order store, get-configs, update-settings,
+/// delete-config, test-key.
+async fn every_handler(stack: &Stack, change: impl Fn(&mut Value)) -> Vec<(String, Answer)> {
+    let mut answers = Vec::new();
+    for name in [
+        "store.json",
+        "get-configs.json",
+        "update-settings.json",
+        "delete-config.json",
+        "test-key.json",
+    ] {
+        let mut event = event_json(name);
+        change(&mut event);
+        let req = request(&event);
+        let answer = match name {
+            "store.json" => store::handle(&stack.sealing, req).await,
+            "get-configs.json" => get_configs::handle(&stack.state, req).await,
+            "update-settings.json" => update_settings::handle(&stack.state, req).await,
+            "delete-config.json" => delete_config::handle(&stack.state, req).await,
+            _ => test_key::handle(&stack.sealing, req).await,
+        };
+        answers.push((name.to_owned(), parts(answer)));
+    }
+    answers
 }
 
 #[tokio::test]
-async fn the_local_user_header_is_ignored_by_default() {
-    // Given carol's stored key, and a deployment with no local opt-in
+async fn claims_without_a_sub_and_spoofable_headers_are_unauthorized_in_every_handler() {
+    // Given carol's stored key
     let stack = Stack::new().await;
     assert_eq!(store_as(&stack, "carol", openai(KEY)).await.0, 201);
-
-    // When a request without identity names carol in the local header
-    let event = list_by_local_header("carol");
-    let (status, _, body) = parts(get_configs::handle(&stack.state, request(&event)).await);
-
-    // Then it is unauthorized
-    assert_eq!(status, 401, "{body}");
+    let spoofable = [
+        "x-apikeys-local-user",
+        "x-user-id",
+        "x-forwarded-user",
+        "x-amzn-oidc-identity",
+    ];
+    let cases: [(&str, Box<dyn Fn(&mut Value)>); 3] = [
+        (
+            "claims without sub",
+            Box::new(|e: &mut Value| {
+                e["requestContext"]["authorizer"]["jwt"]["claims"] = json!({"iss": "x"});
+            }),
+        ),
+        (
+            "an empty sub",
+            Box::new(|e: &mut Value| {
+                e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("  ");
+            }),
+        ),
+        (
+            "no authorizer, identity headers naming carol",
+            Box::new(move |e: &mut Value| {
+                e["requestContext"]
+                    .as_object_mut()
+                    .expect("a request context")
+                    .remove("authorizer");
+                for header in spoofable {
+                    set_header(e, header, "carol");
+                }
+            }),
+        ),
+    ];
+    for (case, change) in cases {
+        // When every handler gets such a request
+        for (name, (status, _, body)) in every_handler(&stack, &change).await {
+            // Then each answers 401 and acts for nobody
+            assert_eq!(status, 401, "{case}: {name}: {body}");
+            assert_eq!(body["error"], "Unauthorized", "{case}: {name}");
+        }
+    }
+    // And carol's configuration is untouched
+    let (status, _, body) = list_as(&stack.state, "carol").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed_providers(&body), ["openai"]);
 }
 
 #[tokio::test]
-async fn the_local_user_header_is_honoured_when_opted_in_locally() {
-    // Given carol's stored key, and a local run that opted in to the header
+async fn a_header_naming_a_user_is_never_an_identity_whatever_the_environment_says() {
+    // Given carol's stored key, and an environment that still sets the removed local
+    // opt-in of earlier versions
     let stack = Stack::with_service_config(|n| {
         (n == "APIKEYS_INSECURE_TRUST_LOCAL_USER_HEADER").then(|| "true".to_owned())
     })
     .await;
     assert_eq!(store_as(&stack, "carol", openai(KEY)).await.0, 201);
 
-    // When a request without identity names carol in the local header
-    let event = list_by_local_header("carol");
+    // When a request without identity names carol in that header
+    let mut event = event_json("get-configs-no-identity.json");
+    set_header(&mut event, "x-apikeys-local-user", "carol");
     let (status, _, body) = parts(get_configs::handle(&stack.state, request(&event)).await);
 
-    // Then it acts as carol
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(listed_providers(&body), ["openai"]);
-}
-
-#[tokio::test]
-async fn the_local_user_header_is_ignored_inside_aws_lambda_even_when_opted_in() {
-    // Given carol's stored key, and a deployed function whose configuration opts in
-    let stack = Stack::with_service_config(|n| match n {
-        "APIKEYS_INSECURE_TRUST_LOCAL_USER_HEADER" => Some("true".to_owned()),
-        "AWS_EXECUTION_ENV" => Some("AWS_Lambda_provided.al2023".to_owned()),
-        _ => None,
-    })
-    .await;
-    assert_eq!(store_as(&stack, "carol", openai(KEY)).await.0, 201);
-
-    // When a request without identity names carol in the local header
-    let event = list_by_local_header("carol");
-    let (status, _, body) = parts(get_configs::handle(&stack.state, request(&event)).await);
-
-    // Then it is unauthorized
+    // Then it is unauthorized: only a verified token's claims name a user
     assert_eq!(status, 401, "{body}");
 }
 
