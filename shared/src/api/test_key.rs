@@ -25,7 +25,7 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
 
 /// Takes one test from the user's per-minute allowance, or answers 429.
 pub(crate) async fn take_allowance(state: &SealingState, user: &UserId) -> Result<(), ApiError> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = OffsetDateTime::now_utc();
     match state
         .base
         .repo
