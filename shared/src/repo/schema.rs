@@ -1,6 +1,12 @@
 //! The table as data: key, index, attribute names and what each function may touch.
 //! `apikeys-admin provision` builds the table from these definitions and the template
 //! test compares `template.yaml` (table and IAM conditions) with them.
+//!
+//! The IAM conditions follow
+//! <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html>:
+//! with `dynamodb:Attributes`, an UpdateItem may only answer `ReturnValues` NONE,
+//! UPDATED_OLD or UPDATED_NEW (ALL_OLD and ALL_NEW would read attributes outside the
+//! list), and the list must name every key attribute of the table and its indexes.
 
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
@@ -58,11 +64,14 @@ pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
 /// shows active configurations only), so the index does not project them.
 pub const TOMBSTONE_ATTRIBUTES: &[&str] = &["deletedId", "deletedCreatedAt"];
 
-/// The attributes delete-config reads or writes. The ciphertext is among them
-/// because the delete removes it; its IAM policy pins `ReturnValues` to NONE, so
-/// no answer can carry it.
+/// The attributes delete-config reads or writes, and the index keys (IAM wants
+/// every key attribute of the table and its indexes named). The ciphertext is
+/// among them because the delete removes it; its IAM policy pins `ReturnValues` to
+/// NONE, so no answer can carry it.
 pub const DELETE_ATTRIBUTES: &[&str] = &[
     TABLE_KEY,
+    BY_USER_HASH_KEY,
+    BY_USER_RANGE_KEY,
     CIPHERTEXT_ATTRIBUTE,
     "keyHint",
     "settings",
