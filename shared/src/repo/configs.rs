@@ -1,5 +1,4 @@
-//! A user's configurations: store, list, update the settings, delete, and the two
-//! writes of the code that opens keys (record a use, record a key test).
+//! A user's configurations: store, list, update the settings, delete.
 //!
 //! A delete forgets the configuration's history (id, creation time, usage, last
 //! use and test, settings) and keeps the former id and creation time under other
@@ -12,8 +11,8 @@ use serde_json::{Map, Value};
 
 use super::schema::{BY_USER_HASH_KEY, BY_USER_INDEX, BY_USER_RANGE_KEY, TABLE_KEY};
 use super::{
-    decode, decode_sealed, n, number, s, settings_value, ConfigRepository, Item, RepoError,
-    SealedConfig, Written,
+    active, decode, is_active, n, number, s, settings_value, ConfigRepository, Item, RepoError,
+    Written,
 };
 use crate::config::ConfigItem;
 use crate::provider::ProviderId;
@@ -76,14 +75,6 @@ const UPDATE_SETTINGS: &str = "SET settings = :s, updatedAt = :now, id = id, key
 
 /// Upserts a store makes before giving up on an item that changes under it.
 const STORE_ATTEMPTS: usize = 3;
-
-fn active() -> AttributeValue {
-    AttributeValue::Bool(true)
-}
-
-fn is_active(item: &Item) -> bool {
-    matches!(item.get("isActive"), Some(AttributeValue::Bool(true)))
-}
 
 impl ConfigRepository {
     /// Creates or replaces a user's key for a provider in one upsert (answering
@@ -271,86 +262,6 @@ impl ConfigRepository {
                     .expression_attribute_values(":one", n(1))
                     .return_values(ReturnValue::None)
             })
-            .await?;
-        Ok(written.applied().is_some())
-    }
-
-    /// An active configuration with its sealed key (a strongly consistent read);
-    /// `None` when there is none.
-    pub async fn get_sealed(
-        &self,
-        user_id: &str,
-        provider: ProviderId,
-    ) -> Result<Option<SealedConfig>, RepoError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(ConfigItem::key(user_id, provider)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| RepoError::sdk("get", e))?;
-        match out.item {
-            Some(item) if is_active(&item) && item.contains_key("apiKey") => {
-                decode_sealed("get", item).map(Some)
-            }
-            _ => Ok(None),
-        }
-    }
-
-    /// Records one use of an active key (`usageCount` + 1, `lastUsedAt`) and
-    /// returns the item with its sealed key, in one round trip; `None` when there
-    /// is no active key.
-    pub async fn record_use(
-        &self,
-        user_id: &str,
-        provider: ProviderId,
-        now: &str,
-    ) -> Result<Option<SealedConfig>, RepoError> {
-        let written = self
-            .update("record use", ConfigItem::key(user_id, provider), |u| {
-                u.update_expression("SET lastUsedAt = :now ADD usageCount :one")
-                    .condition_expression("isActive = :t AND attribute_exists(apiKey)")
-                    .expression_attribute_values(":now", s(now))
-                    .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":t", active())
-                    .return_values(ReturnValue::AllNew)
-            })
-            .await?;
-        written
-            .applied()
-            .map(|out| decode_sealed("record use", out.attributes.unwrap_or_default()))
-            .transpose()
-    }
-
-    /// Records a key test on the item, only if it still holds the tested envelope
-    /// (a key replaced meanwhile keeps its own status). False when it did not.
-    pub async fn record_validation(
-        &self,
-        user_id: &str,
-        provider: ProviderId,
-        envelope: &str,
-        at: &str,
-        status: &str,
-    ) -> Result<bool, RepoError> {
-        let written = self
-            .update(
-                "record validation",
-                ConfigItem::key(user_id, provider),
-                |u| {
-                    u.update_expression(
-                        "SET lastValidatedAt = :at, lastValidationStatus = :st ADD version :one",
-                    )
-                    .condition_expression("isActive = :t AND apiKey = :k")
-                    .expression_attribute_values(":at", s(at))
-                    .expression_attribute_values(":st", s(status))
-                    .expression_attribute_values(":t", active())
-                    .expression_attribute_values(":k", s(envelope))
-                    .expression_attribute_values(":one", n(1))
-                    .return_values(ReturnValue::None)
-                },
-            )
             .await?;
         Ok(written.applied().is_some())
     }

@@ -1,7 +1,9 @@
 //! The provider configuration table in DynamoDB. Every operation is one round trip.
 //!
 //! - [`schema`]: table, index and attribute names, and what each function may touch.
-//! - `configs`: a user's configurations (store, list, update, delete, use, test).
+//! - `configs`: a user's configurations (store, list, update the settings, delete).
+//! - `sealed`: what the code that opens keys reads and writes (the sealed key, a
+//!   recorded use, a recorded key test).
 //! - `ratelimit`: the per-user allowance of key tests.
 //! - `scan`: whole-table pages and the writes of the admin tools.
 //!
@@ -12,6 +14,7 @@ mod configs;
 mod ratelimit;
 mod scan;
 pub mod schema;
+mod sealed;
 
 use std::collections::HashMap;
 
@@ -158,6 +161,16 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
 /// A number attribute.
 pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
+}
+
+/// `true`, as the `isActive` of an active configuration.
+pub(crate) fn active() -> AttributeValue {
+    AttributeValue::Bool(true)
+}
+
+/// Whether an item is an active configuration.
+pub(crate) fn is_active(item: &Item) -> bool {
+    matches!(item.get("isActive"), Some(AttributeValue::Bool(true)))
 }
 
 /// The settings object as a map attribute.

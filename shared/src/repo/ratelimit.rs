@@ -3,26 +3,27 @@
 //! twice.
 //!
 //! The counter item (`ratelimit#key-test#{user}`, no `userId` attribute, so it
-//! stays out of `byUser`; purged by TTL) holds the times of the last `limit`
-//! grants, oldest first, in `t0..t{limit-1}`, and the token of the request each
-//! belongs to in `r0..`. A test is granted when the oldest of those grants lies 60
-//! seconds or more in the past: then the window ending now holds fewer than
-//! `limit`. Granting shifts every slot down by one and puts the new grant last, an
-//! update that needs no knowledge of the item, so it is one round trip. The
-//! condition also refuses a request whose token is already there: an SDK retry of a
-//! write that was applied but whose answer was lost. The refusal's copy of the item
-//! (`ReturnValuesOnConditionCheckFailure`) shows the token, and that request counts
-//! as granted, once.
+//! stays out of `byUser`; purged by TTL) holds the last `limit` grants, oldest
+//! first, in `t0..t{limit-1}`. A grant is its time in epoch milliseconds with a
+//! random fraction of the millisecond appended: the integer part orders grants
+//! exactly to the millisecond, and the whole number is the request's own token. A
+//! test is granted when the oldest of those grants lies 60 seconds or more in the
+//! past: then the window ending now holds fewer than `limit`. Granting shifts every
+//! slot down by one and puts the new grant last, an update that needs no knowledge
+//! of the item, so it is one round trip. The condition also refuses a request whose
+//! token is already there: an SDK retry of a write that was applied but whose answer
+//! was lost. The refusal's copy of the item (`ReturnValuesOnConditionCheckFailure`)
+//! shows the token, and that request counts as granted, once.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
 use super::schema::TABLE_KEY;
-use super::{n, number, s, ConfigRepository, Item, RepoError, Written};
+use super::{n, s, ConfigRepository, Item, RepoError, Written};
 
-/// The largest limit the counter holds exactly: every allowed test takes two
-/// attributes and two clauses of the update expression (DynamoDB allows 4 KB). A
-/// higher configured limit is held at this one.
+/// The largest limit the counter holds exactly: every allowed test takes an
+/// attribute and a clause of the update and of the condition (DynamoDB allows 4 KB
+/// for each). A higher configured limit is held at this one.
 pub const MAX_KEY_TESTS_PER_MINUTE: u32 = 40;
 
 /// The window the limit holds over.
@@ -31,8 +32,9 @@ const WINDOW_MS: i128 = 60_000;
 /// How long a counter outlives its last grant: past the window it means nothing.
 const COUNTER_TTL_SECS: i64 = 120;
 
-/// The token slots of a counter hold before they hold a request's.
-const NO_REQUEST: &str = "-";
+/// Random digits of a grant's fraction of a millisecond: with 13 digits of
+/// milliseconds they stay within DynamoDB's 38 significant digits.
+const TOKEN_DIGITS: usize = 23;
 
 /// The answer of the rate limiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,29 +52,36 @@ pub enum Allowance {
 fn expressions(slots: usize) -> (String, String) {
     let last = slots - 1;
     let mut set: Vec<String> = (0..last)
-        .flat_map(|i| {
-            [
-                format!("t{i} = if_not_exists(t{}, :zero)", i + 1),
-                format!("r{i} = if_not_exists(r{}, :none)", i + 1),
-            ]
-        })
+        .map(|i| format!("t{i} = if_not_exists(t{}, :zero)", i + 1))
         .collect();
-    set.extend([
-        format!("t{last} = :now"),
-        format!("r{last} = :req"),
-        "expiresAt = :exp".to_owned(),
-    ]);
-    let ours: Vec<String> = (0..slots).map(|i| format!("r{i} = :req")).collect();
+    set.extend([format!("t{last} = :grant"), "expiresAt = :exp".to_owned()]);
+    let ours: Vec<String> = (0..slots).map(|i| format!("t{i} = :grant")).collect();
     let condition = format!(
-        "(attribute_not_exists(t0) OR t0 <= :cutoff) AND NOT ({})",
+        "(attribute_not_exists(t0) OR t0 < :edge) AND NOT ({})",
         ours.join(" OR ")
     );
     (format!("SET {}", set.join(", ")), condition)
 }
 
-fn holds_request(item: &Item, slots: usize, request: &str) -> bool {
+/// A grant at `now_ms`: the time, then random digits ending in a non-zero one, so
+/// that DynamoDB stores (and answers) the number exactly as written.
+fn grant(now_ms: i128) -> String {
+    let digits = rand::random::<u128>() % 10u128.pow(TOKEN_DIGITS as u32);
+    let last = 1 + rand::random::<u8>() % 9;
+    format!("{now_ms}.{digits:0width$}{last}", width = TOKEN_DIGITS)
+}
+
+/// The millisecond of a stored grant.
+fn grant_ms(item: &Item, slot: &str) -> Option<i128> {
+    match item.get(slot) {
+        Some(AttributeValue::N(v)) => v.split('.').next()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn holds(item: &Item, slots: usize, grant: &str) -> bool {
     (0..slots)
-        .any(|i| matches!(item.get(&format!("r{i}")), Some(AttributeValue::S(r)) if r == request))
+        .any(|i| matches!(item.get(&format!("t{i}")), Some(AttributeValue::N(v)) if v == grant))
 }
 
 fn epoch_ms(t: OffsetDateTime) -> i128 {
@@ -90,18 +99,17 @@ impl ConfigRepository {
     ) -> Result<Allowance, RepoError> {
         let slots = limit.clamp(1, MAX_KEY_TESTS_PER_MINUTE) as usize;
         let pk = format!("ratelimit#key-test#{user_id}");
-        let request = uuid::Uuid::new_v4().simple().to_string();
         let now_ms = epoch_ms(now);
+        let grant = grant(now_ms);
         let (update, condition) = expressions(slots);
         let written = self
             .update("rate limit", pk.as_str(), |u| {
                 u.update_expression(update)
                     .condition_expression(condition)
-                    .expression_attribute_values(":now", n(now_ms))
-                    .expression_attribute_values(":cutoff", n(now_ms - WINDOW_MS))
-                    .expression_attribute_values(":req", s(&request))
+                    .expression_attribute_values(":grant", n(&grant))
+                    // Below it: a grant made 60 s ago or earlier, to the millisecond.
+                    .expression_attribute_values(":edge", n(now_ms - WINDOW_MS + 1))
                     .expression_attribute_values(":zero", n(0))
-                    .expression_attribute_values(":none", s(NO_REQUEST))
                     .expression_attribute_values(":exp", n(now.unix_timestamp() + COUNTER_TTL_SECS))
                     .return_values_on_condition_check_failure(
                         ReturnValuesOnConditionCheckFailure::AllOld,
@@ -115,9 +123,9 @@ impl ConfigRepository {
             Written::Refused(None) => self.counter(&pk).await?,
         };
         Ok(match counter {
-            Some(item) if holds_request(&item, slots, &request) => Allowance::Granted,
+            Some(item) if holds(&item, slots, &grant) => Allowance::Granted,
             Some(item) => {
-                let oldest = number::<i128>(&item, "t0").unwrap_or(now_ms);
+                let oldest = grant_ms(&item, "t0").unwrap_or(now_ms);
                 let wait_ms = (oldest + WINDOW_MS - now_ms).max(1);
                 Allowance::Exhausted {
                     retry_after_secs: u64::try_from((wait_ms + 999) / 1000).unwrap_or(60),
@@ -149,21 +157,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_update_shifts_every_slot_and_the_condition_refuses_a_known_request() {
+    fn the_update_shifts_every_slot_and_the_condition_refuses_a_known_grant() {
         let (update, condition) = expressions(3);
         assert_eq!(
             update,
-            "SET t0 = if_not_exists(t1, :zero), r0 = if_not_exists(r1, :none), \
-             t1 = if_not_exists(t2, :zero), r1 = if_not_exists(r2, :none), \
-             t2 = :now, r2 = :req, expiresAt = :exp"
+            "SET t0 = if_not_exists(t1, :zero), t1 = if_not_exists(t2, :zero), \
+             t2 = :grant, expiresAt = :exp"
         );
         assert_eq!(
             condition,
-            "(attribute_not_exists(t0) OR t0 <= :cutoff) AND NOT (r0 = :req OR r1 = :req OR r2 = :req)"
+            "(attribute_not_exists(t0) OR t0 < :edge) AND NOT (t0 = :grant OR t1 = :grant OR t2 = :grant)"
         );
         let (update, condition) = expressions(1);
-        assert_eq!(update, "SET t0 = :now, r0 = :req, expiresAt = :exp");
-        assert!(condition.ends_with("NOT (r0 = :req)"));
+        assert_eq!(update, "SET t0 = :grant, expiresAt = :exp");
+        assert!(condition.ends_with("NOT (t0 = :grant)"));
+    }
+
+    #[test]
+    fn a_grant_is_its_millisecond_and_a_token_dynamodb_keeps_as_written() {
+        let a = grant(1_700_000_039_500);
+        let b = grant(1_700_000_039_500);
+        assert_ne!(a, b);
+        let (ms, fraction) = a.split_once('.').unwrap();
+        assert_eq!(ms, "1700000039500");
+        assert_eq!(fraction.len(), TOKEN_DIGITS + 1);
+        assert!(!fraction.ends_with('0'));
+        assert!(ms.len() + fraction.len() <= 38, "DynamoDB's precision");
+        let item = Item::from([("t0".to_owned(), n(&a))]);
+        assert_eq!(grant_ms(&item, "t0"), Some(1_700_000_039_500));
+        assert!(holds(&item, 1, &a) && !holds(&item, 1, &b));
     }
 
     #[test]
