@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::schema::{view_attributes, CIPHERTEXT_ATTRIBUTE, TABLE_KEY};
 use super::{decode, is_condition_failure, n, s, ConfigRepository, Item, RepoError};
@@ -134,7 +135,8 @@ impl ConfigRepository {
     }
 
     /// Writes a whole item only where none exists under its key (imports never
-    /// overwrite). False when an item was already there.
+    /// overwrite). False when an item was already there; true also when the item
+    /// there is this very write, applied by an attempt whose answer was lost.
     pub async fn put_new(
         &self,
         item: &ConfigItem,
@@ -150,13 +152,17 @@ impl ConfigRepository {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(attrs))
+            .set_item(Some(attrs.clone()))
             .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) if is_condition_failure(&e) => Ok(match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(e) => e.item == Some(attrs),
+                _ => false,
+            }),
             Err(e) => Err(RepoError::sdk("put", e)),
         }
     }

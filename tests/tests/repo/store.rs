@@ -199,3 +199,42 @@ async fn a_store_over_an_item_deleted_with_its_history_starts_afresh_too() {
     assert_eq!(number(&item, "usageCount"), Some(0));
     assert!(!item.contains_key("lastUsedAt"), "{item:?}");
 }
+
+#[tokio::test]
+async fn an_import_write_whose_answer_was_lost_still_counts_as_written() {
+    // Given a repository whose first DynamoDB answer is lost after the write
+    let stack = Stack::new().await;
+    let client = super::client_with(&stack, super::LoseFirstAnswer::default());
+    let repo = apikeys::repo::ConfigRepository::new(client, stack.table.clone());
+    let item = ConfigItem {
+        pk: pk(ALICE, "openai"),
+        user_id: ALICE.into(),
+        provider: "openai".into(),
+        id: "imported-id".into(),
+        key_hint: Some("sk-proj-…0000".into()),
+        settings: Map::new(),
+        is_active: true,
+        created_at: LONG_AGO.into(),
+        updated_at: LONG_AGO.into(),
+        key_stored_at: Some(LONG_AGO.into()),
+        last_used_at: None,
+        last_validated_at: None,
+        last_validation_status: None,
+        deleted_at: None,
+        usage_count: 0,
+        version: 1,
+        expires_at: None,
+    };
+
+    // When the import writes the item (the SDK sends it again) and then once more
+    let first = repo.put_new(&item, Some("akv1.sealed")).await.unwrap();
+    let mut other = item.clone();
+    other.id = "another-id".into();
+    let second = repo.put_new(&other, Some("akv1.other")).await.unwrap();
+
+    // Then the first counts as written and the second finds it there
+    assert!(first, "the retried write found its own item");
+    assert!(!second, "another write never overwrites");
+    let stored = stack.item(&pk(ALICE, "openai")).await.unwrap();
+    assert_eq!(text(&stored, "id"), Some("imported-id"));
+}
