@@ -89,9 +89,8 @@ impl ConfigRepository {
         let pk = ConfigItem::key(w.user_id, w.provider);
         for _ in 0..STORE_ATTEMPTS {
             match self.upsert(&pk, &w).await? {
-                Written::Applied(out) => {
-                    let old = out.attributes.filter(|a| !a.is_empty());
-                    return stored(&w, pk, old);
+                Written::Applied(old) => {
+                    return stored(&w, pk, Some(old).filter(|a| !a.is_empty()));
                 }
                 Written::Refused(_) => self.forget_history(&pk).await?,
             }
@@ -229,11 +228,10 @@ impl ConfigRepository {
                     .return_values(ReturnValue::UpdatedNew)
             })
             .await?;
-        let Some(out) = written.applied() else {
+        let Some(mut item) = written.applied() else {
             return Ok(None);
         };
         // The keys and the condition are what the request already knows.
-        let mut item = out.attributes.unwrap_or_default();
         item.insert(TABLE_KEY.into(), s(pk));
         item.insert(BY_USER_HASH_KEY.into(), s(user_id));
         item.insert(BY_USER_RANGE_KEY.into(), s(provider.as_str()));

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
@@ -74,8 +74,9 @@ fn is_condition_failure<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
 /// What a conditional update did.
 #[derive(Debug)]
 pub(crate) enum Written {
-    /// The condition held and the item was written.
-    Applied(UpdateItemOutput),
+    /// The condition held and the item was written; the answer's attributes, as
+    /// `ReturnValues` asked (empty for NONE).
+    Applied(Item),
     /// The condition did not hold; the item as it was, where the request asked for
     /// it (`ReturnValuesOnConditionCheckFailure`) and the backend sent it.
     Refused(Option<Item>),
@@ -83,7 +84,7 @@ pub(crate) enum Written {
 
 impl Written {
     /// The answer of an applied write; `None` when it was refused.
-    pub(crate) fn applied(self) -> Option<UpdateItemOutput> {
+    pub(crate) fn applied(self) -> Option<Item> {
         match self {
             Self::Applied(out) => Some(out),
             Self::Refused(_) => None,
@@ -140,7 +141,7 @@ impl ConfigRepository {
             .table_name(&self.table)
             .key(schema::TABLE_KEY, s(pk));
         match build(request).send().await {
-            Ok(out) => Ok(Written::Applied(out)),
+            Ok(out) => Ok(Written::Applied(out.attributes.unwrap_or_default())),
             Err(err) if is_condition_failure(&err) => {
                 let item = match err.into_service_error() {
                     UpdateItemError::ConditionalCheckFailedException(e) => e.item,

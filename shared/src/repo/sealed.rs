@@ -54,7 +54,7 @@ impl ConfigRepository {
             .await?;
         written
             .applied()
-            .map(|out| decode_sealed("record use", out.attributes.unwrap_or_default()))
+            .map(|item| decode_sealed("record use", item))
             .transpose()
     }
 
