@@ -70,10 +70,9 @@ pub async fn sweep(
     unused_after: Duration,
 ) -> Result<SweepSummary, RepoError> {
     let mut summary = SweepSummary::default();
-    let mut start = None;
-    loop {
-        let page = repo.scan_page(start, false).await?;
-        for (item, _) in &page.items {
+    let mut pages = repo.pages(false);
+    while let Some(items) = pages.next().await? {
+        for (item, _) in &items {
             summary.scanned += 1;
             if item.is_active {
                 summary.active += 1;
@@ -98,10 +97,6 @@ pub async fn sweep(
                     last_used_at = item.last_used_at.as_deref().unwrap_or(""),
                 );
             }
-        }
-        match page.next {
-            Some(next) => start = Some(next),
-            None => break,
         }
     }
     tracing::info!(

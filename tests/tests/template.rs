@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use apikeys::repo::schema;
 use apikeys_integration_tests::template::{load_yaml, read, repo_root, template_routes};
+use aws_sdk_dynamodb::types::KeySchemaElement;
 use serde_json::{json, Value};
 
 // The resources a policy may name, written as the template writes them (see `canonical`).
@@ -24,7 +26,7 @@ const SEED_KEY: &str = "!GetAtt SeedKey.Arn";
 
 /// Every (action, resource) each function may have, by the binary its crate builds:
 /// the whole of its inline policy, across both seed sources of the template. The
-/// DynamoDB calls are those of `shared/src/repo.rs` that the function's handler makes.
+/// DynamoDB calls are those of `shared/src/repo/` that the function's handler makes.
 const POLICIES: &[(&str, &[(&str, &str)])] = &[
     (
         "store",
@@ -429,6 +431,98 @@ fn get_configs_may_only_query_the_by_user_index() {
     assert_eq!(apikeys_admin::BY_USER_INDEX, "byUser");
 }
 
+/// What holds each function that never reads keys to it in IAM: the attributes it
+/// may touch (`ForAllValues:StringEquals` on `dynamodb:Attributes`, as
+/// `shared/src/repo/schema.rs` defines them) and the one value allowed for
+/// `dynamodb:Select` or `dynamodb:ReturnValues`. An update answering ALL_OLD or
+/// ALL_NEW, or a read of the whole item, would carry the ciphertext.
+fn key_free_conditions() -> Vec<(&'static str, Vec<&'static str>, &'static str, &'static str)> {
+    let view = schema::view_attributes();
+    vec![
+        (
+            "get-configs",
+            view.clone(),
+            "dynamodb:Select",
+            "ALL_PROJECTED_ATTRIBUTES",
+        ),
+        (
+            "update-settings",
+            view.clone(),
+            "dynamodb:ReturnValues",
+            "UPDATED_NEW",
+        ),
+        (
+            "delete-config",
+            schema::DELETE_ATTRIBUTES.to_vec(),
+            "dynamodb:ReturnValues",
+            "NONE",
+        ),
+        (
+            "maintenance",
+            view,
+            "dynamodb:Select",
+            "SPECIFIC_ATTRIBUTES",
+        ),
+    ]
+}
+
+/// A statement's `Condition` with its attribute list in order, for comparing.
+fn sorted_condition(condition: &Value) -> Value {
+    let mut condition = condition.clone();
+    if let Some(Value::Array(names)) =
+        condition.pointer_mut("/ForAllValues:StringEquals/dynamodb:Attributes")
+    {
+        names.sort_by_key(|n| n.as_str().unwrap_or_default().to_owned());
+    }
+    condition
+}
+
+#[test]
+fn functions_that_never_read_keys_are_held_to_it_by_iam_conditions() {
+    let template = template();
+    let functions = functions(&template);
+    let mut problems = Vec::new();
+    for (binary, mut attributes, key, value) in key_free_conditions() {
+        let (id, function) = &functions[binary];
+        attributes.sort_unstable();
+        let want = json!({
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+            "StringEquals": {key: value},
+        });
+        let mut checked = 0;
+        for policy in one_or_many(&function["Properties"]["Policies"]) {
+            for statement in statements(&policy) {
+                let on_dynamodb = one_or_many(&statement["Action"])
+                    .iter()
+                    .any(|a| a.as_str().is_some_and(|a| a.starts_with("dynamodb:")));
+                if !on_dynamodb {
+                    continue;
+                }
+                checked += 1;
+                let have = sorted_condition(&statement["Condition"]);
+                if have != want {
+                    let sid = statement["Sid"].as_str().unwrap_or("(no Sid)");
+                    problems.push(format!(
+                        "{id} ({binary}) {sid}: the Condition is {have}, not {want}"
+                    ));
+                }
+            }
+        }
+        if checked == 0 {
+            problems.push(format!("{id} ({binary}) has no DynamoDB statement"));
+        }
+    }
+    assert_no_problems("IAM conditions of the functions without keys", &problems);
+    // Only delete-config names the ciphertext (it removes it), and it gets no answer.
+    for (binary, attributes, key, value) in key_free_conditions() {
+        let names_key = attributes.contains(&schema::CIPHERTEXT_ATTRIBUTE);
+        assert_eq!(names_key, binary == "delete-config", "{binary}");
+        if names_key {
+            assert_eq!((key, value), ("dynamodb:ReturnValues", "NONE"));
+        }
+    }
+}
+
 #[test]
 fn only_the_functions_that_seal_or_open_keys_see_the_seed() {
     let template = template();
@@ -629,34 +723,36 @@ fn the_table_is_the_one_of_the_design_and_survives_the_stack() {
         p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         true
     );
+    // The table and index as `apikeys-admin provision` creates them.
     assert_eq!(
         p["TimeToLiveSpecification"],
-        json!({"AttributeName": apikeys_admin::TABLE_TTL_ATTRIBUTE, "Enabled": true})
+        json!({"AttributeName": schema::TTL_ATTRIBUTE, "Enabled": true})
     );
-    assert_eq!(
-        p["KeySchema"],
-        json!([{"AttributeName": "pk", "KeyType": "HASH"}])
-    );
+    let keys = |elements: Vec<KeySchemaElement>| -> Value {
+        elements
+            .iter()
+            .map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": k.key_type().as_str()}))
+            .collect()
+    };
+    assert_eq!(p["KeySchema"], keys(schema::table_key_schema().unwrap()));
+    let definitions: Value = schema::attribute_definitions()
+        .unwrap()
+        .iter()
+        .map(|d| json!({"AttributeName": d.attribute_name(), "AttributeType": d.attribute_type().as_str()}))
+        .collect();
+    assert_eq!(p["AttributeDefinitions"], definitions);
     let indexes = p["GlobalSecondaryIndexes"].as_array().expect("indexes");
     assert_eq!(indexes.len(), 1);
     let by_user = &indexes[0];
-    assert_eq!(by_user["IndexName"], apikeys_admin::BY_USER_INDEX);
+    assert_eq!(by_user["IndexName"], schema::BY_USER_INDEX);
     assert_eq!(
         by_user["KeySchema"],
-        json!([
-            {"AttributeName": "userId", "KeyType": "HASH"},
-            {"AttributeName": "provider", "KeyType": "RANGE"},
-        ])
+        keys(schema::by_user_key_schema().unwrap())
     );
     assert_eq!(by_user["Projection"]["ProjectionType"], "INCLUDE");
-    // What the provisioning code projects, less the key attributes: DynamoDB projects
-    // the table and index keys itself and refuses them in NonKeyAttributes.
-    let keys = ["pk", "userId", "provider"];
-    let want: BTreeSet<&str> = apikeys_admin::BY_USER_PROJECTED
-        .iter()
-        .copied()
-        .filter(|a| !keys.contains(a))
-        .collect();
+    // DynamoDB projects the table and index keys itself and refuses them in
+    // NonKeyAttributes.
+    let want: BTreeSet<&str> = schema::NON_KEY_VIEW_ATTRIBUTES.iter().copied().collect();
     let have: BTreeSet<&str> = by_user["Projection"]["NonKeyAttributes"]
         .as_array()
         .expect("NonKeyAttributes")
@@ -665,8 +761,12 @@ fn the_table_is_the_one_of_the_design_and_survives_the_stack() {
         .collect();
     assert_eq!(have, want);
     assert!(
-        !have.contains("apiKey"),
+        !have.contains(schema::CIPHERTEXT_ATTRIBUTE),
         "the index must not hold ciphertext"
+    );
+    assert_eq!(
+        apikeys_admin::BY_USER_PROJECTED,
+        schema::NON_KEY_VIEW_ATTRIBUTES
     );
 }
 

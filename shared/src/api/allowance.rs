@@ -10,7 +10,7 @@ use crate::state::State;
 
 /// Takes one key test from the user's per-minute allowance, or answers 429.
 pub(crate) async fn take_key_test(state: &State, user: &UserId) -> Result<(), ApiError> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = OffsetDateTime::now_utc();
     match state
         .repo
         .take_key_test(user.as_str(), now, state.config.key_tests_per_minute)

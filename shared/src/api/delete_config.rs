@@ -14,25 +14,21 @@ use crate::state::State;
 
 /// Handles a delete request.
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
-    serve(
-        req,
-        "api_key.delete",
-        async |req, call| {
-            let DeleteConfigRequest { provider } = DeleteConfigRequest::parse(req)?;
-            call.audit.provider(provider);
+    serve(req, "api_key.delete", async |req, call| {
+        let DeleteConfigRequest { provider } = DeleteConfigRequest::parse(req)?;
+        call.audit.provider(provider);
 
-            let now = OffsetDateTime::now_utc();
-            let purge_at = (now + state.config.delete_grace).unix_timestamp();
-            let deleted = state
-                .repo
-                .delete(call.user.as_str(), provider, &timestamp(now), purge_at)
-                .await?;
-            if !deleted {
-                return Err(ApiError::NotFound(provider));
-            }
-            call.audit.event("api_key.deleted");
-            Ok(empty_response(StatusCode::NO_CONTENT))
-        },
-    )
+        let now = OffsetDateTime::now_utc();
+        let purge_at = (now + state.config.delete_grace).unix_timestamp();
+        let deleted = state
+            .repo
+            .delete(call.user.as_str(), provider, &timestamp(now), purge_at)
+            .await?;
+        if !deleted {
+            return Err(ApiError::NotFound(provider));
+        }
+        call.audit.event("api_key.deleted");
+        Ok(empty_response(StatusCode::NO_CONTENT))
+    })
     .await
 }

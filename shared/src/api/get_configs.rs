@@ -12,22 +12,18 @@ use crate::state::State;
 
 /// Handles a list request.
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
-    serve(
-        req,
-        "configs.list",
-        async |_, call| {
-            let items = state.repo.list(call.user.as_str()).await?;
-            let now = OffsetDateTime::now_utc();
-            let configs: Vec<ProviderConfig> = items
-                .into_iter()
-                .map(|item| ProviderConfig::from_item(item, now, state.config.rotation_after))
-                .collect();
-            call.audit.event("configs.listed");
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({ "configs": configs }),
-            ))
-        },
-    )
+    serve(req, "configs.list", async |_, call| {
+        let items = state.repo.list(call.user.as_str()).await?;
+        let now = OffsetDateTime::now_utc();
+        let configs: Vec<ProviderConfig> = items
+            .into_iter()
+            .map(|item| ProviderConfig::from_item(item, now, state.config.rotation_after))
+            .collect();
+        call.audit.event("configs.listed");
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "configs": configs }),
+        ))
+    })
     .await
 }

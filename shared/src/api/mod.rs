@@ -30,4 +30,3 @@ pub use request::{
 };
 pub use respond::{empty_response, json_response};
 pub use serve::RequestMeta;
-

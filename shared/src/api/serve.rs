@@ -47,11 +47,7 @@ pub(crate) struct Call {
 /// Runs `route` for an authenticated request and answers: a route's error becomes
 /// its response here, and one audit line records the outcome. `event` names the
 /// request in the audit trail (e.g. `api_key.store`).
-pub(crate) async fn serve<F>(
-    req: Request,
-    event: &'static str,
-    route: F,
-) -> Response<Body>
+pub(crate) async fn serve<F>(req: Request, event: &'static str, route: F) -> Response<Body>
 where
     F: AsyncFnOnce(&Request, &mut Call) -> Result<Response<Body>, ApiError>,
 {

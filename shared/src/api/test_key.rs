@@ -18,24 +18,20 @@ use crate::sealing_state::SealingState;
 
 /// Handles a key test.
 pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
-    serve(
-        req,
-        "api_key.test",
-        async |req, call| {
-            let TestKeyRequest { provider, key } = TestKeyRequest::parse(&JsonBody::read(req)?)?;
-            call.audit.provider(provider);
-            take_key_test(&state.base, &call.user).await?;
+    serve(req, "api_key.test", async |req, call| {
+        let TestKeyRequest { provider, key } = TestKeyRequest::parse(&JsonBody::read(req)?)?;
+        call.audit.provider(provider);
+        take_key_test(&state.base, &call.user).await?;
 
-            let result = match key {
-                KeyToTest::Given(key) => state.tester.test(provider, key.secret()).await,
-                KeyToTest::BadlyShaped(reason) => KeyTester::format_invalid(provider, &reason),
-                KeyToTest::Stored => test_stored_key(state, &call.user, provider).await?,
-            };
-            call.audit.event("api_key.tested");
-            call.audit.key_status(result.status.as_str());
-            Ok(json_response(StatusCode::OK, &result))
-        },
-    )
+        let result = match key {
+            KeyToTest::Given(key) => state.tester.test(provider, key.secret()).await,
+            KeyToTest::BadlyShaped(reason) => KeyTester::format_invalid(provider, &reason),
+            KeyToTest::Stored => test_stored_key(state, &call.user, provider).await?,
+        };
+        call.audit.event("api_key.tested");
+        call.audit.key_status(result.status.as_str());
+        Ok(json_response(StatusCode::OK, &result))
+    })
     .await
 }
 

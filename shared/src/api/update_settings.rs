@@ -16,29 +16,25 @@ use crate::state::State;
 
 /// Handles a settings update.
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
-    serve(
-        req,
-        "settings.update",
-        async |req, call| {
-            let UpdateSettingsRequest { provider, settings } =
-                UpdateSettingsRequest::parse(&JsonBody::read(req)?)?;
-            call.audit.provider(provider);
+    serve(req, "settings.update", async |req, call| {
+        let UpdateSettingsRequest { provider, settings } =
+            UpdateSettingsRequest::parse(&JsonBody::read(req)?)?;
+        call.audit.provider(provider);
 
-            let now = OffsetDateTime::now_utc();
-            let item = state
-                .repo
-                .update_settings(
-                    call.user.as_str(),
-                    provider,
-                    settings.as_map(),
-                    &timestamp(now),
-                )
-                .await?
-                .ok_or(ApiError::NotFound(provider))?;
-            call.audit.event("settings.updated");
-            let config = ProviderConfig::from_item(item, now, state.config.rotation_after);
-            Ok(json_response(StatusCode::OK, &json!({ "config": config })))
-        },
-    )
+        let now = OffsetDateTime::now_utc();
+        let item = state
+            .repo
+            .update_settings(
+                call.user.as_str(),
+                provider,
+                settings.as_map(),
+                &timestamp(now),
+            )
+            .await?
+            .ok_or(ApiError::NotFound(provider))?;
+        call.audit.event("settings.updated");
+        let config = ProviderConfig::from_item(item, now, state.config.rotation_after);
+        Ok(json_response(StatusCode::OK, &json!({ "config": config })))
+    })
     .await
 }

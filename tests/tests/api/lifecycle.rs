@@ -115,8 +115,9 @@ async fn storing_again_replaces_the_key_and_keeps_the_identity_of_the_config() {
     assert_eq!(after["createdAt"], before["createdAt"]);
     assert_eq!(after["keyHint"], "sk-proj-…1111");
     assert_eq!(
-        after["settings"], before["settings"],
-        "settings left out are kept"
+        after["settings"],
+        json!({}),
+        "a store replaces the settings"
     );
     let item = stack.item(&pk(ALICE, "openai")).await.unwrap();
     assert_eq!(number(&item, "version"), Some(2));
@@ -236,7 +237,7 @@ async fn a_deleted_config_can_be_neither_updated_nor_deleted_again() {
 }
 
 #[tokio::test]
-async fn storing_after_a_delete_creates_an_active_config_with_the_same_id() {
+async fn storing_after_a_delete_creates_a_new_active_config() {
     // Given alice's deleted config
     let stack = Stack::new().await;
     let (_, _, first) = store_as(&stack, ALICE, store_with_settings()).await;
@@ -245,9 +246,9 @@ async fn storing_after_a_delete_creates_an_active_config_with_the_same_id() {
     // When she stores a key for the provider again
     let (status, _, body) = store_as(&stack, ALICE, openai(OTHER_KEY)).await;
 
-    // Then it is a new active config under the same id, listed again
+    // Then it is a new active config under a new id, listed again
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["config"]["id"], first["config"]["id"]);
+    assert_ne!(body["config"]["id"], first["config"]["id"]);
     assert_eq!(body["config"]["isActive"], true);
     assert_eq!(body["config"]["keyHint"], "sk-proj-…1111");
     let item = stack.item(&pk(ALICE, "openai")).await.unwrap();

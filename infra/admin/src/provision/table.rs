@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use apikeys::repo::schema;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TableDescription, TableStatus,
+    BillingMode, IndexStatus, KeySchemaElement, ProjectionType, TableDescription, TableStatus,
     TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
@@ -14,21 +14,21 @@ use aws_sdk_dynamodb::Client;
 use crate::{Outcome, ProvisionError};
 
 /// The partition key of the table: `{userId}#{provider}`.
-pub const TABLE_KEY: &str = "pk";
+pub const TABLE_KEY: &str = schema::TABLE_KEY;
 
 /// The attribute DynamoDB expires items by (rate-limit counters carry it).
-pub const TABLE_TTL_ATTRIBUTE: &str = "expiresAt";
+pub const TABLE_TTL_ATTRIBUTE: &str = schema::TTL_ATTRIBUTE;
 
 /// The index that lists a user's configurations without reading ciphertext.
-pub const BY_USER_INDEX: &str = apikeys::repo::BY_USER_INDEX;
+pub const BY_USER_INDEX: &str = schema::BY_USER_INDEX;
 
 /// The non-key attributes `byUser` projects: every attribute of a configuration
 /// except `apiKey`, so listing never reads the envelope. (`userId` and `provider`
 /// are the index keys and always projected.)
-pub const BY_USER_PROJECTED: &[&str] = apikeys::repo::NON_KEY_VIEW_ATTRIBUTES;
+pub const BY_USER_PROJECTED: &[&str] = schema::NON_KEY_VIEW_ATTRIBUTES;
 
 /// The attribute `byUser` must never project.
-const CIPHERTEXT_ATTRIBUTE: &str = "apiKey";
+const CIPHERTEXT_ATTRIBUTE: &str = schema::CIPHERTEXT_ATTRIBUTE;
 
 /// How long to wait for a new table and its index to become ACTIVE. AWS usually
 /// needs seconds to a minute; the emulator answers ACTIVE at once.
@@ -102,46 +102,15 @@ async fn describe(
     }
 }
 
-fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, ProvisionError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .map_err(|e| ProvisionError::request("CreateTable", e))
-}
-
-fn string_attribute(name: &str) -> Result<AttributeDefinition, ProvisionError> {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .map_err(|e| ProvisionError::request("CreateTable", e))
-}
-
 async fn create(client: &Client, table: &str) -> Result<Outcome, ProvisionError> {
-    let by_user = GlobalSecondaryIndex::builder()
-        .index_name(BY_USER_INDEX)
-        .key_schema(key("userId", KeyType::Hash)?)
-        .key_schema(key("provider", KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::Include)
-                .set_non_key_attributes(Some(
-                    BY_USER_PROJECTED.iter().map(|a| (*a).to_owned()).collect(),
-                ))
-                .build(),
-        )
-        .build()
-        .map_err(|e| ProvisionError::request("CreateTable", e))?;
+    let request = |e| ProvisionError::request("CreateTable", e);
     let created = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attribute(TABLE_KEY)?)
-        .attribute_definitions(string_attribute("userId")?)
-        .attribute_definitions(string_attribute("provider")?)
-        .key_schema(key(TABLE_KEY, KeyType::Hash)?)
-        .global_secondary_indexes(by_user)
+        .set_attribute_definitions(Some(schema::attribute_definitions().map_err(request)?))
+        .set_key_schema(Some(schema::table_key_schema().map_err(request)?))
+        .global_secondary_indexes(schema::by_user_index().map_err(request)?)
         .send()
         .await;
     match created {
@@ -238,12 +207,12 @@ fn check_existing(table: &str, description: &TableDescription) -> Result<(), Pro
         .find(|i| i.index_name() == Some(BY_USER_INDEX))
         .ok_or_else(|| mismatch(format!("has no index {BY_USER_INDEX}")))?;
     let want_index_key = vec![
-        ("userId".to_owned(), "HASH".to_owned()),
-        ("provider".to_owned(), "RANGE".to_owned()),
+        (schema::BY_USER_HASH_KEY.to_owned(), "HASH".to_owned()),
+        (schema::BY_USER_RANGE_KEY.to_owned(), "RANGE".to_owned()),
     ];
     if keys(index.key_schema()) != want_index_key {
         return Err(mismatch(format!(
-            "index {BY_USER_INDEX} has key {:?}, not userId (HASH), provider (RANGE)",
+            "index {BY_USER_INDEX} has key {:?}, not {want_index_key:?}",
             keys(index.key_schema())
         )));
     }

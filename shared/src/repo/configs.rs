@@ -1,0 +1,350 @@
+//! A user's configurations: store, list, update the settings, delete.
+//!
+//! A delete forgets the configuration's history (id, creation time, usage, last
+//! use and test, settings) and keeps the former id and creation time under other
+//! names. The store keeps those with `if_not_exists`, so on a deleted item they
+//! start afresh: a store after a delete creates a new configuration in the same
+//! single upsert that replaces an active one.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+use serde_json::{Map, Value};
+
+use super::schema::{BY_USER_HASH_KEY, BY_USER_INDEX, BY_USER_RANGE_KEY, TABLE_KEY};
+use super::{
+    active, decode, is_active, n, number, s, settings_value, ConfigRepository, Item, RepoError,
+    Written,
+};
+use crate::config::ConfigItem;
+use crate::provider::ProviderId;
+
+/// What a store writes besides the item key.
+pub struct StoreWrite<'a> {
+    /// The owner.
+    pub user_id: &'a str,
+    /// The provider.
+    pub provider: ProviderId,
+    /// The `akv1` envelope.
+    pub envelope: &'a str,
+    /// The masked key.
+    pub key_hint: &'a str,
+    /// The settings; `None` stores an empty object (a store replaces them).
+    pub settings: Option<&'a Map<String, Value>>,
+    /// A key test made before storing: (time, status).
+    pub validation: Option<(&'a str, &'a str)>,
+    /// The write time.
+    pub now: &'a str,
+    /// The id a new configuration gets.
+    pub new_id: &'a str,
+}
+
+/// What a store did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// The item as it is now.
+    pub item: ConfigItem,
+    /// True when no active configuration existed before (none, or a deleted one).
+    pub created: bool,
+}
+
+/// What a delete removes: the ciphertext and everything a new configuration must
+/// not inherit.
+const FORGET: &str = "apiKey, keyHint, id, createdAt, settings, usageCount, lastUsedAt, \
+                      lastValidatedAt, lastValidationStatus, keyStoredAt";
+
+/// Where a delete keeps the former id and creation time (see [`super::schema::TOMBSTONE_ATTRIBUTES`]).
+const KEEP_FORMER: &str = "deletedId = id, deletedCreatedAt = createdAt";
+
+/// The soft delete of an active configuration.
+fn delete_expression() -> String {
+    format!(
+        "SET isActive = :f, deletedAt = :now, updatedAt = :now, expiresAt = :exp, {KEEP_FORMER} \
+         REMOVE {FORGET} ADD version :one"
+    )
+}
+
+/// The settings update. Every attribute the `config` answer needs is written (most
+/// with its own value), because `UPDATED_NEW` returns the written attributes and
+/// nothing else: the answer is complete and can never hold the ciphertext. Optional
+/// attributes that are absent are written as NULL, which reads as absent.
+const UPDATE_SETTINGS: &str = "SET settings = :s, updatedAt = :now, id = id, keyHint = keyHint, \
+     createdAt = createdAt, keyStoredAt = if_not_exists(keyStoredAt, :null), \
+     lastUsedAt = if_not_exists(lastUsedAt, :null), \
+     lastValidatedAt = if_not_exists(lastValidatedAt, :null), \
+     lastValidationStatus = if_not_exists(lastValidationStatus, :null) \
+     ADD version :one, usageCount :zero";
+
+/// Upserts a store makes before giving up on an item that changes under it.
+const STORE_ATTEMPTS: usize = 3;
+
+impl ConfigRepository {
+    /// Creates or replaces a user's key for a provider in one upsert (answering
+    /// `ALL_OLD`). Replacing an active configuration keeps its id, creation time,
+    /// usage and last use; on no item or a deleted one a new configuration starts.
+    /// The settings become what the write holds. `version` counts every write.
+    ///
+    /// A deleted item written before deletes forgot their history (or imported as
+    /// inactive) is first brought to that shape, which costs one more round trip
+    /// once per such item.
+    pub async fn store(&self, w: StoreWrite<'_>) -> Result<Stored, RepoError> {
+        let pk = ConfigItem::key(w.user_id, w.provider);
+        for _ in 0..STORE_ATTEMPTS {
+            match self.upsert(&pk, &w).await? {
+                Written::Applied(old) => {
+                    return stored(&w, pk, Some(old).filter(|a| !a.is_empty()));
+                }
+                Written::Refused(_) => self.forget_history(&pk).await?,
+            }
+        }
+        Err(RepoError::new(
+            "store",
+            "the item changed under every attempt",
+        ))
+    }
+
+    async fn upsert(&self, pk: &str, w: &StoreWrite<'_>) -> Result<Written, RepoError> {
+        let mut set = vec![
+            "userId = :u",
+            "provider = :p",
+            "apiKey = :k",
+            "keyHint = :h",
+            "isActive = :t",
+            "updatedAt = :now",
+            "keyStoredAt = :now",
+            "settings = :s",
+            "createdAt = if_not_exists(createdAt, :now)",
+            "id = if_not_exists(id, :id)",
+            "usageCount = if_not_exists(usageCount, :zero)",
+        ];
+        let mut remove = vec!["deletedAt", "expiresAt", "deletedId", "deletedCreatedAt"];
+        let settings = match w.settings {
+            Some(settings) => settings_value(settings)?,
+            None => AttributeValue::M(Default::default()),
+        };
+        let mut values = Item::from([
+            (":u".to_owned(), s(w.user_id)),
+            (":p".to_owned(), s(w.provider.as_str())),
+            (":k".to_owned(), s(w.envelope)),
+            (":h".to_owned(), s(w.key_hint)),
+            (":t".to_owned(), active()),
+            (":now".to_owned(), s(w.now)),
+            (":s".to_owned(), settings),
+            (":id".to_owned(), s(w.new_id)),
+            (":zero".to_owned(), n(0)),
+            (":one".to_owned(), n(1)),
+        ]);
+        // A new key has no test result yet unless one was made just now.
+        match w.validation {
+            Some((at, status)) => {
+                set.extend(["lastValidatedAt = :vat", "lastValidationStatus = :vs"]);
+                values.insert(":vat".into(), s(at));
+                values.insert(":vs".into(), s(status));
+            }
+            None => remove.extend(["lastValidatedAt", "lastValidationStatus"]),
+        }
+        let expression = format!(
+            "SET {} REMOVE {} ADD version :one",
+            set.join(", "),
+            remove.join(", ")
+        );
+        self.update("store", pk, |u| {
+            u.update_expression(expression)
+                // Absent, active, or deleted with its history forgotten.
+                .condition_expression("attribute_not_exists(id) OR isActive = :t")
+                .set_expression_attribute_values(Some(values))
+                .return_values(ReturnValue::AllOld)
+        })
+        .await
+    }
+
+    /// Brings a deleted item that still holds its history to the shape a delete
+    /// leaves. Refused when the item is active or has that shape already.
+    async fn forget_history(&self, pk: &str) -> Result<(), RepoError> {
+        self.update("store", pk, |u| {
+            u.update_expression(format!(
+                "SET {KEEP_FORMER} REMOVE {FORGET} ADD version :one"
+            ))
+            .condition_expression("isActive = :f AND attribute_exists(id)")
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":one", n(1))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// A user's active configurations, by provider, from the `byUser` index
+    /// (which holds no ciphertext).
+    pub async fn list(&self, user_id: &str) -> Result<Vec<ConfigItem>, RepoError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_USER_INDEX)
+                // What get-configs' IAM policy requires (`dynamodb:Select`).
+                .select(Select::AllProjectedAttributes)
+                .key_condition_expression("userId = :u")
+                .filter_expression("isActive = :t")
+                .expression_attribute_values(":u", s(user_id))
+                .expression_attribute_values(":t", active())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| RepoError::sdk("list", e))?;
+            for item in out.items.unwrap_or_default() {
+                items.push(decode("list", item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    /// Replaces the settings of an active configuration; `None` when there is none.
+    /// One conditional update answering `UPDATED_NEW`, so the answer holds what the
+    /// update wrote and never the ciphertext.
+    pub async fn update_settings(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        settings: &Map<String, Value>,
+        now: &str,
+    ) -> Result<Option<ConfigItem>, RepoError> {
+        let pk = ConfigItem::key(user_id, provider);
+        let settings = settings_value(settings)?;
+        let written = self
+            .update("update settings", pk.as_str(), |u| {
+                u.update_expression(UPDATE_SETTINGS)
+                    .condition_expression("isActive = :t")
+                    .expression_attribute_values(":s", settings)
+                    .expression_attribute_values(":now", s(now))
+                    .expression_attribute_values(":null", AttributeValue::Null(true))
+                    .expression_attribute_values(":t", active())
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":zero", n(0))
+                    .return_values(ReturnValue::UpdatedNew)
+            })
+            .await?;
+        let Some(mut item) = written.applied() else {
+            return Ok(None);
+        };
+        // The keys and the condition are what the request already knows.
+        item.insert(TABLE_KEY.into(), s(pk));
+        item.insert(BY_USER_HASH_KEY.into(), s(user_id));
+        item.insert(BY_USER_RANGE_KEY.into(), s(provider.as_str()));
+        item.insert("isActive".into(), active());
+        decode("update settings", item).map(Some)
+    }
+
+    /// Soft-deletes an active configuration: the ciphertext, hint and history are
+    /// removed, `deletedAt` and the purge time `expiresAt` set; nothing is returned.
+    /// False when none was active.
+    pub async fn delete(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        now: &str,
+        expires_at: i64,
+    ) -> Result<bool, RepoError> {
+        let written = self
+            .update("delete", ConfigItem::key(user_id, provider), |u| {
+                u.update_expression(delete_expression())
+                    .condition_expression("isActive = :t")
+                    .expression_attribute_values(":f", AttributeValue::Bool(false))
+                    .expression_attribute_values(":t", active())
+                    .expression_attribute_values(":now", s(now))
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .expression_attribute_values(":one", n(1))
+                    .return_values(ReturnValue::None)
+            })
+            .await?;
+        Ok(written.applied().is_some())
+    }
+}
+
+/// The item a store wrote, from what it held before (`ALL_OLD`).
+fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, RepoError> {
+    let version = old
+        .as_ref()
+        .and_then(|o| number::<u64>(o, "version"))
+        .unwrap_or(0)
+        + 1;
+    let kept = match old {
+        Some(o) if is_active(&o) => Some(decode("store", o)?),
+        _ => None,
+    };
+    let created = kept.is_none();
+    let (id, created_at, usage_count, last_used_at) = match kept {
+        Some(o) => (o.id, o.created_at, o.usage_count, o.last_used_at),
+        None => (w.new_id.to_owned(), w.now.to_owned(), 0, None),
+    };
+    let item = ConfigItem {
+        pk,
+        user_id: w.user_id.to_owned(),
+        provider: w.provider.as_str().to_owned(),
+        id,
+        key_hint: Some(w.key_hint.to_owned()),
+        settings: w.settings.cloned().unwrap_or_default(),
+        is_active: true,
+        created_at,
+        updated_at: w.now.to_owned(),
+        key_stored_at: Some(w.now.to_owned()),
+        last_used_at,
+        last_validated_at: w.validation.map(|(at, _)| at.to_owned()),
+        last_validation_status: w.validation.map(|(_, st)| st.to_owned()),
+        deleted_at: None,
+        usage_count,
+        version,
+        expires_at: None,
+    };
+    Ok(Stored { item, created })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::schema::{view_attributes, DELETE_ATTRIBUTES};
+
+    /// The attribute names of an update expression (no placeholders or functions).
+    fn attributes(expression: &str) -> Vec<&str> {
+        expression
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .filter(|w| !w.is_empty() && !w.starts_with(':'))
+            .filter(|w| !["SET", "REMOVE", "ADD", "if_not_exists"].contains(w))
+            .collect()
+    }
+
+    #[test]
+    fn update_settings_touches_only_what_its_policy_allows() {
+        let allowed = view_attributes();
+        for name in attributes(UPDATE_SETTINGS).into_iter().chain(["isActive"]) {
+            assert!(allowed.contains(&name), "{name} is not in the view");
+        }
+    }
+
+    #[test]
+    fn delete_touches_only_what_its_policy_allows_and_keeps_the_former_id() {
+        let delete = delete_expression();
+        for name in attributes(&delete).into_iter().chain(["isActive"]) {
+            assert!(DELETE_ATTRIBUTES.contains(&name), "{name}");
+        }
+        // Everything a new configuration must not inherit goes, the former id stays.
+        for name in [
+            "id",
+            "createdAt",
+            "usageCount",
+            "lastUsedAt",
+            "settings",
+            "apiKey",
+        ] {
+            assert!(attributes(FORGET).contains(&name), "{name}");
+        }
+        assert_eq!(
+            attributes(KEEP_FORMER),
+            ["deletedId", "id", "deletedCreatedAt", "createdAt"]
+        );
+    }
+}

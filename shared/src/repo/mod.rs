@@ -1,0 +1,257 @@
+//! The provider configuration table in DynamoDB. Every operation is one round trip.
+//!
+//! - [`schema`]: table, index and attribute names, and what each function may touch.
+//! - `configs`: a user's configurations (store, list, update the settings, delete).
+//! - `sealed`: what the code that opens keys reads and writes (the sealed key, a
+//!   recorded use, a recorded key test).
+//! - `ratelimit`: the per-user allowance of key tests.
+//! - `scan`: whole-table pages and the writes of the admin tools.
+//!
+//! This file holds what they share: the repository, its error, the decoding of
+//! items and the one helper every conditional update goes through.
+
+mod configs;
+mod ratelimit;
+mod scan;
+pub mod schema;
+mod sealed;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use serde_json::{Map, Value};
+
+use crate::config::ConfigItem;
+
+pub use configs::{StoreWrite, Stored};
+pub use ratelimit::{Allowance, MAX_KEY_TESTS_PER_MINUTE};
+pub use scan::{Pages, ScanPage, SCAN_PAGE_ITEMS};
+pub use schema::{BY_USER_INDEX, NON_KEY_VIEW_ATTRIBUTES};
+
+/// A DynamoDB item: attributes by name.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// A failure of the table that no client input explains (throttling, network,
+/// a malformed item): the API answers 500 and logs the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("dynamodb {operation}: {reason}")]
+pub struct RepoError {
+    operation: &'static str,
+    reason: String,
+}
+
+impl RepoError {
+    fn new(operation: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            operation,
+            reason: reason.into(),
+        }
+    }
+
+    fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        operation: &'static str,
+        err: SdkError<E>,
+    ) -> Self {
+        let reason = match (err.code(), err.message()) {
+            (Some(code), Some(msg)) => format!("{code}: {msg}"),
+            (Some(code), None) => code.to_owned(),
+            _ => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
+        };
+        Self::new(operation, reason)
+    }
+}
+
+/// Whether a write failed only because its condition did not hold: an expected
+/// outcome (absent, inactive, changed meanwhile, over the limit), never an error.
+fn is_condition_failure<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
+/// What a conditional update did.
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// The condition held and the item was written; the answer's attributes, as
+    /// `ReturnValues` asked (empty for NONE).
+    Applied(Item),
+    /// The condition did not hold; the item as it was, where the request asked for
+    /// it (`ReturnValuesOnConditionCheckFailure`) and the backend sent it.
+    Refused(Option<Item>),
+}
+
+impl Written {
+    /// The answer of an applied write; `None` when it was refused.
+    pub(crate) fn applied(self) -> Option<Item> {
+        match self {
+            Self::Applied(out) => Some(out),
+            Self::Refused(_) => None,
+        }
+    }
+}
+
+/// A configuration together with its sealed key, for the code that opens keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedConfig {
+    /// The item.
+    pub item: ConfigItem,
+    /// The stored `apiKey`: an `akv1` envelope (or a legacy value before rewrap).
+    pub envelope: String,
+}
+
+/// Read and write access to the provider configuration table.
+#[derive(Debug, Clone)]
+pub struct ConfigRepository {
+    client: Client,
+    table: String,
+}
+
+impl ConfigRepository {
+    /// A repository over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The DynamoDB client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends one UpdateItem of the item under `pk`: `build` adds the expressions to
+    /// the chain every write shares. A failed condition is [`Written::Refused`].
+    pub(crate) async fn update(
+        &self,
+        operation: &'static str,
+        pk: impl Into<String>,
+        build: impl FnOnce(UpdateItemFluentBuilder) -> UpdateItemFluentBuilder,
+    ) -> Result<Written, RepoError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::TABLE_KEY, s(pk));
+        match build(request).send().await {
+            Ok(out) => Ok(Written::Applied(out.attributes.unwrap_or_default())),
+            Err(err) if is_condition_failure(&err) => {
+                let item = match err.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => e.item,
+                    _ => None,
+                };
+                Ok(Written::Refused(item))
+            }
+            Err(err) => Err(RepoError::sdk(operation, err)),
+        }
+    }
+}
+
+/// A string attribute.
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A number attribute.
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// `true`, as the `isActive` of an active configuration.
+pub(crate) fn active() -> AttributeValue {
+    AttributeValue::Bool(true)
+}
+
+/// Whether an item is an active configuration.
+pub(crate) fn is_active(item: &Item) -> bool {
+    matches!(item.get("isActive"), Some(AttributeValue::Bool(true)))
+}
+
+/// The settings object as a map attribute.
+pub(crate) fn settings_value(settings: &Map<String, Value>) -> Result<AttributeValue, RepoError> {
+    serde_dynamo::to_attribute_value(settings)
+        .map_err(|e| RepoError::new("encode settings", e.to_string()))
+}
+
+/// A configuration item without its ciphertext. A deleted one gets its former id
+/// and creation time back from where the delete kept them.
+pub(crate) fn decode(operation: &'static str, mut item: Item) -> Result<ConfigItem, RepoError> {
+    item.remove(schema::CIPHERTEXT_ATTRIBUTE);
+    for (live, kept) in [("id", "deletedId"), ("createdAt", "deletedCreatedAt")] {
+        if let Some(value) = item.remove(kept) {
+            item.entry(live.to_owned()).or_insert(value);
+        }
+    }
+    serde_dynamo::from_item(item).map_err(|e| RepoError::new(operation, e.to_string()))
+}
+
+/// A configuration item with its ciphertext, which it must hold.
+pub(crate) fn decode_sealed(
+    operation: &'static str,
+    mut item: Item,
+) -> Result<SealedConfig, RepoError> {
+    let envelope = match item.remove(schema::CIPHERTEXT_ATTRIBUTE) {
+        Some(AttributeValue::S(envelope)) => envelope,
+        _ => return Err(RepoError::new(operation, "the item holds no apiKey string")),
+    };
+    Ok(SealedConfig {
+        item: decode(operation, item)?,
+        envelope,
+    })
+}
+
+/// The number attribute `name` of an item, when it is one.
+pub(crate) fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tombstone() -> Item {
+        HashMap::from([
+            ("pk".to_owned(), s("u#openai")),
+            ("userId".to_owned(), s("u")),
+            ("provider".to_owned(), s("openai")),
+            ("isActive".to_owned(), AttributeValue::Bool(false)),
+            ("updatedAt".to_owned(), s("2025-01-02T00:00:00.000Z")),
+            ("deletedAt".to_owned(), s("2025-01-02T00:00:00.000Z")),
+            ("deletedId".to_owned(), s("old-id")),
+            ("deletedCreatedAt".to_owned(), s("2025-01-01T00:00:00.000Z")),
+            ("lastUsedAt".to_owned(), AttributeValue::Null(true)),
+            ("version".to_owned(), n(3)),
+        ])
+    }
+
+    #[test]
+    fn a_deleted_item_decodes_with_its_former_id() {
+        let item = decode("test", tombstone()).unwrap();
+        assert_eq!(item.id, "old-id");
+        assert_eq!(item.created_at, "2025-01-01T00:00:00.000Z");
+        assert!(!item.is_active);
+        // An attribute stored as NULL reads as absent.
+        assert_eq!(item.last_used_at, None);
+        assert_eq!(item.version, 3);
+    }
+
+    #[test]
+    fn decoding_drops_the_ciphertext_and_sealed_decoding_requires_it() {
+        let mut raw = tombstone();
+        assert!(decode_sealed("test", raw.clone()).is_err());
+        raw.insert("apiKey".into(), s("akv1.xyz"));
+        let sealed = decode_sealed("test", raw.clone()).unwrap();
+        assert_eq!(sealed.envelope, "akv1.xyz");
+        assert!(decode("test", raw).is_ok());
+    }
+}
