@@ -17,23 +17,29 @@
 
 pub mod api;
 pub mod aws;
+#[cfg(feature = "sealing")]
 pub mod crypto;
 pub mod domain;
+#[cfg(feature = "keytest")]
 pub mod keytest;
 pub mod maintenance;
 pub mod provider;
 pub mod repo;
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod sealing_state;
+#[cfg(feature = "sealing")]
 pub mod seed;
 pub mod service_config;
 pub mod state;
 pub mod telemetry;
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod usage;
 
 /// The domain types under the name they had before [`domain`]: `config::ConfigItem`,
 /// `config::timestamp` and the rest keep working.
 pub use domain as config;
 
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 pub use sealing_state::SealingState;
 pub use service_config::ServiceConfig;
 pub use state::State;

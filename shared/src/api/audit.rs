@@ -40,6 +40,7 @@ impl Audit {
     }
 
     /// The outcome of a key test.
+    #[cfg(all(feature = "sealing", feature = "keytest"))]
     pub(crate) fn key_status(&mut self, status: &'static str) {
         self.key_status = Some(status);
     }

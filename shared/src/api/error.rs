@@ -9,9 +9,11 @@ use super::field_error::FieldError;
 use super::respond::json_response;
 use crate::provider::ProviderId;
 use crate::repo::RepoError;
+#[cfg(feature = "sealing")]
 use crate::seed::KeyMaterialError;
 
 /// Seconds a client is asked to wait when the key material is unavailable.
+#[cfg(feature = "sealing")]
 const KEY_MATERIAL_RETRY_AFTER_SECS: u64 = 5;
 
 /// Everything that can go wrong in a request, mapped to a status in [`ApiError::status`].
@@ -32,6 +34,7 @@ pub enum ApiError {
     /// A well-formed request refused on its merits (422), with a body of its own.
     Unprocessable(serde_json::Value),
     /// The seed could not be had (503).
+    #[cfg(feature = "sealing")]
     KeyMaterial(KeyMaterialError),
     /// Anything else (500): the cause goes to the log only.
     Internal(String),
@@ -47,6 +50,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            #[cfg(feature = "sealing")]
             Self::KeyMaterial(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -92,6 +96,7 @@ impl ApiError {
                 }
                 value
             }
+            #[cfg(feature = "sealing")]
             Self::KeyMaterial(cause) => {
                 tracing::error!(request_id, error = %cause, "key material unavailable");
                 json!({
@@ -107,6 +112,7 @@ impl ApiError {
         let mut response = json_response(status, &body);
         let retry_after = match self {
             Self::RateLimited(secs) => Some(secs.max(1)),
+            #[cfg(feature = "sealing")]
             Self::KeyMaterial(_) => Some(KEY_MATERIAL_RETRY_AFTER_SECS),
             _ => None,
         };
@@ -125,6 +131,7 @@ impl From<Vec<FieldError>> for ApiError {
     }
 }
 
+#[cfg(feature = "sealing")]
 impl From<crate::seed::KeyUseError> for ApiError {
     fn from(err: crate::seed::KeyUseError) -> Self {
         match err {

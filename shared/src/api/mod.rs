@@ -4,6 +4,7 @@
 //! Each route is one file that reads top to bottom; one wrapper (`serve`) gives
 //! every route the same request id, identity check, audit line and error answer.
 
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 mod allowance;
 mod audit;
 mod body;
@@ -17,7 +18,9 @@ mod serve;
 
 pub mod delete_config;
 pub mod get_configs;
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod store;
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod test_key;
 pub mod update_settings;
 

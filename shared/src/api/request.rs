@@ -25,6 +25,8 @@ pub struct StoreRequest {
     pub validate: bool,
 }
 
+// Only the routes that seal or test a key read these bodies.
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 impl StoreRequest {
     /// Reads a store body.
     pub(crate) fn parse(body: &JsonBody) -> Checked<Self> {
@@ -92,6 +94,7 @@ pub enum KeyToTest {
     BadlyShaped(String),
 }
 
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 impl TestKeyRequest {
     /// Reads a key test body.
     pub(crate) fn parse(body: &JsonBody) -> Checked<Self> {
@@ -165,6 +168,7 @@ fn provider(body: &JsonBody) -> Checked<ProviderId> {
 }
 
 /// A required API key.
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 fn api_key(body: &JsonBody) -> Checked<ApiKey> {
     match body.get("apiKey") {
         None => Err(refuse("apiKey", "is required")),
@@ -198,6 +202,7 @@ fn settings(body: &JsonBody) -> Checked<Option<Settings>> {
 }
 
 /// An optional boolean, false when absent.
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 fn flag(body: &JsonBody, field: &'static str) -> Checked<bool> {
     match body.get(field) {
         None => Ok(false),
