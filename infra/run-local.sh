@@ -43,10 +43,11 @@ export API_KEY_ENCRYPTION_SEED_SECRET_ID=${API_KEY_ENCRYPTION_SEED_SECRET_ID:-ap
 export APIKEYS_KMS_ALIAS=${APIKEYS_KMS_ALIAS:-alias/apikeys-local}
 export APIKEYS_LOCAL_ISSUER_DIR=${APIKEYS_LOCAL_ISSUER_DIR:-$root/.local/issuer}
 
-say "provisioning table $APIKEYS_TABLE_NAME, secret $API_KEY_ENCRYPTION_SEED_SECRET_ID and the local issuer (a first build takes minutes)"
-cargo run --locked -q -p apikeys-admin -- provision
-say "building the local API"
-cargo build --locked -q -p apikeys-local-api
+# One build for both: one feature set, so the shared crate is compiled once for them.
+say "building apikeys-admin and the local API (a first build takes minutes)"
+cargo build --locked -q -p apikeys-admin -p apikeys-local-api
+say "provisioning table $APIKEYS_TABLE_NAME, secret $API_KEY_ENCRYPTION_SEED_SECRET_ID and the local issuer"
+target/debug/apikeys-admin provision
 
 # cargo-lambda from the venv; on PATH, `cargo lambda …` finds it too.
 export PATH=$APIKEYS_VENV/bin:$PATH
@@ -108,12 +109,11 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-admin="cargo run --locked -q -p apikeys-admin --"
 cat >&2 <<INFO
 
 run-local: the API is at $base (functions build on their first request: minutes the first time)
   key manager page:  $base/
-  a token (1 hour):  TOKEN=\$($admin token alice)
+  a token (1 hour):  TOKEN=\$(target/debug/apikeys-admin token alice)
                      or: curl -s -X POST $base/local/dev-token -d '{"user":"alice"}'
   then, e.g.:        curl -s -H "Authorization: Bearer \$TOKEN" $base/api/provider-configs
   routes (template.yaml):

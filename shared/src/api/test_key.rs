@@ -41,6 +41,7 @@ async fn test_stored_key(
     user: &UserId,
     provider: ProviderId,
 ) -> Result<KeyTestResult, ApiError> {
+    state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
     let sealed = state
         .base
         .repo
