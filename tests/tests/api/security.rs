@@ -123,6 +123,9 @@ async fn every_handler(stack: &Stack, change: impl Fn(&mut Value)) -> Vec<(Strin
     answers
 }
 
+/// A change made to an event before it is sent.
+type EventChange = Box<dyn Fn(&mut Value)>;
+
 #[tokio::test]
 async fn claims_without_a_sub_and_spoofable_headers_are_unauthorized_in_every_handler() {
     // Given carol's stored key
@@ -134,7 +137,7 @@ async fn claims_without_a_sub_and_spoofable_headers_are_unauthorized_in_every_ha
         "x-forwarded-user",
         "x-amzn-oidc-identity",
     ];
-    let cases: [(&str, Box<dyn Fn(&mut Value)>); 3] = [
+    let cases: [(&str, EventChange); 3] = [
         (
             "claims without sub",
             Box::new(|e: &mut Value| {
