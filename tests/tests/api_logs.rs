@@ -123,3 +123,36 @@ async fn no_handler_logs_a_key_a_ciphertext_or_a_settings_value_at_trace() {
         assert!(!logs.contains(value), "{value} in the log:\n{logs}");
     }
 }
+
+#[tokio::test]
+async fn an_internal_error_says_nothing_but_is_logged_with_its_cause() {
+    // Given the global log capture and a function whose table does not exist
+    let capture = capture();
+    let stack = Stack::new().await;
+    let broken = stack.state_over_missing_table();
+    let mut event = event_for("get-configs.json", Some("alice"));
+    let id = format!("req-{}", uuid::Uuid::new_v4().simple());
+    event["requestContext"]["requestId"] = Value::String(id.clone());
+
+    // When alice lists her configs
+    let (status, _, body) = parts(get_configs::handle(&broken, request(&event)).await);
+
+    // Then the answer is opaque, and the log line of that request holds the cause
+    assert_eq!(status, 500);
+    assert_eq!(
+        body,
+        json!({"error": "Internal server error", "requestId": id})
+    );
+    let log = capture.text();
+    let cause = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["level"] == "ERROR" && line["request_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no error line for {id}"));
+    assert!(
+        cause["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ResourceNotFound")),
+        "{cause}"
+    );
+}
