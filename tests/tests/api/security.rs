@@ -289,6 +289,22 @@ async fn identity_never_comes_from_the_body() {
 
 // ---------------------------------------------------------------- logs
 
+/// The log of this whole test binary, as a function writes it: the process's
+/// global subscriber, so events of every thread reach it (a per-thread default
+/// misses callsites whose interest other threads cached meanwhile). No other test
+/// here installs a subscriber, and none may log a key either.
+fn global_capture() -> &'static LogCapture {
+    static CAPTURE: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = LogCapture::default();
+        tracing::subscriber::set_global_default(apikeys::telemetry::json_subscriber(
+            capture.clone(),
+        ))
+        .expect("the only subscriber of this test binary");
+        capture
+    })
+}
+
 /// An event of `events/` as `user` with a request id of its own, and that id.
 fn fresh_event(name: &str, user: Option<&str>) -> (Value, String) {
     let mut event = event_for(name, user);
@@ -304,9 +320,7 @@ fn with_body(mut event: Value, body: Value) -> Value {
 #[tokio::test]
 async fn logs_name_events_and_requests_but_never_a_secret() {
     // Given a function's log captured, and requests that go every way
-    let capture = LogCapture::default();
-    let _log =
-        tracing::subscriber::set_default(apikeys::telemetry::json_subscriber(capture.clone()));
+    let capture = global_capture();
     let stack = Stack::new().await;
     let no_seed = stack.sealing_without_seed();
     let broken = stack.state_over_missing_table();
