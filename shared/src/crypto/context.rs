@@ -30,23 +30,53 @@ impl<'a> KeyContext<'a> {
         self.provider
     }
 
-    /// Appends the canonical encoding: a big-endian u16 pair count, then each
-    /// (name, value) pair sorted by name, each string as a u16 length and UTF-8 bytes.
-    pub(crate) fn write_canonical(&self, out: &mut Vec<u8>) -> Result<(), CryptoError> {
-        // Already in byte order of the names: provider < purpose < user_id.
-        let pairs = [
+    /// The (name, value) pairs in byte order of the names: provider < purpose < user_id.
+    fn pairs(&self) -> [(&'a str, &'a str); 3] {
+        [
             ("provider", self.provider),
             ("purpose", PURPOSE_PROVIDER_API_KEY),
             ("user_id", self.user_id),
-        ];
-        out.extend_from_slice(&(pairs.len() as u16).to_be_bytes());
-        for (name, value) in pairs {
+        ]
+    }
+
+    /// The length of the canonical encoding; an error when a field is too long.
+    pub(crate) fn canonical_len(&self) -> Result<usize, CryptoError> {
+        let mut len = 2;
+        for (name, value) in self.pairs() {
             for s in [name, value] {
-                let len = u16::try_from(s.len()).map_err(|_| CryptoError::ContextTooLong)?;
-                out.extend_from_slice(&len.to_be_bytes());
-                out.extend_from_slice(s.as_bytes());
+                u16::try_from(s.len()).map_err(|_| CryptoError::ContextTooLong)?;
+                len += 2 + s.len();
             }
         }
+        Ok(len)
+    }
+
+    /// Writes the canonical encoding into `out`, which is exactly
+    /// [`canonical_len`](Self::canonical_len) long: a big-endian u16 pair count,
+    /// then each (name, value) pair sorted by name, each string as a u16 length and
+    /// UTF-8 bytes. Call `canonical_len` first: it checks the field lengths.
+    pub(crate) fn write_canonical_to(&self, out: &mut [u8]) {
+        let pairs = self.pairs();
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&(pairs.len() as u16).to_be_bytes());
+        for (name, value) in pairs {
+            for s in [name, value] {
+                put(&(s.len() as u16).to_be_bytes());
+                put(s.as_bytes());
+            }
+        }
+    }
+
+    /// Appends the canonical encoding (see [`write_canonical_to`](Self::write_canonical_to)).
+    #[cfg(test)]
+    fn write_canonical(&self, out: &mut Vec<u8>) -> Result<(), CryptoError> {
+        let start = out.len();
+        out.resize(start + self.canonical_len()?, 0);
+        self.write_canonical_to(&mut out[start..]);
         Ok(())
     }
 }

@@ -1,12 +1,11 @@
 //! The `akv1` envelope: `akv1.` + base64url (no padding) of
 //! `version | suite | key id | salt | commitment | nonce | ciphertext+tag`.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use base64_simd::{AsOut, URL_SAFE_NO_PAD};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::aead::{aes256gcm_open, aes256gcm_seal, NONCE_LEN, TAG_LEN};
 use super::context::KeyContext;
@@ -57,11 +56,47 @@ impl RecordKeys {
     }
 }
 
-fn associated_data(preamble: &[u8], ctx: &KeyContext<'_>) -> Result<Vec<u8>, CryptoError> {
-    let mut aad = Vec::with_capacity(preamble.len() + 64);
-    aad.extend_from_slice(preamble);
-    ctx.write_canonical(&mut aad)?;
-    Ok(aad)
+/// Envelopes of stored keys are a few hundred bytes: their binary form and the
+/// associated data are built in a buffer on the stack up to this size, on the heap
+/// beyond it.
+const SCRATCH_LEN: usize = 512;
+
+/// Runs `f` over a zeroed buffer of `len` bytes, on the stack when it fits.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if len <= SCRATCH_LEN {
+        f(&mut [0u8; SCRATCH_LEN][..len])
+    } else {
+        f(&mut vec![0u8; len])
+    }
+}
+
+/// Runs `f` over the associated data: the preamble, then the canonical context.
+fn with_associated_data<R>(
+    preamble: &[u8],
+    ctx: &KeyContext<'_>,
+    f: impl FnOnce(&[u8]) -> Result<R, CryptoError>,
+) -> Result<R, CryptoError> {
+    let len = preamble.len() + ctx.canonical_len()?;
+    with_scratch(len, |aad| {
+        aad[..preamble.len()].copy_from_slice(preamble);
+        ctx.write_canonical_to(&mut aad[preamble.len()..]);
+        f(aad)
+    })
+}
+
+/// Constant-time equality of two 32-byte strings: eight bytes at a time, then one
+/// constant-time comparison of the difference.
+fn ct_eq_32(a: &[u8; 32], b: &[u8]) -> bool {
+    let Ok(b) = <&[u8; 32]>::try_from(b) else {
+        return false;
+    };
+    let word = |x: &[u8; 32], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&x[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let diff = (0..4).fold(0u64, |acc, i| acc | (word(a, i) ^ word(b, i)));
+    bool::from(diff.ct_eq(&0))
 }
 
 /// Seals `plaintext` for `ctx` under `master`.
@@ -76,82 +111,104 @@ pub(crate) fn seal(
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
     let (salt, nonce) = random.split_at(SALT_LEN);
 
-    let mut buf = Vec::with_capacity(ENVELOPE_OVERHEAD + plaintext.len());
-    buf.push(VERSION);
-    buf.push(SUITE_AES256GCM_HKDF_COMMIT);
-    buf.extend_from_slice(&master.id().to_bytes());
-    let keys = RecordKeys::derive(master, salt, &buf[..HEADER_LEN]);
-    buf.extend_from_slice(salt);
-    buf.extend_from_slice(&keys.commitment);
-    buf.extend_from_slice(nonce);
-    let aad = associated_data(&buf, ctx)?;
+    let len = ENVELOPE_OVERHEAD + plaintext.len();
+    with_scratch(len, |buf| {
+        let (preamble, body) = buf.split_at_mut(PREAMBLE_LEN);
+        preamble[0] = VERSION;
+        preamble[1] = SUITE_AES256GCM_HKDF_COMMIT;
+        preamble[2..HEADER_LEN].copy_from_slice(&master.id().to_bytes());
+        let keys = RecordKeys::derive(master, salt, &preamble[..HEADER_LEN]);
+        preamble[SALT_AT..COMMIT_AT].copy_from_slice(salt);
+        preamble[COMMIT_AT..NONCE_AT].copy_from_slice(&keys.commitment);
+        preamble[NONCE_AT..].copy_from_slice(nonce);
 
-    buf.extend_from_slice(plaintext);
-    let tag = aes256gcm_seal(&keys.key, nonce, &aad, &mut buf[PREAMBLE_LEN..])?;
-    buf.extend_from_slice(&tag);
-    let mut text = String::with_capacity(ENVELOPE_PREFIX.len() + buf.len().div_ceil(3) * 4);
-    text.push_str(ENVELOPE_PREFIX);
-    URL_SAFE_NO_PAD.encode_string(&buf, &mut text);
-    Ok(text)
+        let (sealed, tag_out) = body.split_at_mut(plaintext.len());
+        sealed.copy_from_slice(plaintext);
+        let tag = with_associated_data(preamble, ctx, |aad| {
+            aes256gcm_seal(&keys.key, nonce, aad, sealed)
+        })
+        .inspect_err(|_| sealed.zeroize())?;
+        tag_out.copy_from_slice(&tag);
+
+        let mut text =
+            String::with_capacity(ENVELOPE_PREFIX.len() + URL_SAFE_NO_PAD.encoded_length(len));
+        text.push_str(ENVELOPE_PREFIX);
+        URL_SAFE_NO_PAD.encode_append(&*buf, &mut text);
+        Ok(text)
+    })
 }
 
 /// Reads the key id of an envelope without opening it.
 pub(crate) fn key_id_of(stored: &str) -> Result<KeyId, CryptoError> {
-    let bytes = decode(stored)?;
-    Ok(KeyId::from_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]))
+    with_decoded(stored, |bytes| {
+        Ok(KeyId::from_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]))
+    })
 }
 
-/// Strictly decodes the envelope text and checks version, suite and lengths.
-fn decode(stored: &str) -> Result<Vec<u8>, CryptoError> {
+/// Strictly decodes the envelope text, checks version, suite and lengths, and
+/// runs `f` over the bytes (public: the ciphertext, never the plaintext).
+fn with_decoded<R>(
+    stored: &str,
+    f: impl FnOnce(&[u8]) -> Result<R, CryptoError>,
+) -> Result<R, CryptoError> {
     let body = stored
         .strip_prefix(ENVELOPE_PREFIX)
         .ok_or(CryptoError::Malformed)?;
     if body.len() > MAX_ENCODED_LEN {
         return Err(CryptoError::Malformed);
     }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(body)
+    // The exact length first (it refuses impossible lengths): the decoder needs
+    // that much room.
+    let len = URL_SAFE_NO_PAD
+        .decoded_length(body.as_bytes())
         .map_err(|_| CryptoError::Malformed)?;
-    match bytes.first() {
-        None => return Err(CryptoError::Malformed),
-        Some(&VERSION) => {}
-        Some(&v) => return Err(CryptoError::UnsupportedVersion(v)),
-    }
-    match bytes.get(1) {
-        None => return Err(CryptoError::Malformed),
-        Some(&SUITE_AES256GCM_HKDF_COMMIT) => {}
-        Some(&s) => return Err(CryptoError::UnsupportedSuite(s)),
-    }
-    if bytes.len() < ENVELOPE_OVERHEAD {
-        return Err(CryptoError::Malformed);
-    }
-    Ok(bytes)
+    with_scratch(len, |buf| {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(body.as_bytes(), buf.as_out())
+            .map_err(|_| CryptoError::Malformed)?;
+        let bytes = &*bytes;
+        match bytes.first() {
+            None => return Err(CryptoError::Malformed),
+            Some(&VERSION) => {}
+            Some(&v) => return Err(CryptoError::UnsupportedVersion(v)),
+        }
+        match bytes.get(1) {
+            None => return Err(CryptoError::Malformed),
+            Some(&SUITE_AES256GCM_HKDF_COMMIT) => {}
+            Some(&s) => return Err(CryptoError::UnsupportedSuite(s)),
+        }
+        if bytes.len() < ENVELOPE_OVERHEAD {
+            return Err(CryptoError::Malformed);
+        }
+        f(bytes)
+    })
 }
 
 /// Opens an envelope for `ctx`, finding the master key by id through `find`.
+///
+/// The plaintext is decrypted in a buffer of its exact size (length equal to
+/// capacity), so that it can become a `SecretString` without another copy.
 pub(crate) fn open<'k>(
     find: impl Fn(KeyId) -> Option<&'k MasterKey>,
     ctx: &KeyContext<'_>,
     stored: &str,
 ) -> Result<(Zeroizing<Vec<u8>>, KeyId), CryptoError> {
-    let mut bytes = Zeroizing::new(decode(stored)?);
-    let key_id = KeyId::from_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
-    let master = find(key_id).ok_or(CryptoError::UnknownKeyId(key_id))?;
+    with_decoded(stored, |bytes| {
+        let key_id = KeyId::from_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
+        let master = find(key_id).ok_or(CryptoError::UnknownKeyId(key_id))?;
 
-    let keys = RecordKeys::derive(master, &bytes[SALT_AT..COMMIT_AT], &bytes[..HEADER_LEN]);
-    // Checked before the AEAD is touched: a forged envelope that would open under
-    // another key (GCM is not key-committing) fails here.
-    if !bool::from(keys.commitment.ct_eq(&bytes[COMMIT_AT..NONCE_AT])) {
-        return Err(CryptoError::CommitmentMismatch);
-    }
-    let aad = associated_data(&bytes[..PREAMBLE_LEN], ctx)?;
-
-    let (preamble, body) = bytes.split_at_mut(PREAMBLE_LEN);
-    let (ciphertext, tag) = body.split_at_mut(body.len() - TAG_LEN);
-    aes256gcm_open(&keys.key, &preamble[NONCE_AT..], &aad, ciphertext, tag)?;
-    // The plaintext is moved to the front of the same (zeroized) buffer: no copy.
-    let end = bytes.len() - TAG_LEN;
-    bytes.truncate(end);
-    bytes.drain(..PREAMBLE_LEN);
-    Ok((bytes, key_id))
+        let keys = RecordKeys::derive(master, &bytes[SALT_AT..COMMIT_AT], &bytes[..HEADER_LEN]);
+        // Checked before the AEAD is touched: a forged envelope that would open
+        // under another key (GCM is not key-committing) fails here.
+        if !ct_eq_32(&keys.commitment, &bytes[COMMIT_AT..NONCE_AT]) {
+            return Err(CryptoError::CommitmentMismatch);
+        }
+        let (preamble, body) = bytes.split_at(PREAMBLE_LEN);
+        let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
+        let mut plaintext = Zeroizing::new(ciphertext.to_vec());
+        with_associated_data(preamble, ctx, |aad| {
+            aes256gcm_open(&keys.key, &preamble[NONCE_AT..], aad, &mut plaintext, tag)
+        })?;
+        Ok((plaintext, key_id))
+    })
 }

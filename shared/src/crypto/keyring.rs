@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::context::KeyContext;
 use super::envelope;
@@ -165,14 +166,8 @@ impl Keyring {
             tracing::info!(event = "legacy.read", format = %format, "opened a legacy value");
             (plaintext, StoredFormat::Legacy(format))
         };
-        // An exact-size copy: `SecretString` boxes it without a reallocation that
-        // would leave a copy behind, and `plaintext` is wiped when dropped.
-        let text = String::from_utf8(plaintext.to_vec()).map_err(|e| {
-            zeroize::Zeroize::zeroize(&mut e.into_bytes());
-            CryptoError::Malformed
-        })?;
         Ok(Opened {
-            secret: SecretString::from(text),
+            secret: into_secret_string(plaintext)?,
             format,
         })
     }
@@ -202,4 +197,21 @@ impl Keyring {
             .find(|k| k.id() == id)
             .map(|k| k.as_ref())
     }
+}
+
+/// The plaintext as a `SecretString`, leaving no copy behind: `SecretString` boxes
+/// a string with a reallocation unless its length is its capacity, so a buffer of
+/// exact size is taken as it is, and any other is first copied to one (and wiped).
+fn into_secret_string(mut plaintext: Zeroizing<Vec<u8>>) -> Result<SecretString, CryptoError> {
+    let exact = if plaintext.len() == plaintext.capacity() {
+        std::mem::take(&mut *plaintext)
+    } else {
+        plaintext.to_vec()
+    };
+    String::from_utf8(exact)
+        .map(SecretString::from)
+        .map_err(|e| {
+            e.into_bytes().zeroize();
+            CryptoError::Malformed
+        })
 }
