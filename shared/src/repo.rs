@@ -22,6 +22,7 @@ pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
     "id",
     "keyHint",
     "settings",
+    "endpoint",
     "isActive",
     "createdAt",
     "updatedAt",
@@ -89,8 +90,11 @@ pub struct StoreWrite<'a> {
     pub provider: ProviderId,
     /// The `akv1` envelope.
     pub envelope: &'a str,
-    /// The masked key.
-    pub key_hint: &'a str,
+    /// The masked key; `None` when no key was given (a provider whose key is optional).
+    pub key_hint: Option<&'a str>,
+    /// The endpoint that belongs to the key (`Endpoint::to_json`); `None` removes
+    /// a stored one.
+    pub endpoint: Option<&'a Value>,
     /// New settings; `None` keeps the stored ones.
     pub settings: Option<&'a Map<String, Value>>,
     /// A key test made before storing: (time, status).
@@ -188,7 +192,6 @@ impl ConfigRepository {
             "userId = :u",
             "provider = :p",
             "apiKey = :k",
-            "keyHint = :h",
             "isActive = :t",
             "updatedAt = :now",
             "keyStoredAt = :now",
@@ -201,13 +204,28 @@ impl ConfigRepository {
             (":u".to_owned(), s(w.user_id)),
             (":p".to_owned(), s(w.provider.as_str())),
             (":k".to_owned(), s(w.envelope)),
-            (":h".to_owned(), s(w.key_hint)),
             (":t".to_owned(), AttributeValue::Bool(true)),
             (":now".to_owned(), s(w.now)),
             (":id".to_owned(), s(w.new_id)),
             (":zero".to_owned(), n(0)),
             (":one".to_owned(), n(1)),
         ]);
+        if let Some(hint) = w.key_hint {
+            set.push("keyHint = :h");
+            values.insert(":h".into(), s(hint));
+        } else {
+            remove.push("keyHint");
+        }
+        if let Some(endpoint) = w.endpoint {
+            set.push("#ep = :e");
+            values.insert(
+                ":e".into(),
+                serde_dynamo::to_attribute_value(endpoint)
+                    .map_err(|e| RepoError::new("encode endpoint", e.to_string()))?,
+            );
+        } else {
+            remove.push("#ep");
+        }
         match w.settings {
             Some(settings) => {
                 set.push("settings = :s");
@@ -239,6 +257,8 @@ impl ConfigRepository {
             .table_name(&self.table)
             .key("pk", s(ConfigItem::key(w.user_id, w.provider)))
             .update_expression(expression)
+            // An alias, so the attribute name never collides with a reserved word.
+            .expression_attribute_names("#ep", "endpoint")
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllOld)
             .send()
@@ -273,8 +293,9 @@ impl ConfigRepository {
             user_id: w.user_id.to_owned(),
             provider: w.provider.as_str().to_owned(),
             id,
-            key_hint: Some(w.key_hint.to_owned()),
+            key_hint: w.key_hint.map(str::to_owned),
             settings,
+            endpoint: w.endpoint.cloned(),
             is_active: true,
             created_at,
             updated_at: w.now.to_owned(),
