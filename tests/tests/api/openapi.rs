@@ -684,6 +684,38 @@ fn the_provider_enum_is_the_registry() {
 }
 
 #[test]
+fn the_readme_table_lists_every_registry_provider() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    for provider in ProviderId::ALL {
+        let entry = provider.entry();
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", provider.as_str())))
+            .unwrap_or_else(|| panic!("README.md has no providers row for {provider}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[3], entry.display_name, "{row}");
+        for alias in entry.aliases {
+            assert!(
+                cells[2].contains(&format!("`{alias}`")),
+                "{row}: alias {alias}"
+            );
+        }
+        assert!(
+            cells[4].contains(entry.check.path),
+            "{row}: {}",
+            entry.check.path
+        );
+        if let Some(base) = entry.default_base_url {
+            assert!(
+                cells[4].contains(&format!("{base}{}", entry.check.path)),
+                "{row}"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_document_has_exactly_the_routes_of_the_template() {
     let contract = Contract::load();
     let template = load_yaml("template.yaml");
