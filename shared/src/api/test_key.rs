@@ -63,6 +63,8 @@ async fn test_stored_key(
     user: &UserId,
     provider: ProviderId,
 ) -> Result<KeyTestResult, ApiError> {
+    // Unavailable key material is a 503 whether or not a key is stored.
+    state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
     let sealed = state
         .base
         .repo
