@@ -453,7 +453,7 @@ fn key_free_conditions() -> Vec<(&'static str, Vec<&'static str>, &'static str, 
         ),
         (
             "delete-config",
-            schema::DELETE_ATTRIBUTES.to_vec(),
+            schema::delete_attributes(),
             "dynamodb:ReturnValues",
             "NONE",
         ),

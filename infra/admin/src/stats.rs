@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use apikeys::crypto::{KeyId, Keyring, StoredFormat};
 use apikeys::keytest::KeyStatus;
 use apikeys::maintenance::{findings, Finding, DEFAULT_UNUSED_DAYS};
+use apikeys::provider::ProviderId;
 use apikeys::repo::{ConfigRepository, RepoError};
 use apikeys::state::DEFAULT_ROTATION_DAYS;
 use clap::Args;
@@ -149,6 +150,9 @@ pub struct Stats {
     pub rotation_due: u64,
     /// Active keys not used within the unused period.
     pub unused: u64,
+    /// Active configurations per provider of the registry, in its order (zeros
+    /// included), by canonical id; an item naming no known provider counts as `unknown`.
+    pub by_provider: Vec<(String, u64)>,
 }
 
 /// The name a stored value is counted under, and what it is sealed under.
@@ -185,6 +189,10 @@ impl Stats {
             self.rotation_due,
             self.unused
         );
+        out.push_str("active by provider:\n");
+        for (provider, count) in &self.by_provider {
+            out.push_str(&format!("  {provider:<19}{count}\n"));
+        }
         match &self.current_key_id {
             Some(id) => out.push_str(&format!("keys by key id (current {id}):\n")),
             None => out.push_str("keys by key id (current unknown: no seed configured):\n"),
@@ -204,6 +212,14 @@ impl Stats {
             None => {}
         }
         out
+    }
+
+    fn count_provider(&mut self, provider: &str) {
+        let name = ProviderId::parse(provider).map_or("unknown", ProviderId::as_str);
+        match self.by_provider.iter_mut().find(|(p, _)| p == name) {
+            Some((_, n)) => *n += 1,
+            None => self.by_provider.push((name.to_owned(), 1)),
+        }
     }
 
     fn count(&mut self, envelope: &str, known: Option<&KnownKeys>) {
@@ -232,6 +248,10 @@ pub async fn stats(
     let mut stats = Stats {
         current_key_id: known.map(|k| k.current.to_string()),
         not_current: known.map(|_| 0),
+        by_provider: ProviderId::ALL
+            .iter()
+            .map(|p| (p.as_str().to_owned(), 0))
+            .collect(),
         ..Stats::default()
     };
     let mut start = None;
@@ -241,6 +261,7 @@ pub async fn stats(
             stats.total += 1;
             if item.is_active {
                 stats.active += 1;
+                stats.count_provider(&item.provider);
                 if item.last_validation_status.as_deref() == Some(KeyStatus::FormatInvalid.as_str())
                 {
                     stats.format_invalid += 1;
@@ -351,5 +372,23 @@ mod tests {
         assert!(stats
             .render(90, 30)
             .contains("every key is under the current key id"));
+    }
+
+    #[test]
+    fn active_keys_are_counted_by_registry_provider() {
+        let mut stats = Stats {
+            by_provider: ProviderId::ALL
+                .iter()
+                .map(|p| (p.as_str().to_owned(), 0))
+                .collect(),
+            ..Stats::default()
+        };
+        stats.count_provider("azure");
+        stats.count_provider("retired-provider");
+        assert_eq!(stats.by_provider.len(), ProviderId::ALL.len() + 1);
+        assert!(stats.by_provider.contains(&("azure-openai".into(), 1)));
+        assert_eq!(stats.by_provider.last(), Some(&("unknown".into(), 1)));
+        let printed = stats.render(90, 90);
+        assert!(ProviderId::ALL.iter().all(|p| printed.contains(p.as_str())));
     }
 }

@@ -28,8 +28,8 @@ pub use body::MAX_BODY_BYTES;
 pub use error::ApiError;
 pub use field_error::FieldError;
 pub use identity::UserId;
-pub use request::{
-    DeleteConfigRequest, KeyToTest, StoreRequest, TestKeyRequest, UpdateSettingsRequest,
-};
+pub use request::{DeleteConfigRequest, UpdateSettingsRequest};
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+pub use request::{KeyToTest, StoreRequest, TestKeyRequest};
 pub use respond::{empty_response, json_response};
 pub use serve::RequestMeta;

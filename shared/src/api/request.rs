@@ -6,19 +6,29 @@ use serde_json::Value;
 
 use super::body::JsonBody;
 use super::field_error::FieldError;
-use crate::domain::{check_number_text, ApiKey, Settings};
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+use crate::domain::ApiKey;
+use crate::domain::{check_number_text, Settings};
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+use crate::keytest::{Endpoint, KeyTester};
 use crate::provider::ProviderId;
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+use crate::provider::{EndpointKind, KeyUse};
 
 /// A field's value, or the errors that name it.
 type Checked<T> = Result<T, Vec<FieldError>>;
 
-/// POST /api/provider-configs `{provider, apiKey, settings?, validate?}`.
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+/// POST /api/provider-configs `{provider, apiKey, endpoint?, settings?, validate?}`.
 #[derive(Debug)]
 pub struct StoreRequest {
     /// The provider.
     pub provider: ProviderId,
-    /// The key to seal.
-    pub api_key: ApiKey,
+    /// The key to seal; `None` only for a provider whose key is optional.
+    pub api_key: Option<ApiKey>,
+    /// The endpoint that belongs to the key (checked in form; where it leads is
+    /// checked by the route before anything is written).
+    pub endpoint: Option<Endpoint>,
     /// New settings; `None` when the body has none.
     pub settings: Option<Settings>,
     /// `validate: true`: the provider must accept the key before it is stored.
@@ -28,23 +38,35 @@ pub struct StoreRequest {
 // Only the routes that seal or test a key read these bodies.
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 impl StoreRequest {
-    /// Reads a store body.
-    pub(crate) fn parse(body: &JsonBody) -> Checked<Self> {
+    /// Reads a store body; `tester` holds the deployment's endpoint policy.
+    pub(crate) fn parse(body: &JsonBody, tester: &KeyTester) -> Checked<Self> {
+        let provider = provider(body);
+        let api_key = match &provider {
+            Ok(p) if p.entry().key == KeyUse::Optional && body.get("apiKey").is_none() => Ok(None),
+            _ => api_key(body).map(Some),
+        };
+        let endpoint = match &provider {
+            Ok(p) => endpoint(body, *p, tester, true),
+            Err(_) => Ok(None),
+        };
         match (
-            provider(body),
-            api_key(body),
+            provider,
+            api_key,
+            endpoint,
             settings(body),
             flag(body, "validate"),
         ) {
-            (Ok(provider), Ok(api_key), Ok(settings), Ok(validate)) => Ok(Self {
+            (Ok(provider), Ok(api_key), Ok(endpoint), Ok(settings), Ok(validate)) => Ok(Self {
                 provider,
                 api_key,
+                endpoint,
                 settings,
                 validate,
             }),
-            (provider, api_key, settings, validate) => Err(collect([
+            (provider, api_key, endpoint, settings, validate) => Err(collect([
                 provider.err(),
                 api_key.err(),
+                endpoint.err(),
                 settings.err(),
                 validate.err(),
             ])),
@@ -73,15 +95,20 @@ impl UpdateSettingsRequest {
     }
 }
 
-/// POST /api/test-api-key `{provider, apiKey?}`.
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+/// POST /api/test-api-key `{provider, apiKey?, endpoint?}`.
 #[derive(Debug)]
 pub struct TestKeyRequest {
     /// The provider.
     pub provider: ProviderId,
     /// Which key to test.
     pub key: KeyToTest,
+    /// The endpoint to test a given key at; the stored key is always tested at
+    /// its stored endpoint.
+    pub endpoint: Option<Endpoint>,
 }
 
+#[cfg(all(feature = "sealing", feature = "keytest"))]
 /// The key a test is about.
 #[derive(Debug)]
 pub enum KeyToTest {
@@ -89,6 +116,8 @@ pub enum KeyToTest {
     Stored,
     /// The key of the body.
     Given(ApiKey),
+    /// No key at all, at the body's endpoint: a provider whose key is optional.
+    Keyless,
     /// A key that fails the basic rules: answered `format_invalid` without a call,
     /// with the reason (which never quotes the key).
     BadlyShaped(String),
@@ -96,18 +125,44 @@ pub enum KeyToTest {
 
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 impl TestKeyRequest {
-    /// Reads a key test body.
-    pub(crate) fn parse(body: &JsonBody) -> Checked<Self> {
+    /// Reads a key test body; `tester` holds the deployment's endpoint policy.
+    ///
+    /// Without `apiKey` the stored key is tested at its stored endpoint, and an
+    /// `endpoint` in the body is refused: it could send the stored key to a server
+    /// of the caller's choosing. A provider whose key is optional is the exception:
+    /// no key and an endpoint test that server without a key.
+    pub(crate) fn parse(body: &JsonBody, tester: &KeyTester) -> Checked<Self> {
+        let provider = provider(body);
+        let given = body.get("apiKey").is_some();
+        let endpoint = match &provider {
+            Ok(p)
+                if !given
+                    && body.get("endpoint").is_some()
+                    && p.entry().key == KeyUse::Required =>
+            {
+                Err(refuse(
+                    "endpoint",
+                    "is taken from the stored key; give apiKey to test a key at another endpoint",
+                ))
+            }
+            Ok(p) => endpoint(body, *p, tester, given),
+            Err(_) => Ok(None),
+        };
         let key = match body.get("apiKey") {
+            None if endpoint.as_ref().is_ok_and(Option::is_some) => Ok(KeyToTest::Keyless),
             None => Ok(KeyToTest::Stored),
             Some(Value::String(raw)) => {
                 Ok(ApiKey::parse(raw).map_or_else(KeyToTest::BadlyShaped, KeyToTest::Given))
             }
             Some(_) => Err(refuse("apiKey", "must be a string")),
         };
-        match (provider(body), key) {
-            (Ok(provider), Ok(key)) => Ok(Self { provider, key }),
-            (provider, key) => Err(collect([provider.err(), key.err()])),
+        match (provider, key, endpoint) {
+            (Ok(provider), Ok(key), Ok(endpoint)) => Ok(Self {
+                provider,
+                key,
+                endpoint,
+            }),
+            (provider, key, endpoint) => Err(collect([provider.err(), key.err(), endpoint.err()])),
         }
     }
 }
@@ -174,6 +229,39 @@ fn api_key(body: &JsonBody) -> Checked<ApiKey> {
         None => Err(refuse("apiKey", "is required")),
         Some(Value::String(s)) => ApiKey::parse(s).map_err(|reason| refuse("apiKey", &reason)),
         Some(_) => Err(refuse("apiKey", "must be a string")),
+    }
+}
+
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+/// The `endpoint` object, in form and under the deployment's policy. With
+/// `required`, a provider that needs an endpoint the operator did not configure
+/// must be given one.
+fn endpoint(
+    body: &JsonBody,
+    provider: ProviderId,
+    tester: &KeyTester,
+    required: bool,
+) -> Checked<Option<Endpoint>> {
+    match body.get("endpoint") {
+        None if required
+            && provider.entry().endpoint != EndpointKind::None
+            && tester.settings().base_url(provider).is_none() =>
+        {
+            Err(refuse(
+                "endpoint",
+                &format!("is required for {}", provider.display_name()),
+            ))
+        }
+        None => Ok(None),
+        Some(value) => tester
+            .parse_endpoint(provider, value)
+            .map(Some)
+            .map_err(|errors| {
+                errors
+                    .into_iter()
+                    .map(|e| FieldError::new(e.field, e.message))
+                    .collect()
+            }),
     }
 }
 

@@ -1,14 +1,18 @@
-//! POST /api/provider-configs `{provider, apiKey, settings?, validate?}`: seals the
-//! key under (user, provider) and upserts the configuration. 201 new, 200 replaced.
+//! POST /api/provider-configs `{provider, apiKey, endpoint?, settings?, validate?}`:
+//! seals the key under (user, provider) and upserts the configuration with its
+//! endpoint. 201 new, 200 replaced. An endpoint that leads somewhere key tests never
+//! call is a 400 naming its field, before anything is written.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use secrecy::SecretString;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::allowance::take_key_test;
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::field_error::FieldError;
 use super::request::StoreRequest;
 use super::respond::json_response;
 use super::serve::{serve, Call};
@@ -21,8 +25,15 @@ use crate::sealing_state::SealingState;
 /// Handles a store request.
 pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
     serve(req, "api_key.store", async |req, call| {
-        let request = StoreRequest::parse(&JsonBody::read(req)?)?;
+        let request = StoreRequest::parse(&JsonBody::read(req)?, &state.tester)?;
         call.audit.provider(request.provider);
+        if let Some(endpoint) = &request.endpoint {
+            state
+                .tester
+                .guard_endpoint(request.provider, endpoint)
+                .await
+                .map_err(endpoint_refused)?;
+        }
 
         // Unavailable key material is a 503 before the provider is asked anything.
         state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
@@ -32,13 +43,16 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
             None
         };
         let user = call.user.as_str();
+        // A provider whose key is optional may be stored without one: an empty
+        // secret is sealed, so every stored item has an envelope to open.
+        let no_key = SecretString::from(String::new());
+        let secret = request.api_key.as_ref().map_or(&no_key, |k| k.secret());
         let envelope = state
             .keys
-            .seal(
-                &KeyContext::new(user, request.provider.as_str()),
-                request.api_key.secret(),
-            )
+            .seal(&KeyContext::new(user, request.provider.as_str()), secret)
             .await?;
+        let hint = request.api_key.as_ref().map(|k| k.hint(request.provider));
+        let endpoint = request.endpoint.as_ref().map(|e| e.to_json());
         let now = OffsetDateTime::now_utc();
         let stored = state
             .base
@@ -47,7 +61,8 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
                 user_id: user,
                 provider: request.provider,
                 envelope: &envelope,
-                key_hint: request.api_key.hint(request.provider).as_str(),
+                key_hint: hint.as_ref().map(|h| h.as_str()),
+                endpoint: endpoint.as_ref(),
                 settings: request.settings.as_ref().map(|s| s.as_map()),
                 validation: validated_at
                     .as_deref()
@@ -79,8 +94,13 @@ async fn validate(
     take_key_test(&state.base, &call.user).await?;
     let result = state
         .tester
-        .test(request.provider, request.api_key.secret())
-        .await;
+        .test_with(
+            request.provider,
+            request.api_key.as_ref().map(|k| k.secret()),
+            request.endpoint.as_ref(),
+        )
+        .await
+        .map_err(endpoint_refused)?;
     call.audit.key_status(result.status.as_str());
     if !result.valid {
         call.audit.event("api_key.store_refused");
@@ -90,4 +110,9 @@ async fn validate(
         })));
     }
     Ok(result.checked_at)
+}
+
+/// A user-given endpoint the guard refuses (or a missing one): a 400 naming the field.
+pub(crate) fn endpoint_refused(err: crate::keytest::EndpointError) -> ApiError {
+    ApiError::Invalid(vec![FieldError::new(err.field, err.reason)])
 }

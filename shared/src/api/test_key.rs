@@ -1,30 +1,47 @@
-//! POST /api/test-api-key `{provider, apiKey?}`: tells the truth about a key, with
-//! the given key or (without `apiKey`) the user's stored one. Rate limited per user.
+//! POST /api/test-api-key `{provider, apiKey?, endpoint?}`: tells the truth about a
+//! key, with the given key (at the given endpoint) or, without `apiKey`, the user's
+//! stored key at its stored endpoint. Rate limited per user.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
 
 use super::allowance::take_key_test;
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::field_error::FieldError;
 use super::identity::UserId;
 use super::request::{KeyToTest, TestKeyRequest};
 use super::respond::json_response;
 use super::serve::serve;
+use super::store::endpoint_refused;
 use crate::crypto::KeyContext;
-use crate::keytest::{KeyTestResult, KeyTester};
+use crate::keytest::{Endpoint, EndpointError, KeyTestResult, KeyTester};
 use crate::provider::ProviderId;
 use crate::sealing_state::SealingState;
 
 /// Handles a key test.
 pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
     serve(req, "api_key.test", async |req, call| {
-        let TestKeyRequest { provider, key } = TestKeyRequest::parse(&JsonBody::read(req)?)?;
+        let TestKeyRequest {
+            provider,
+            key,
+            endpoint,
+        } = TestKeyRequest::parse(&JsonBody::read(req)?, &state.tester)?;
         call.audit.provider(provider);
         take_key_test(&state.base, &call.user).await?;
 
+        let tester = &state.tester;
         let result = match key {
-            KeyToTest::Given(key) => state.tester.test(provider, key.secret()).await,
+            KeyToTest::Given(key) => tester
+                .test_with(provider, Some(key.secret()), endpoint.as_ref())
+                .await
+                .map_err(endpoint_refused)?,
+            KeyToTest::Keyless => tester
+                .test_with(provider, None, endpoint.as_ref())
+                .await
+                .map_err(endpoint_refused)?,
             KeyToTest::BadlyShaped(reason) => KeyTester::format_invalid(provider, &reason),
             KeyToTest::Stored => test_stored_key(state, &call.user, provider).await?,
         };
@@ -35,12 +52,14 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
     .await
 }
 
-/// Opens the user's stored key, tests it, and records the outcome on the item.
+/// Opens the user's stored key, tests it at its stored endpoint, and records the
+/// outcome on the item.
 async fn test_stored_key(
     state: &SealingState,
     user: &UserId,
     provider: ProviderId,
 ) -> Result<KeyTestResult, ApiError> {
+    // Unavailable key material is a 503 whether or not a key is stored.
     state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
     let sealed = state
         .base
@@ -48,9 +67,29 @@ async fn test_stored_key(
         .get_sealed(user.as_str(), provider)
         .await?
         .ok_or(ApiError::NotFound(provider))?;
+    // Parsed again under today's policy: an endpoint stored while loopback
+    // endpoints were allowed may no longer be.
+    let endpoint = sealed
+        .item
+        .endpoint
+        .as_ref()
+        .map(|value| state.tester.parse_endpoint(provider, value))
+        .transpose()
+        .map_err(|errors| {
+            stored_endpoint_unusable(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError::new(e.field, e.message))
+                    .collect(),
+            )
+        })?;
     let ctx = KeyContext::new(user.as_str(), provider.as_str());
     let opened = state.keys.open(&ctx, &sealed.envelope).await?;
-    let result = state.tester.test(provider, &opened.secret).await;
+    let result = test_opened(&state.tester, provider, &opened.secret, endpoint.as_ref())
+        .await
+        .map_err(|e: EndpointError| {
+            stored_endpoint_unusable(vec![FieldError::new(e.field, e.reason)])
+        })?;
     state
         .base
         .repo
@@ -63,4 +102,25 @@ async fn test_stored_key(
         )
         .await?;
     Ok(result)
+}
+
+/// A stored key is tested with its key, or without one when none was stored (an
+/// empty secret, for a provider whose key is optional).
+async fn test_opened(
+    tester: &KeyTester,
+    provider: ProviderId,
+    secret: &SecretString,
+    endpoint: Option<&Endpoint>,
+) -> Result<KeyTestResult, EndpointError> {
+    let key = (!secret.expose_secret().is_empty()).then_some(secret);
+    tester.test_with(provider, key, endpoint).await
+}
+
+/// The stored endpoint cannot be used under today's policy (or is missing): the
+/// request was fine, the stored configuration is not, so a 422 that says how to fix it.
+fn stored_endpoint_unusable(details: Vec<FieldError>) -> ApiError {
+    ApiError::Unprocessable(json!({
+        "error": "The stored endpoint of this key cannot be used; store the key again with an endpoint that is allowed",
+        "details": details,
+    }))
 }

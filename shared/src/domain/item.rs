@@ -26,6 +26,10 @@ pub struct ConfigItem {
     /// The user's provider settings.
     #[serde(default)]
     pub settings: Map<String, Value>,
+    /// The endpoint that belongs to the key, as `keytest::Endpoint::to_json`
+    /// writes it (not a secret); absent for providers with a fixed API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Value>,
     /// False after delete.
     pub is_active: bool,
     /// First store.

@@ -18,6 +18,9 @@ pub struct ProviderConfig {
     pub is_active: bool,
     /// The user's settings.
     pub settings: Map<String, Value>,
+    /// The endpoint that belongs to the key, when the provider takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Value>,
     /// Masked key.
     pub key_hint: Option<String>,
     /// First store.
@@ -45,6 +48,7 @@ impl ProviderConfig {
             provider: item.provider,
             is_active: item.is_active,
             settings: item.settings,
+            endpoint: item.endpoint,
             key_hint: item.key_hint,
             created_at: item.created_at,
             updated_at: item.updated_at,

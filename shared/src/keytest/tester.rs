@@ -64,6 +64,36 @@ impl KeyTester {
         Endpoint::parse(provider, value, self.settings.allow_loopback_endpoints)
     }
 
+    /// Resolves and checks where a user-given endpoint leads, as a key test would,
+    /// without connecting: for a store that keeps the endpoint. A name that does not
+    /// resolve now passes (its key test will say so); a refused address is an
+    /// [`EndpointError`] naming the field.
+    pub async fn guard_endpoint(
+        &self,
+        provider: ProviderId,
+        endpoint: &Endpoint,
+    ) -> Result<(), EndpointError> {
+        let Ok(url) = reqwest::Url::parse(endpoint.url()) else {
+            return Err(EndpointError {
+                field: endpoint.url_field(),
+                reason: "must be an absolute URL".into(),
+            });
+        };
+        let checked = tokio::time::timeout(
+            self.settings.total_timeout,
+            ssrf::check(
+                &url,
+                self.settings.allow_loopback_endpoints,
+                &*self.resolver,
+            ),
+        )
+        .await;
+        match checked {
+            Err(_) | Ok(Ok(_)) | Ok(Err(GuardError::Unresolvable)) => Ok(()),
+            Ok(Err(refused)) => Err(refusal(provider, endpoint.url_field(), &refused)),
+        }
+    }
+
     fn builder(&self) -> reqwest::ClientBuilder {
         reqwest::Client::builder()
             .connect_timeout(self.settings.connect_timeout)

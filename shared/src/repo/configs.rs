@@ -25,8 +25,11 @@ pub struct StoreWrite<'a> {
     pub provider: ProviderId,
     /// The `akv1` envelope.
     pub envelope: &'a str,
-    /// The masked key.
-    pub key_hint: &'a str,
+    /// The masked key; `None` when no key was given (a provider whose key is optional).
+    pub key_hint: Option<&'a str>,
+    /// The endpoint that belongs to the key (`Endpoint::to_json`); `None` removes
+    /// a stored one.
+    pub endpoint: Option<&'a Value>,
     /// The settings; `None` stores an empty object (a store replaces them).
     pub settings: Option<&'a Map<String, Value>>,
     /// A key test made before storing: (time, status).
@@ -46,9 +49,13 @@ pub struct Stored {
     pub created: bool,
 }
 
+/// `#ep` in the expressions below: an alias, so the attribute name can never
+/// collide with one of DynamoDB's reserved words.
+const ENDPOINT_NAME: (&str, &str) = ("#ep", "endpoint");
+
 /// What a delete removes: the ciphertext and everything a new configuration must
 /// not inherit.
-const FORGET: &str = "apiKey, keyHint, id, createdAt, settings, usageCount, lastUsedAt, \
+const FORGET: &str = "apiKey, keyHint, #ep, id, createdAt, settings, usageCount, lastUsedAt, \
                       lastValidatedAt, lastValidationStatus, keyStoredAt";
 
 /// Where a delete keeps the former id and creation time (see [`super::schema::TOMBSTONE_ATTRIBUTES`]).
@@ -66,7 +73,8 @@ fn delete_expression() -> String {
 /// with its own value), because `UPDATED_NEW` returns the written attributes and
 /// nothing else: the answer is complete and can never hold the ciphertext. Optional
 /// attributes that are absent are written as NULL, which reads as absent.
-const UPDATE_SETTINGS: &str = "SET settings = :s, updatedAt = :now, id = id, keyHint = keyHint, \
+const UPDATE_SETTINGS: &str = "SET settings = :s, updatedAt = :now, id = id, \
+     keyHint = if_not_exists(keyHint, :null), #ep = if_not_exists(#ep, :null), \
      createdAt = createdAt, keyStoredAt = if_not_exists(keyStoredAt, :null), \
      lastUsedAt = if_not_exists(lastUsedAt, :null), \
      lastValidatedAt = if_not_exists(lastValidatedAt, :null), \
@@ -106,7 +114,6 @@ impl ConfigRepository {
             "userId = :u",
             "provider = :p",
             "apiKey = :k",
-            "keyHint = :h",
             "isActive = :t",
             "updatedAt = :now",
             "keyStoredAt = :now",
@@ -124,7 +131,6 @@ impl ConfigRepository {
             (":u".to_owned(), s(w.user_id)),
             (":p".to_owned(), s(w.provider.as_str())),
             (":k".to_owned(), s(w.envelope)),
-            (":h".to_owned(), s(w.key_hint)),
             (":t".to_owned(), active()),
             (":now".to_owned(), s(w.now)),
             (":s".to_owned(), settings),
@@ -132,6 +138,24 @@ impl ConfigRepository {
             (":zero".to_owned(), n(0)),
             (":one".to_owned(), n(1)),
         ]);
+        match w.key_hint {
+            Some(hint) => {
+                set.push("keyHint = :h");
+                values.insert(":h".into(), s(hint));
+            }
+            None => remove.push("keyHint"),
+        }
+        match w.endpoint {
+            Some(endpoint) => {
+                set.push("#ep = :e");
+                values.insert(
+                    ":e".into(),
+                    serde_dynamo::to_attribute_value(endpoint)
+                        .map_err(|e| RepoError::new("encode endpoint", e.to_string()))?,
+                );
+            }
+            None => remove.push("#ep"),
+        }
         // A new key has no test result yet unless one was made just now.
         match w.validation {
             Some((at, status)) => {
@@ -148,6 +172,7 @@ impl ConfigRepository {
         );
         self.update("store", pk, |u| {
             u.update_expression(expression)
+                .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
                 // Absent, active, or deleted with its history forgotten.
                 .condition_expression("attribute_not_exists(id) OR isActive = :t")
                 .set_expression_attribute_values(Some(values))
@@ -163,6 +188,7 @@ impl ConfigRepository {
             u.update_expression(format!(
                 "SET {KEEP_FORMER} REMOVE {FORGET} ADD version :one"
             ))
+            .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
             .condition_expression("isActive = :f AND attribute_exists(id)")
             .expression_attribute_values(":f", AttributeValue::Bool(false))
             .expression_attribute_values(":one", n(1))
@@ -218,6 +244,7 @@ impl ConfigRepository {
         let written = self
             .update("update settings", pk.as_str(), |u| {
                 u.update_expression(UPDATE_SETTINGS)
+                    .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
                     .condition_expression("isActive = :t")
                     .expression_attribute_values(":s", settings)
                     .expression_attribute_values(":now", s(now))
@@ -252,6 +279,7 @@ impl ConfigRepository {
         let written = self
             .update("delete", ConfigItem::key(user_id, provider), |u| {
                 u.update_expression(delete_expression())
+                    .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
                     .condition_expression("isActive = :t")
                     .expression_attribute_values(":f", AttributeValue::Bool(false))
                     .expression_attribute_values(":t", active())
@@ -286,8 +314,9 @@ fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, R
         user_id: w.user_id.to_owned(),
         provider: w.provider.as_str().to_owned(),
         id,
-        key_hint: Some(w.key_hint.to_owned()),
+        key_hint: w.key_hint.map(str::to_owned),
         settings: w.settings.cloned().unwrap_or_default(),
+        endpoint: w.endpoint.cloned(),
         is_active: true,
         created_at,
         updated_at: w.now.to_owned(),
@@ -306,14 +335,22 @@ fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::schema::{view_attributes, DELETE_ATTRIBUTES};
+    use crate::repo::schema::{delete_attributes, view_attributes};
 
-    /// The attribute names of an update expression (no placeholders or functions).
+    /// The attribute names of an update expression (no placeholders or functions),
+    /// with the `#ep` alias read as the name it stands for.
     fn attributes(expression: &str) -> Vec<&str> {
         expression
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '#'))
             .filter(|w| !w.is_empty() && !w.starts_with(':'))
             .filter(|w| !["SET", "REMOVE", "ADD", "if_not_exists"].contains(w))
+            .map(|w| {
+                if w == ENDPOINT_NAME.0 {
+                    ENDPOINT_NAME.1
+                } else {
+                    w
+                }
+            })
             .collect()
     }
 
@@ -329,7 +366,7 @@ mod tests {
     fn delete_touches_only_what_its_policy_allows_and_keeps_the_former_id() {
         let delete = delete_expression();
         for name in attributes(&delete).into_iter().chain(["isActive"]) {
-            assert!(DELETE_ATTRIBUTES.contains(&name), "{name}");
+            assert!(delete_attributes().contains(&name), "{name}");
         }
         // Everything a new configuration must not inherit goes, the former id stays.
         for name in [
@@ -339,6 +376,7 @@ mod tests {
             "lastUsedAt",
             "settings",
             "apiKey",
+            "endpoint",
         ] {
             assert!(attributes(FORGET).contains(&name), "{name}");
         }

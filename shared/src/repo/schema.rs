@@ -45,6 +45,7 @@ pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
     "id",
     "keyHint",
     "settings",
+    "endpoint",
     "isActive",
     "createdAt",
     "updatedAt",
@@ -64,32 +65,15 @@ pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
 /// shows active configurations only), so the index does not project them.
 pub const TOMBSTONE_ATTRIBUTES: &[&str] = &["deletedId", "deletedCreatedAt"];
 
-/// The attributes delete-config reads or writes, and the index keys (IAM wants
-/// every key attribute of the table and its indexes named). The ciphertext is
-/// among them because the delete removes it; its IAM policy pins `ReturnValues` to
-/// NONE, so no answer can carry it.
-pub const DELETE_ATTRIBUTES: &[&str] = &[
-    TABLE_KEY,
-    BY_USER_HASH_KEY,
-    BY_USER_RANGE_KEY,
-    CIPHERTEXT_ATTRIBUTE,
-    "keyHint",
-    "settings",
-    "isActive",
-    "id",
-    "createdAt",
-    "updatedAt",
-    "keyStoredAt",
-    "lastUsedAt",
-    "lastValidatedAt",
-    "lastValidationStatus",
-    "deletedAt",
-    "deletedId",
-    "deletedCreatedAt",
-    "usageCount",
-    "version",
-    TTL_ATTRIBUTE,
-];
+/// The attributes delete-config reads or writes: the view and the ciphertext,
+/// which the delete removes (IAM wants every key attribute of the table and its
+/// indexes named, and the view holds them). Its IAM policy pins `ReturnValues` to
+/// NONE, so no answer can carry the ciphertext.
+pub fn delete_attributes() -> Vec<&'static str> {
+    let mut names = view_attributes();
+    names.insert(KEY_ATTRIBUTES.len(), CIPHERTEXT_ATTRIBUTE);
+    names
+}
 
 /// Every attribute of a configuration except the ciphertext: what get-configs,
 /// update-settings and maintenance may read or write. Their IAM policies allow
@@ -169,8 +153,10 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), list.len(), "{list:?}");
         // Delete touches the ciphertext (to remove it) and otherwise only the view.
-        assert!(DELETE_ATTRIBUTES.contains(&CIPHERTEXT_ATTRIBUTE));
-        assert!(DELETE_ATTRIBUTES
+        let delete = delete_attributes();
+        assert!(delete.contains(&CIPHERTEXT_ATTRIBUTE));
+        assert_eq!(delete.len(), list.len() + 1);
+        assert!(delete
             .iter()
             .all(|a| *a == CIPHERTEXT_ATTRIBUTE || list.contains(a)));
     }

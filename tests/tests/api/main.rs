@@ -2,12 +2,14 @@
 //! handed to the handlers the functions run, and judged by what a client sees (status,
 //! headers, body) and what the table holds afterwards.
 //!
+//! - [`endpoint`]: endpoints that belong to a key, stored, listed, used, guarded.
 //! - [`lifecycle`]: store, list, update, delete, concurrency, round trips, rotation.
 //! - [`validation`]: bad input, field by field, with nothing half-written.
 //! - [`security`]: isolation between users, identity, logs, headers, opaque errors.
 //! - [`test_key`]: the test-key function and `validate: true` on store.
 //! - [`openapi`]: every documented route and status against `infra/openapi.yaml`.
 
+mod endpoint;
 mod lifecycle;
 mod openapi;
 mod security;

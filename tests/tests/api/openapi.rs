@@ -15,7 +15,7 @@ use apikeys::provider::ProviderId;
 use apikeys::{SealingState, State};
 use apikeys_integration_tests::template::{load_yaml, template_routes};
 use apikeys_integration_tests::{
-    event_for, event_json, parts, request, set_body, test_key_material, unique, Stack,
+    event_for, event_json, parts, request, set_body, set_user, test_key_material, unique, Stack,
 };
 use lambda_http::http::HeaderMap;
 use serde_json::{json, Map, Value};
@@ -433,6 +433,14 @@ async fn every_documented_answer_is_what_the_handlers_send() {
         500
     );
     assert_eq!(x.check(STORE, &e, &run_store(&without_seed, &e).await), 503);
+    // Keys with their endpoints: the config carries the endpoint.
+    for name in ["store-azure-openai.json", "store-openai-compatible.json"] {
+        let mut e = event_json(name);
+        set_user(&mut e, Some(&unique("grace")));
+        let answer = run_store(&stack.sealing, &e).await;
+        assert_eq!(x.check(STORE, &e, &answer), 201, "{name}: {}", answer.2);
+        assert!(answer.2["config"]["endpoint"].is_object(), "{name}");
+    }
 
     // GET /api/provider-configs
     let e = event_for("get-configs.json", Some(&alice));
@@ -583,6 +591,31 @@ async fn every_documented_answer_is_what_the_handlers_send() {
         503
     );
 
+    // A stored loopback endpoint after the operator turned loopback endpoints off.
+    let mut loopback = KeyTestSettings::default();
+    loopback.allow_loopback_endpoints = true;
+    let sealing_loopback = SealingState::new(
+        stack.state.clone(),
+        test_key_material(&stack.sdk),
+        KeyTester::new(loopback),
+    );
+    let heidi = unique("heidi");
+    let azure = json!({
+        "provider": "azure-openai",
+        "apiKey": "0123456789abcdef0123456789abcdef",
+        "endpoint": {"endpoint": "http://127.0.0.1:9", "apiVersion": "2024-10-21"},
+    });
+    let e = with_body("store.json", &heidi, azure);
+    assert_eq!(
+        x.check(STORE, &e, &run_store(&sealing_loopback, &e).await),
+        201
+    );
+    let e = with_body("test-key.json", &heidi, json!({"provider": "azure-openai"}));
+    assert_eq!(
+        x.check(TEST_KEY, &e, &run_test_key(&stack.sealing, &e).await),
+        422
+    );
+
     // DELETE /api/provider-configs/{provider}
     let e = delete_event(&alice, "openai");
     assert_eq!(
@@ -621,6 +654,65 @@ async fn every_documented_answer_is_what_the_handlers_send() {
         "infra/openapi.yaml and the handlers disagree:\n  - {}",
         x.problems.join("\n  - ")
     );
+}
+
+#[test]
+fn the_provider_enum_is_the_registry() {
+    let contract = Contract::load();
+    let documented: Vec<&str> = contract.doc["components"]["schemas"]["ProviderId"]["enum"]
+        .as_array()
+        .expect("the ProviderId enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let registry: Vec<&str> = ProviderId::ALL.iter().map(|p| p.as_str()).collect();
+    assert_eq!(
+        documented, registry,
+        "infra/openapi.yaml (left), the registry (right)"
+    );
+    let names = contract.doc["components"]["schemas"]["ProviderName"]["description"]
+        .as_str()
+        .expect("the ProviderName description");
+    for provider in ProviderId::ALL {
+        for alias in provider.entry().aliases {
+            assert!(
+                names.contains(&format!("`{alias}`")),
+                "ProviderName does not list the alias {alias} of {provider}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_readme_table_lists_every_registry_provider() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    for provider in ProviderId::ALL {
+        let entry = provider.entry();
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", provider.as_str())))
+            .unwrap_or_else(|| panic!("README.md has no providers row for {provider}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[3], entry.display_name, "{row}");
+        for alias in entry.aliases {
+            assert!(
+                cells[2].contains(&format!("`{alias}`")),
+                "{row}: alias {alias}"
+            );
+        }
+        assert!(
+            cells[4].contains(entry.check.path),
+            "{row}: {}",
+            entry.check.path
+        );
+        if let Some(base) = entry.default_base_url {
+            assert!(
+                cells[4].contains(&format!("{base}{}", entry.check.path)),
+                "{row}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -78,6 +78,7 @@ fn seeded_item(
         id: format!("id-{user}"),
         key_hint: active.then(|| "sk-…abcd".to_owned()),
         settings: Default::default(),
+        endpoint: None,
         is_active: active,
         created_at: at(key_age_days),
         updated_at: at(key_age_days),

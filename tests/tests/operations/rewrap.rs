@@ -65,6 +65,7 @@ async fn rotation_then_an_interrupted_rewrap_loses_nothing() {
                     id: format!("id-{i}"),
                     key_hint: Some("sk-proj-…wxyz".into()),
                     settings: Default::default(),
+                    endpoint: None,
                     is_active: true,
                     created_at: now.clone(),
                     updated_at: now.clone(),

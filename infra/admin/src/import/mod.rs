@@ -202,6 +202,7 @@ pub async fn import(
             id: row.id.clone(),
             key_hint: None,
             settings,
+            endpoint: None,
             is_active: false,
             created_at,
             updated_at: updated_at.clone(),
