@@ -137,11 +137,20 @@ fn watch(
                 let (Some(init), Some((first_response, body))) = (init, response) else {
                     return Err("asked for a second event before answering the first".into());
                 };
+                let answer = answer(&body);
+                // A 5xx is the error path (emulator down, table missing), not the
+                // function's work: measuring it would mislead.
+                if answer.starts_with('5') {
+                    return Err(format!(
+                        "answered {answer}: is the emulator running and provisioned? (log: {})",
+                        log.display()
+                    ));
+                }
                 return Ok(Sample {
                     init,
                     first_response,
                     peak_rss_kib: peak_rss_kib(child.id())?,
-                    answer: answer(&body),
+                    answer,
                 });
             }
         }
