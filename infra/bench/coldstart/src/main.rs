@@ -32,11 +32,7 @@ fn run() -> Result<(), String> {
         println!("{USAGE}");
         return Ok(());
     };
-    let targets = options
-        .names
-        .iter()
-        .map(|name| options.target(name))
-        .collect::<Result<Vec<_>, _>>()?;
+    let targets = options.targets()?;
     let api = RuntimeApi::start().map_err(|e| format!("Runtime API: {e}"))?;
     let provider = provider::start().map_err(|e| format!("fake provider: {e}"))?;
     let launch = Launch {
@@ -46,7 +42,7 @@ fn run() -> Result<(), String> {
     };
     std::fs::create_dir_all(&launch.log_dir).map_err(|e| format!("{e}"))?;
     for target in &targets {
-        let _ = std::fs::remove_file(launch.log_dir.join(format!("{}.log", target.name)));
+        let _ = std::fs::remove_file(launch.log_dir.join(format!("{}.log", target.label())));
     }
 
     // Round-robin, so slow drift of the machine spreads over every binary alike.
@@ -69,15 +65,16 @@ fn run() -> Result<(), String> {
     }
     eprintln!();
 
-    let size = |path: std::path::PathBuf| std::fs::metadata(path).ok().map(|m| m.len());
+    let size = |path: &std::path::Path| std::fs::metadata(path).ok().map(|m| m.len());
     let rows: Vec<Row> = targets
         .iter()
         .zip(samples)
         .map(|(target, samples)| Row {
-            name: target.name.clone(),
+            name: target.label(),
+            variant: target.variant.clone(),
             samples,
-            x86_64_bytes: size(options.binary(&target.name)),
-            arm64_bytes: size(options.arm64_binary(&target.name)),
+            x86_64_bytes: size(&target.binary),
+            arm64_bytes: size(&target.arm64),
             crypto: options.crypto.contains(&target.name),
             baseline: target.name == BASELINE,
         })
@@ -85,6 +82,22 @@ fn run() -> Result<(), String> {
 
     println!("Cold starts, {}\n", report::machine());
     println!("{}", report::table(&rows, options.runs));
-    println!("{}", report::budgets(&rows));
+    let mut variants: Vec<&str> = Vec::new();
+    for row in &rows {
+        if !variants.contains(&row.variant.as_str()) {
+            variants.push(&row.variant);
+        }
+    }
+    for variant in variants {
+        let of_variant: Vec<Row> = rows
+            .iter()
+            .filter(|r| r.variant == variant)
+            .cloned()
+            .collect();
+        if !variant.is_empty() {
+            println!("Budgets of @{variant}:\n");
+        }
+        println!("{}", report::budgets(&of_variant));
+    }
     Ok(())
 }

@@ -14,10 +14,25 @@ use crate::runtime_api::{Report, RuntimeApi};
 pub struct Target {
     /// The function's name (the package's).
     pub name: String,
+    /// The build it comes from (`--variant`), empty for the target directory's.
+    pub variant: String,
     /// The x86_64 release binary that runs here.
     pub binary: PathBuf,
+    /// The arm64 binary of the same build, for its size.
+    pub arm64: PathBuf,
     /// The event handed out on the first `/next`.
     pub event: Arc<Vec<u8>>,
+}
+
+impl Target {
+    /// `name`, or `name@variant`.
+    pub fn label(&self) -> String {
+        if self.variant.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}@{}", self.name, self.variant)
+        }
+    }
 }
 
 /// What one cold start measured.
@@ -52,7 +67,7 @@ pub fn cold_start(
     run: u64,
 ) -> Result<Sample, String> {
     api.arm(run, &target.name, Arc::clone(&target.event));
-    let log = launch.log_dir.join(format!("{}.log", target.name));
+    let log = launch.log_dir.join(format!("{}.log", target.label()));
     let (out, err) = log_files(&log).map_err(|e| format!("{}: {e}", log.display()))?;
 
     let mut command = Command::new(&target.binary);
@@ -122,11 +137,20 @@ fn watch(
                 let (Some(init), Some((first_response, body))) = (init, response) else {
                     return Err("asked for a second event before answering the first".into());
                 };
+                let answer = answer(&body);
+                // A 5xx is the error path (emulator down, table missing), not the
+                // function's work: measuring it would mislead.
+                if answer.starts_with('5') {
+                    return Err(format!(
+                        "answered {answer}: is the emulator running and provisioned? (log: {})",
+                        log.display()
+                    ));
+                }
                 return Ok(Sample {
                     init,
                     first_response,
                     peak_rss_kib: peak_rss_kib(child.id())?,
-                    answer: answer(&body),
+                    answer,
                 });
             }
         }

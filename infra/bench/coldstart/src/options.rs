@@ -11,7 +11,8 @@ pub const USAGE: &str = "\
 coldstart: cold starts of release binaries against a local Lambda Runtime API.
 
 usage: coldstart [--runs N] [--warmup N] [--root DIR] [--target-dir DIR]
-                 [--crypto NAME,...] [--timeout-ms MS] [--env K=V]... [NAME...]
+                 [--crypto NAME,...] [--timeout-ms MS] [--env K=V]...
+                 [--variant LABEL=DIR]... [NAME...]
 
 NAME...        packages to measure (default: every functions/*/ and hello)
 --runs N       measured cold starts of each (default 15)
@@ -23,6 +24,8 @@ NAME...        packages to measure (default: every functions/*/ and hello)
 --crypto LIST  the functions that load key material (default store,test-key,use-key)
 --timeout-ms   time a run may take (default 30000)
 --env K=V      one more variable for every child (repeatable), e.g. to try a setting
+--variant L=DIR  measure the binaries of another target directory too, labelled
+               NAME@L (repeatable; runs interleave, so builds compare fairly)
 
 Events: infra/bench/events/NAME.json, else events/NAME.json; hello gets
 events/get-configs.json. The children get AWS_*, APIKEYS_*, API_KEY_* and RUST_LOG
@@ -43,6 +46,7 @@ pub struct Options {
     pub timeout: Duration,
     pub names: Vec<String>,
     pub extra_env: Vec<(String, String)>,
+    pub variants: Vec<(String, PathBuf)>,
 }
 
 impl Options {
@@ -60,6 +64,7 @@ impl Options {
             timeout: Duration::from_secs(30),
             names: Vec::new(),
             extra_env: Vec::new(),
+            variants: Vec::new(),
         };
         let mut target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from);
         let mut args = args.into_iter();
@@ -81,6 +86,16 @@ impl Options {
                         .split_once('=')
                         .ok_or(format!("--env {pair}: not K=V"))?;
                     options.extra_env.push((k.to_owned(), v.to_owned()));
+                }
+                "--variant" => {
+                    let pair = value("--variant")?;
+                    let (label, dir) = pair
+                        .split_once('=')
+                        .filter(|(l, _)| !l.is_empty())
+                        .ok_or(format!("--variant {pair}: not LABEL=DIR"))?;
+                    options
+                        .variants
+                        .push((label.to_owned(), PathBuf::from(dir)));
                 }
                 "--crypto" => {
                     options.crypto = value("--crypto")?
@@ -110,33 +125,36 @@ impl Options {
         self.target_dir.join("coldstart")
     }
 
-    /// The x86_64 binary of `name`.
-    pub fn binary(&self, name: &str) -> PathBuf {
-        self.target_dir.join("release").join(name)
-    }
-
-    /// The arm64 binary of `name`, as `cargo lambda build --arm64` leaves it.
-    pub fn arm64_binary(&self, name: &str) -> PathBuf {
-        self.target_dir.join("lambda").join(name).join("bootstrap")
-    }
-
-    /// The binary and event of `name`.
-    pub fn target(&self, name: &str) -> Result<Target, String> {
-        let binary = self.binary(name);
-        if !binary.is_file() {
-            return Err(format!(
-                "{} is missing: build it with `cargo build --release --locked -p {name}` \
-                 (or infra/build.sh --x86_64 {name})",
-                binary.display()
-            ));
+    /// Every binary to measure, in the order of a round: each name, in each build
+    /// (the target directory's, then every `--variant`).
+    pub fn targets(&self) -> Result<Vec<Target>, String> {
+        let mut builds = vec![(String::new(), self.target_dir.clone())];
+        builds.extend(self.variants.iter().cloned());
+        let mut targets = Vec::new();
+        for name in &self.names {
+            let event = self.event(name)?;
+            let bytes = std::fs::read(&event).map_err(|e| format!("{}: {e}", event.display()))?;
+            let event = Arc::new(bytes);
+            for (variant, dir) in &builds {
+                let binary = dir.join("release").join(name);
+                if !binary.is_file() {
+                    return Err(format!(
+                        "{} is missing: build it with `cargo build --release --locked -p {name}` \
+                         (or infra/build.sh --x86_64 {name})",
+                        binary.display()
+                    ));
+                }
+                targets.push(Target {
+                    name: name.clone(),
+                    variant: variant.clone(),
+                    binary,
+                    // Where `cargo lambda build --arm64` leaves it.
+                    arm64: dir.join("lambda").join(name).join("bootstrap"),
+                    event: Arc::clone(&event),
+                });
+            }
         }
-        let event = self.event(name)?;
-        let bytes = std::fs::read(&event).map_err(|e| format!("{}: {e}", event.display()))?;
-        Ok(Target {
-            name: name.to_owned(),
-            binary,
-            event: Arc::new(bytes),
-        })
+        Ok(targets)
     }
 
     fn event(&self, name: &str) -> Result<PathBuf, String> {

@@ -16,8 +16,10 @@ const ARM64_ANY_MB: f64 = 8.0;
 /// The measures of one binary.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// The package's name.
+    /// The package's name, `@variant` appended for another build.
     pub name: String,
+    /// The build (`--variant`), empty for the target directory's.
+    pub variant: String,
     /// One sample per run.
     pub samples: Vec<Sample>,
     /// Stripped x86_64 release binary, bytes.
