@@ -13,6 +13,7 @@
 //! - [`state`] and [`sealing_state`]: what a function builds once per cold start.
 //! - [`telemetry`]: JSON log lines.
 //! - [`usage`]: a user's key for the app's other services, with the use recorded.
+//! - [`invoke`]: the payloads of `use-key`, which those services invoke.
 //! - [`maintenance`]: the daily sweep for keys due for rotation or unused.
 
 pub mod api;
@@ -20,6 +21,8 @@ pub mod aws;
 #[cfg(feature = "sealing")]
 pub mod crypto;
 pub mod domain;
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+pub mod invoke;
 #[cfg(feature = "keytest")]
 pub mod keytest;
 pub mod maintenance;

@@ -1,13 +1,15 @@
-//! The app's other services take a user's key through here: the key opens and its
-//! use is recorded (`lastUsedAt`, `usageCount`) in one DynamoDB round trip.
+//! The app's own servers take a user's key through here (the `use-key` function,
+//! invoked with the Lambda Invoke API; see [`crate::invoke`]): the key opens under
+//! its (user, provider) context and its use is recorded (`lastUsedAt`,
+//! `usageCount`) in the same single DynamoDB round trip, retry-safe.
 
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::config::{timestamp, ConfigItem};
+use crate::config::ConfigItem;
 use crate::crypto::{CryptoError, KeyContext};
 use crate::provider::ProviderId;
-use crate::repo::RepoError;
+use crate::repo::{RepoError, UseRecord};
 use crate::sealing_state::SealingState;
 use crate::seed::{KeyMaterialError, KeyUseError};
 
@@ -20,8 +22,36 @@ pub enum UsedKey {
         /// The configuration, with this use counted.
         config: Box<ConfigItem>,
     },
-    /// No active key for that user and provider.
+    /// No key to hand out.
+    Refused(Refusal),
+}
+
+/// Why no key is handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No configuration for that user and provider (or none of the id named).
     None,
+    /// The configuration was deleted.
+    Inactive,
+    /// Every key of the provider is marked unavailable by what the provider said.
+    AllUnavailable {
+        /// The mark: `rate_limited`, `invalid` or `quota_exceeded`.
+        reason: String,
+        /// The earliest time one becomes usable; `None` when only replacing or
+        /// testing a key again makes it usable.
+        available_at: Option<OffsetDateTime>,
+    },
+}
+
+impl Refusal {
+    /// The wire name of the reason.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Inactive => "inactive",
+            Self::AllUnavailable { .. } => "all_unavailable",
+        }
+    }
 }
 
 impl std::fmt::Debug for UsedKey {
@@ -32,7 +62,7 @@ impl std::fmt::Debug for UsedKey {
                 .field("key", &"[REDACTED]")
                 .field("config", config)
                 .finish(),
-            Self::None => f.write_str("None"),
+            Self::Refused(why) => f.debug_tuple("Refused").field(why).finish(),
         }
     }
 }
@@ -60,17 +90,34 @@ impl From<KeyUseError> for UsageError {
     }
 }
 
-/// Opens the user's active key for `provider` and records the use.
+/// Opens the user's usable key for `provider` (with `key_id`, only that one) and
+/// records the use.
 pub async fn use_key(
     state: &SealingState,
     user_id: &str,
     provider: ProviderId,
+    key_id: Option<&str>,
 ) -> Result<UsedKey, UsageError> {
     // Unavailable key material fails before the use is recorded.
     state.keys.keyring().await?;
-    let now = timestamp(OffsetDateTime::now_utc());
-    let Some(sealed) = state.base.repo.record_use(user_id, provider, &now).await? else {
-        return Ok(UsedKey::None);
+    let now = OffsetDateTime::now_utc();
+    let sealed = match state
+        .base
+        .repo
+        .record_use(user_id, provider, key_id, now)
+        .await?
+    {
+        UseRecord::Used(sealed) => sealed,
+        UseRecord::None => return Ok(UsedKey::Refused(Refusal::None)),
+        UseRecord::Inactive => return Ok(UsedKey::Refused(Refusal::Inactive)),
+        UseRecord::Unavailable { reason, until_ms } => {
+            let available_at = until_ms
+                .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok());
+            return Ok(UsedKey::Refused(Refusal::AllUnavailable {
+                reason,
+                available_at,
+            }));
+        }
     };
     let ctx = KeyContext::new(user_id, provider.as_str());
     let opened = state.keys.open(&ctx, &sealed.envelope).await?;

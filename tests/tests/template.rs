@@ -44,6 +44,17 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
     // The daily sweep: pages through the table, ciphertext projected out.
     ("maintenance", &[("dynamodb:Scan", TABLE)]),
     (
+        "use-key",
+        &[
+            // The recorded use (answering the item), the GetItem fallback.
+            ("dynamodb:GetItem", TABLE),
+            ("dynamodb:UpdateItem", TABLE),
+            ("secretsmanager:DescribeSecret", SEED_SECRET),
+            ("secretsmanager:GetSecretValue", SEED_SECRET),
+            ("kms:Decrypt", SEED_KEY),
+        ],
+    ),
+    (
         "test-key",
         &[
             // Rate-limit counter, the stored key, the recorded outcome.
@@ -793,5 +804,42 @@ fn the_seed_is_a_generated_secret_under_a_rotating_customer_key() {
     assert!(
         generated.get("SecretStringTemplate").is_none(),
         "the secret string is the seed itself, not JSON"
+    );
+}
+
+#[test]
+fn use_key_is_invoke_only_and_the_app_gets_a_policy_for_exactly_that() {
+    let template = template();
+    let resources = &template["Resources"];
+    let function = &resources["UseKeyFunction"];
+    assert_eq!(function["Type"], "AWS::Serverless::Function");
+    // No route, schedule or any other event source: only the Invoke API reaches it.
+    assert!(
+        function["Properties"].get("Events").is_none(),
+        "use-key must have no Events: {}",
+        function["Properties"]["Events"]
+    );
+    let policy = &resources["UseKeyInvokePolicy"];
+    assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
+    let statements = statements(&policy["Properties"]["PolicyDocument"]);
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    let statement = &statements[0];
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(
+        one_or_many(&statement["Action"]),
+        [json!("lambda:InvokeFunction")]
+    );
+    assert_eq!(
+        canonical(&statement["Resource"]),
+        canonical(&json!({"Fn::GetAtt": ["UseKeyFunction", "Arn"]}))
+    );
+    let outputs = &template["Outputs"];
+    assert_eq!(
+        canonical(&outputs["UseKeyFunctionArn"]["Value"]),
+        canonical(&json!({"Fn::GetAtt": ["UseKeyFunction", "Arn"]}))
+    );
+    assert_eq!(
+        canonical(&outputs["UseKeyInvokePolicyArn"]["Value"]),
+        canonical(&json!({"Ref": "UseKeyInvokePolicy"}))
     );
 }

@@ -122,7 +122,16 @@ impl ConfigRepository {
             "id = if_not_exists(id, :id)",
             "usageCount = if_not_exists(usageCount, :zero)",
         ];
-        let mut remove = vec!["deletedAt", "expiresAt", "deletedId", "deletedCreatedAt"];
+        // A new or replaced key starts usable: no mark from what a provider said of the
+        // one before.
+        let mut remove = vec![
+            "deletedAt",
+            "expiresAt",
+            "deletedId",
+            "deletedCreatedAt",
+            "unavailableReason",
+            "unavailableUntil",
+        ];
         let settings = match w.settings {
             Some(settings) => settings_value(settings)?,
             None => AttributeValue::M(Default::default()),

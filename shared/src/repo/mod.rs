@@ -12,6 +12,7 @@
 
 mod configs;
 mod ratelimit;
+mod ring;
 mod scan;
 pub mod schema;
 mod sealed;
@@ -31,6 +32,7 @@ pub use configs::{StoreWrite, Stored};
 pub use ratelimit::{Allowance, MAX_KEY_TESTS_PER_MINUTE};
 pub use scan::{Pages, ScanPage, SCAN_PAGE_ITEMS};
 pub use schema::{BY_USER_INDEX, NON_KEY_VIEW_ATTRIBUTES};
+pub use sealed::{ReportedOutcome, UseRecord, USE_TOKENS};
 
 /// A DynamoDB item: attributes by name.
 pub(crate) type Item = HashMap<String, AttributeValue>;

@@ -4,7 +4,7 @@
 //!
 //! The counter item (`ratelimit#key-test#{user}`, no `userId` attribute, so it
 //! stays out of `byUser`; purged by TTL) holds the last `limit` grants, oldest
-//! first, in `t0..t{limit-1}`. A grant is its time in epoch milliseconds with a
+//! first, in `t0..t{limit-1}` (a [`Ring`]). A grant is its time in epoch milliseconds with a
 //! random fraction of the millisecond appended: the integer part orders grants
 //! exactly to the millisecond, and the whole number is the request's own token. A
 //! test is granted when the oldest of those grants lies 60 seconds or more in the
@@ -18,6 +18,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
+use super::ring::Ring;
 use super::schema::TABLE_KEY;
 use super::{n, s, ConfigRepository, Item, RepoError, Written};
 
@@ -48,17 +49,19 @@ pub enum Allowance {
     },
 }
 
+/// The counter's grants, oldest first.
+fn ring(slots: usize) -> Ring {
+    Ring::new("t", slots)
+}
+
 /// The update and the condition of a take from a counter of `slots` grants.
 fn expressions(slots: usize) -> (String, String) {
-    let last = slots - 1;
-    let mut set: Vec<String> = (0..last)
-        .map(|i| format!("t{i} = if_not_exists(t{}, :zero)", i + 1))
-        .collect();
-    set.extend([format!("t{last} = :grant"), "expiresAt = :exp".to_owned()]);
-    let ours: Vec<String> = (0..slots).map(|i| format!("t{i} = :grant")).collect();
+    let ring = ring(slots);
+    let mut set = ring.push(":grant", ":zero");
+    set.push("expiresAt = :exp".to_owned());
     let condition = format!(
-        "(attribute_not_exists(t0) OR t0 < :edge) AND NOT ({})",
-        ours.join(" OR ")
+        "(attribute_not_exists(t0) OR t0 < :edge) AND {}",
+        ring.lacks(":grant")
     );
     (format!("SET {}", set.join(", ")), condition)
 }
@@ -83,8 +86,7 @@ fn grant_ms(item: &Item, slot: &str) -> Option<i128> {
 }
 
 fn holds(item: &Item, slots: usize, grant: &str) -> bool {
-    (0..slots)
-        .any(|i| matches!(item.get(&format!("t{i}")), Some(AttributeValue::N(v)) if v == grant))
+    ring(slots).holds(item, &n(grant))
 }
 
 fn epoch_ms(t: OffsetDateTime) -> i128 {

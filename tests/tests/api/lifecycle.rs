@@ -381,13 +381,19 @@ async fn concurrent_uses_are_all_counted() {
     assert_eq!(store_as(&stack, ALICE, openai(KEY)).await.0, 201);
 
     // When fifty uses are recorded at once
-    let now = timestamp(OffsetDateTime::now_utc());
-    let uses =
-        join_all((0..50).map(|_| stack.state.repo.record_use(ALICE, ProviderId::OpenAi, &now)))
-            .await;
+    let now = OffsetDateTime::now_utc();
+    let uses = join_all((0..50).map(|_| {
+        stack
+            .state
+            .repo
+            .record_use(ALICE, ProviderId::OpenAi, None, now)
+    }))
+    .await;
 
     // Then every one counted
-    assert!(uses.iter().all(|u| matches!(u, Ok(Some(_)))));
+    assert!(uses
+        .iter()
+        .all(|u| matches!(u, Ok(apikeys::repo::UseRecord::Used(_)))));
     let item = stack.item(&pk(ALICE, "openai")).await.unwrap();
     assert_eq!(number(&item, "usageCount"), Some(50));
 }

@@ -79,14 +79,14 @@ async fn an_export_with_both_legacy_formats_imports_and_a_rerun_changes_nothing(
         ("u2", ProviderId::OpenAi, &plain_c),
         ("u2", ProviderId::GoogleAi, &plain_d.to_owned()),
     ] {
-        match use_key(&stack.sealing, user, provider).await.unwrap() {
+        match use_key(&stack.sealing, user, provider, None).await.unwrap() {
             UsedKey::Active { key, config } => {
                 assert_eq!(key.expose_secret(), plain.as_str(), "{user} {provider}");
                 assert_eq!(config.usage_count, 8, "7 imported + this use");
                 assert_eq!(config.created_at, "2024-06-01T10:00:00.000Z");
                 assert_eq!(config.settings["model"], "m-1");
             }
-            UsedKey::None => panic!("{user} {provider} not usable"),
+            UsedKey::Refused(_) => panic!("{user} {provider} not usable"),
         }
     }
     let item = stack.item("u1#openai").await.unwrap();
@@ -183,11 +183,14 @@ async fn values_that_break_todays_key_rules_are_imported_and_marked_format_inval
         ("u2", ProviderId::Grok, &plain_s),
     ];
     for (user, provider, plain) in marked.iter().chain([&("u2", ProviderId::OpenAi, &plain_g)]) {
-        match use_key(&stack.sealing, user, *provider).await.unwrap() {
+        match use_key(&stack.sealing, user, *provider, None)
+            .await
+            .unwrap()
+        {
             UsedKey::Active { key, .. } => {
                 assert_eq!(key.expose_secret(), plain.as_str(), "{user} {provider}")
             }
-            UsedKey::None => panic!("{user} {provider} was not imported"),
+            UsedKey::Refused(_) => panic!("{user} {provider} was not imported"),
         }
     }
 

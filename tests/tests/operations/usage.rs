@@ -1,41 +1,255 @@
-//! The usage function the app's servers call: opens the key and counts the use.
+//! use-key, the function the app's servers invoke: driven through its real payloads
+//! (the `cargo lambda invoke` files in `events/`), against the emulator.
 
+use apikeys::invoke::handle;
 use apikeys::provider::ProviderId;
 use apikeys::usage::{use_key, UsedKey};
-use apikeys_integration_tests::{event_for, parts, request, set_body, Stack};
+use apikeys_integration_tests::{event_for, event_json, parts, request, set_body, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::ExposeSecret;
-use serde_json::json;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+const KEY: &str = "sk-proj-UsageCounter0123456789abcdefghijklmn";
+const OTHER_KEY: &str = "sk-proj-UsageReplaced0123456789abcdefghijklm";
+
+/// Stores `key` for `user` through the store handler; the configuration's id.
+async fn store(stack: &Stack, user: &str, key: &str) -> String {
+    let mut event = event_for("store.json", Some(user));
+    set_body(
+        &mut event,
+        &json!({"provider": "openai", "apiKey": key, "settings": {"model": "gpt-4o-mini"}}),
+    );
+    let (status, _, body) =
+        parts(apikeys::api::store::handle(&stack.sealing, request(&event)).await);
+    assert!(status == 201 || status == 200, "{status} {body}");
+    body["config"]["id"].as_str().unwrap().to_owned()
+}
+
+/// A payload of `events/` for `user` (and `key_id`, where it names one).
+fn payload(name: &str, user: &str, key_id: Option<&str>) -> Value {
+    let mut payload = event_json(name);
+    payload["userId"] = json!(user);
+    if let Some(id) = key_id {
+        payload["keyId"] = json!(id);
+    }
+    payload
+}
+
+async fn invoke(stack: &Stack, payload: &Value) -> Value {
+    handle(&stack.sealing, payload, "req-use-key-test").await
+}
+
+async fn usage_count(stack: &Stack, user: &str) -> Option<String> {
+    match stack
+        .item(&format!("{user}#openai"))
+        .await?
+        .get("usageCount")
+    {
+        Some(AttributeValue::N(n)) => Some(n.clone()),
+        _ => None,
+    }
+}
 
 #[tokio::test]
-async fn the_usage_function_counts_exactly_under_fifty_concurrent_calls() {
+async fn a_stored_key_is_handed_out_with_its_id_hint_and_settings_and_the_use_counted() {
     let stack = Stack::new().await;
-    let key = "sk-proj-UsageCounter0123456789abcdefghijklmn";
-    let mut event = event_for("store.json", Some("alice"));
-    set_body(&mut event, &json!({"provider": "openai", "apiKey": key}));
-    assert_eq!(
-        parts(apikeys::api::store::handle(&stack.sealing, request(&event)).await).0,
-        201
-    );
+    let user = apikeys_integration_tests::unique("use");
+    let id = store(&stack, &user, KEY).await;
 
-    let uses = futures::future::join_all(
-        (0..50).map(|_| use_key(&stack.sealing, "alice", ProviderId::OpenAi)),
+    let answer = invoke(&stack, &payload("use-key.json", &user, None)).await;
+
+    assert_eq!(answer["found"], true, "{answer}");
+    assert_eq!(answer["apiKey"], KEY);
+    assert_eq!(answer["keyId"], id.as_str());
+    assert_eq!(answer["provider"], "openai");
+    assert_eq!(answer["settings"], json!({"model": "gpt-4o-mini"}));
+    let hint = answer["keyHint"].as_str().unwrap();
+    assert!(
+        hint.ends_with("klmn") && !hint.contains("UsageCounter"),
+        "{hint}"
+    );
+    assert_eq!(usage_count(&stack, &user).await.as_deref(), Some("1"));
+
+    // By id: the same key, counted again.
+    let by_id = invoke(&stack, &payload("use-key-by-id.json", &user, Some(&id))).await;
+    assert_eq!(by_id["apiKey"], KEY, "{by_id}");
+    assert_eq!(usage_count(&stack, &user).await.as_deref(), Some("2"));
+}
+
+#[tokio::test]
+async fn no_key_none_of_that_id_and_a_deleted_one_are_told_apart_and_count_nothing() {
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("use");
+
+    let none = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(none, json!({"found": false, "reason": "none"}));
+
+    store(&stack, &user, KEY).await;
+    let other_id = invoke(
+        &stack,
+        &payload(
+            "use-key-by-id.json",
+            &user,
+            Some("00000000-0000-4000-8000-00000000dead"),
+        ),
     )
     .await;
+    assert_eq!(other_id, json!({"found": false, "reason": "none"}));
+    // Another user's name never reaches this user's key.
+    let stranger = invoke(
+        &stack,
+        &payload("use-key.json", "someone-else-entirely", None),
+    )
+    .await;
+    assert_eq!(stranger["found"], false);
+    assert_eq!(usage_count(&stack, &user).await.as_deref(), Some("0"));
 
-    for used in uses {
-        match used.unwrap() {
-            UsedKey::Active { key: k, .. } => assert_eq!(k.expose_secret(), key),
-            UsedKey::None => panic!("the key is active"),
-        }
+    let delete = event_for("delete-config.json", Some(&user));
+    let (status, _, _) =
+        parts(apikeys::api::delete_config::handle(&stack.state, request(&delete)).await);
+    assert_eq!(status, 204);
+    let deleted = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(deleted, json!({"found": false, "reason": "inactive"}));
+}
+
+#[tokio::test]
+async fn a_payload_through_api_gateway_is_refused_and_writes_nothing() {
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("use");
+    store(&stack, &user, KEY).await;
+    // The gateway event carries a body naming a user: it must never be read.
+    let mut event = event_json("use-key-through-gateway.json");
+    event["body"] = json!(json!({"userId": user, "provider": "openai"}).to_string());
+
+    let answer = invoke(&stack, &event).await;
+
+    assert_eq!(answer["error"]["field"], "requestContext", "{answer}");
+    assert!(answer.get("apiKey").is_none());
+    assert_eq!(usage_count(&stack, &user).await.as_deref(), Some("0"));
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_never_echoes_a_value() {
+    let stack = Stack::new().await;
+    for (payload, field) in [
+        (json!({"provider": "openai"}), "userId"),
+        (json!({"userId": "u", "provider": KEY}), "provider"),
+        (
+            json!({"userId": "u", "provider": "openai", "keyId": KEY.repeat(2)}),
+            "keyId",
+        ),
+        (
+            json!({"userId": "u", "provider": "openai", "apiKey": KEY}),
+            "apiKey",
+        ),
+        (
+            json!({"userId": "u", "provider": "openai", "outcome": "invalid"}),
+            "keyId",
+        ),
+    ] {
+        let answer = invoke(&stack, &payload).await;
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+        assert!(!answer.to_string().contains(KEY), "{answer}");
     }
-    let item = stack.item("alice#openai").await.unwrap();
-    assert_eq!(item["usageCount"], AttributeValue::N("50".into()));
+}
+
+#[tokio::test]
+async fn a_rate_limited_key_is_skipped_until_its_wait_is_over() {
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("use");
+    let id = store(&stack, &user, KEY).await;
+    let mut report = payload("use-key-report-rate-limited.json", &user, Some(&id));
+    report["retryAfterSeconds"] = json!(2);
+    let before = OffsetDateTime::now_utc();
+
+    assert_eq!(invoke(&stack, &report).await, json!({"recorded": true}));
+
+    let refused = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(refused["found"], false, "{refused}");
+    assert_eq!(refused["reason"], "all_unavailable");
+    assert_eq!(refused["unavailable"], "rate_limited");
+    let at = OffsetDateTime::parse(refused["availableAt"].as_str().unwrap(), &Rfc3339).unwrap();
+    let wait = (at - before).as_seconds_f64();
+    assert!((1.5..3.5).contains(&wait), "available after {wait} s");
+    assert_eq!(usage_count(&stack, &user).await.as_deref(), Some("0"));
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let back = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(back["apiKey"], KEY, "{back}");
+}
+
+#[tokio::test]
+async fn an_invalid_key_stays_unused_until_it_is_replaced_or_tested_again() {
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("use");
+    let id = store(&stack, &user, KEY).await;
+    let mut report = payload("use-key-report-rate-limited.json", &user, Some(&id));
+    report["outcome"] = json!("invalid");
+    report.as_object_mut().unwrap().remove("retryAfterSeconds");
+
+    assert_eq!(invoke(&stack, &report).await, json!({"recorded": true}));
+    let refused = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(refused["reason"], "all_unavailable", "{refused}");
+    assert_eq!(refused["unavailable"], "invalid");
+    assert_eq!(refused["availableAt"], Value::Null);
+    // What the provider said is the key's last known status.
+    let item = stack.item(&format!("{user}#openai")).await.unwrap();
+    assert_eq!(
+        item["lastValidationStatus"],
+        AttributeValue::S("invalid".into())
+    );
+
+    // A report for another id records nothing.
+    report["keyId"] = json!("00000000-0000-4000-8000-00000000dead");
+    assert_eq!(invoke(&stack, &report).await, json!({"recorded": false}));
+
+    // Replacing the key makes it usable again.
+    store(&stack, &user, OTHER_KEY).await;
+    let back = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(back["apiKey"], OTHER_KEY, "{back}");
+
+    // So does a test that finds it valid.
+    report["keyId"] = json!(id);
+    report["outcome"] = json!("quota_exceeded");
+    assert_eq!(invoke(&stack, &report).await, json!({"recorded": true}));
+    let envelope = match stack
+        .item(&format!("{user}#openai"))
+        .await
+        .unwrap()
+        .get("apiKey")
+    {
+        Some(AttributeValue::S(e)) => e.clone(),
+        other => panic!("{other:?}"),
+    };
+    let now = apikeys::config::timestamp(OffsetDateTime::now_utc());
+    assert!(stack
+        .state
+        .repo
+        .record_validation(&user, ProviderId::OpenAi, &envelope, &now, "valid")
+        .await
+        .unwrap());
+    let tested = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(tested["found"], true, "{tested}");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_uses_are_each_counted_once() {
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("use");
+    store(&stack, &user, KEY).await;
+    let payload = payload("use-key.json", &user, None);
+
+    let answers = futures::future::join_all((0..50).map(|_| invoke(&stack, &payload))).await;
+
+    assert!(answers.iter().all(|a| a["apiKey"] == KEY), "{answers:?}");
+    assert_eq!(usage_count(&stack, &user).await.as_deref(), Some("50"));
+    let item = stack.item(&format!("{user}#openai")).await.unwrap();
     assert!(item.contains_key("lastUsedAt"));
+    // The library function the handler wraps answers the same.
     assert!(matches!(
-        use_key(&stack.sealing, "alice", ProviderId::Claude)
-            .await
-            .unwrap(),
-        UsedKey::None
+        use_key(&stack.sealing, &user, ProviderId::OpenAi, None).await.unwrap(),
+        UsedKey::Active { key, .. } if key.expose_secret() == KEY
     ));
 }

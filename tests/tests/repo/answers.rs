@@ -54,11 +54,12 @@ async fn update_settings_never_receives_the_ciphertext_and_answers_the_whole_con
     let (_, stored) = store_as(&stack, ALICE, json!({"provider": "openai", "apiKey": KEY})).await;
     let now = timestamp(OffsetDateTime::now_utc());
     let repo = &stack.state.repo;
-    assert!(repo
-        .record_use(ALICE, ProviderId::OpenAi, &now)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(matches!(
+        repo.record_use(ALICE, ProviderId::OpenAi, None, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        apikeys::repo::UseRecord::Used(_)
+    ));
     let envelope = stored_envelope(&stack).await;
     let recorded = repo.record_validation(ALICE, ProviderId::OpenAi, &envelope, &now, "valid");
     assert!(recorded.await.unwrap());

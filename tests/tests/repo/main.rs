@@ -11,6 +11,7 @@
 mod answers;
 mod ratelimit;
 mod store;
+mod uses;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

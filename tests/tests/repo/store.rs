@@ -1,8 +1,9 @@
 //! A store means what the original app means: it replaces the settings with what it
 //! sends, and after a delete it creates a new configuration.
 
-use apikeys::config::{timestamp, ConfigItem};
+use apikeys::config::ConfigItem;
 use apikeys::provider::ProviderId;
+use apikeys::repo::UseRecord;
 use apikeys_integration_tests::{number, text, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Map, Value};
@@ -29,9 +30,12 @@ async fn give_history(stack: &Stack) {
     stack
         .set_attribute(&key, "createdAt", AttributeValue::S(LONG_AGO.into()))
         .await;
-    let now = timestamp(OffsetDateTime::now_utc());
-    let used = stack.state.repo.record_use(ALICE, ProviderId::OpenAi, &now);
-    assert!(used.await.unwrap().is_some());
+    let now = OffsetDateTime::now_utc();
+    let used = stack
+        .state
+        .repo
+        .record_use(ALICE, ProviderId::OpenAi, None, now);
+    assert!(matches!(used.await.unwrap(), UseRecord::Used(_)));
     stack
         .set_attribute(&key, "lastValidatedAt", AttributeValue::S(LONG_AGO.into()))
         .await;

@@ -1,0 +1,21 @@
+//! use-key: a user's key for the app's own servers, invoked with the Lambda Invoke
+//! API (never routed through API Gateway). Wiring only: the payloads are
+//! `apikeys::invoke`.
+
+use apikeys::invoke::handle;
+use apikeys::SealingState;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    apikeys::telemetry::init();
+    let state = SealingState::from_env().await?;
+    let state = &state;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // Boxed: the handler future is deep, and the runtime nests it further.
+        let answer = Box::pin(handle(state, &event.payload, &event.context.request_id)).await;
+        Ok::<_, std::convert::Infallible>(answer)
+    }))
+    .await
+}

@@ -1,0 +1,446 @@
+//! The payloads of `use-key`, the function the app's own servers invoke with the
+//! Lambda Invoke API (never through API Gateway) to get a user's key:
+//!
+//! - `{"userId", "provider", "keyId"?}` →
+//!   `{"found": true, "apiKey", "keyId", "keyHint", "provider", "settings", "endpoint"?}`
+//!   or `{"found": false, "reason": "none" | "inactive" | "all_unavailable", …}`
+//!   (`all_unavailable` adds `"unavailable"`, what the provider said, and
+//!   `"availableAt"`, the earliest time a key is usable again, or null when only
+//!   replacing or testing it again makes it usable).
+//! - `{"userId", "provider", "keyId", "outcome": "rate_limited" | "invalid" |
+//!   "quota_exceeded" | "ok", "retryAfterSeconds"?}` → `{"recorded": true | false}`:
+//!   what the provider answered the app's server, so the next call can skip the key.
+//! - Bad input → `{"error": {"field", "message"}}`; unavailable key material →
+//!   `{"error": {"message"}, "retryAfterSeconds"}`; anything else →
+//!   `{"error": {"message": "internal error"}, "requestId"}` with the cause in the
+//!   log under that request id. No error ever carries key material.
+//!
+//! A payload that came through API Gateway (it has a `requestContext`) is refused:
+//! the function trusts the `userId` it is given, which only the app's servers may
+//! name.
+
+use secrecy::ExposeSecret;
+use serde_json::{json, Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::api::UserId;
+use crate::provider::ProviderId;
+use crate::repo::ReportedOutcome;
+use crate::sealing_state::SealingState;
+use crate::usage::{use_key, Refusal, UsageError, UsedKey};
+
+/// The wait after a `rate_limited` report that names none.
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 60;
+
+/// The longest wait a report may set.
+pub const MAX_RETRY_AFTER_SECS: u64 = 86_400;
+
+/// Seconds a caller is asked to wait when the key material is unavailable.
+const KEY_MATERIAL_RETRY_AFTER_SECS: u64 = 5;
+
+/// The longest key id accepted (ids are UUIDs).
+const MAX_KEY_ID_LEN: usize = 64;
+
+/// The fields a payload may have.
+const FIELDS: &[&str] = &[
+    "userId",
+    "provider",
+    "keyId",
+    "outcome",
+    "retryAfterSeconds",
+];
+
+/// A payload, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UseKeyRequest {
+    /// Give me the user's key.
+    Use {
+        /// Whose.
+        user: UserId,
+        /// For which provider.
+        provider: ProviderId,
+        /// That key only.
+        key_id: Option<String>,
+    },
+    /// What the provider said about a key the app used.
+    Report {
+        /// Whose.
+        user: UserId,
+        /// Which provider.
+        provider: ProviderId,
+        /// Which key.
+        key_id: String,
+        /// What the provider said.
+        outcome: Outcome,
+        /// For `rate_limited`: how long to skip the key.
+        retry_after_secs: u64,
+    },
+}
+
+/// An outcome as reported, before it has a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 429.
+    RateLimited,
+    /// The key was refused.
+    Invalid,
+    /// No credit left.
+    QuotaExceeded,
+    /// The key worked.
+    Ok,
+}
+
+/// A field that is wrong, and why (never quoting a value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadError {
+    /// The field.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn wrong(field: &str, message: impl Into<String>) -> PayloadError {
+    PayloadError {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn string<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, PayloadError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(wrong(field, "must be a string")),
+    }
+}
+
+impl UseKeyRequest {
+    /// Reads a payload; the first wrong field is named.
+    pub fn parse(payload: &Value) -> Result<Self, PayloadError> {
+        let Value::Object(body) = payload else {
+            return Err(wrong("", "the payload must be a JSON object"));
+        };
+        if body.contains_key("requestContext") {
+            return Err(wrong(
+                "requestContext",
+                "use-key is invoked with the Lambda Invoke API by the app's servers, never through API Gateway",
+            ));
+        }
+        if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(wrong(unknown, "is not a field of use-key"));
+        }
+        let user = string(body, "userId")?
+            .ok_or_else(|| wrong("userId", "is required"))
+            .and_then(|raw| {
+                UserId::parse(raw).ok_or_else(|| {
+                    wrong(
+                        "userId",
+                        "must be 1 to 256 characters, none of them control characters",
+                    )
+                })
+            })?;
+        let provider = string(body, "provider")?
+            .ok_or_else(|| wrong("provider", "is required"))
+            .and_then(|raw| {
+                ProviderId::parse(raw).ok_or_else(|| {
+                    wrong(
+                        "provider",
+                        format!(
+                            "is not a known provider (one of {})",
+                            ProviderId::accepted_ids()
+                        ),
+                    )
+                })
+            })?;
+        let key_id = match string(body, "keyId")? {
+            Some(id)
+                if id.is_empty()
+                    || id.len() > MAX_KEY_ID_LEN
+                    || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+            {
+                return Err(wrong(
+                    "keyId",
+                    "must be a key id (letters, digits and '-', at most 64)",
+                ));
+            }
+            other => other.map(str::to_owned),
+        };
+        let outcome = match string(body, "outcome")? {
+            None => None,
+            Some("rate_limited") => Some(Outcome::RateLimited),
+            Some("invalid") => Some(Outcome::Invalid),
+            Some("quota_exceeded") => Some(Outcome::QuotaExceeded),
+            Some("ok") => Some(Outcome::Ok),
+            Some(_) => {
+                return Err(wrong(
+                    "outcome",
+                    "must be one of rate_limited, invalid, quota_exceeded, ok",
+                ))
+            }
+        };
+        let retry_after_secs =
+            match body.get("retryAfterSeconds") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) => match n.as_u64() {
+                    Some(s) if (1..=MAX_RETRY_AFTER_SECS).contains(&s) => Some(s),
+                    _ => return Err(wrong(
+                        "retryAfterSeconds",
+                        format!(
+                            "must be a whole number of seconds from 1 to {MAX_RETRY_AFTER_SECS}"
+                        ),
+                    )),
+                },
+                Some(_) => return Err(wrong("retryAfterSeconds", "must be a number")),
+            };
+        match (outcome, key_id) {
+            (None, key_id) => {
+                if retry_after_secs.is_some() {
+                    return Err(wrong("retryAfterSeconds", "belongs to an outcome report"));
+                }
+                Ok(Self::Use {
+                    user,
+                    provider,
+                    key_id,
+                })
+            }
+            (Some(_), None) => Err(wrong("keyId", "is required to report an outcome")),
+            (Some(outcome), Some(key_id)) => {
+                if retry_after_secs.is_some() && outcome != Outcome::RateLimited {
+                    return Err(wrong(
+                        "retryAfterSeconds",
+                        "belongs to a rate_limited report",
+                    ));
+                }
+                Ok(Self::Report {
+                    user,
+                    provider,
+                    key_id,
+                    outcome,
+                    retry_after_secs: retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS),
+                })
+            }
+        }
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> Value {
+    t.format(&Rfc3339).map_or(Value::Null, Value::String)
+}
+
+/// Answers one payload. `request_id` is the invocation's (for the log and the
+/// answer of an unexpected failure).
+pub async fn handle(state: &SealingState, payload: &Value, request_id: &str) -> Value {
+    let request = match UseKeyRequest::parse(payload) {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::info!(
+                target: "apikeys::audit",
+                event = "api_key.use",
+                outcome = "failure",
+                field = e.field.as_str(),
+                request_id,
+            );
+            return json!({"error": {"field": e.field, "message": e.message}});
+        }
+    };
+    match request {
+        UseKeyRequest::Use {
+            user,
+            provider,
+            key_id,
+        } => {
+            let used = use_key(state, user.as_str(), provider, key_id.as_deref()).await;
+            answer_use(used, &user, provider, request_id)
+        }
+        UseKeyRequest::Report {
+            user,
+            provider,
+            key_id,
+            outcome,
+            retry_after_secs,
+        } => {
+            let now = OffsetDateTime::now_utc();
+            let reported = match outcome {
+                Outcome::RateLimited => ReportedOutcome::RateLimited {
+                    until: now + Duration::seconds(retry_after_secs as i64),
+                },
+                Outcome::Invalid => ReportedOutcome::Invalid,
+                Outcome::QuotaExceeded => ReportedOutcome::QuotaExceeded,
+                Outcome::Ok => ReportedOutcome::Ok,
+            };
+            match state
+                .base
+                .repo
+                .report_outcome(user.as_str(), provider, &key_id, reported, now)
+                .await
+            {
+                Ok(recorded) => {
+                    tracing::info!(
+                        target: "apikeys::audit",
+                        event = "api_key.outcome_reported",
+                        outcome = if recorded { "success" } else { "failure" },
+                        user_id = user.as_str(),
+                        provider = provider.as_str(),
+                        key_id = key_id.as_str(),
+                        reported = reported.as_str(),
+                        request_id,
+                    );
+                    json!({"recorded": recorded})
+                }
+                Err(e) => internal(&e, request_id),
+            }
+        }
+    }
+}
+
+fn answer_use(
+    used: Result<UsedKey, UsageError>,
+    user: &UserId,
+    provider: ProviderId,
+    request_id: &str,
+) -> Value {
+    let audit = |outcome: &str, key_id: &str, reason: &str| {
+        tracing::info!(
+            target: "apikeys::audit",
+            event = "api_key.used",
+            outcome,
+            user_id = user.as_str(),
+            provider = provider.as_str(),
+            key_id,
+            reason,
+            request_id,
+        );
+    };
+    match used {
+        Ok(UsedKey::Active { key, config }) => {
+            audit("success", &config.id, "");
+            let mut answer = json!({
+                "found": true,
+                "apiKey": key.expose_secret(),
+                "keyId": config.id,
+                "keyHint": config.key_hint,
+                "provider": provider.as_str(),
+                "settings": config.settings,
+            });
+            if let Some(endpoint) = config.endpoint.filter(|e| !e.is_null()) {
+                answer["endpoint"] = endpoint;
+            }
+            answer
+        }
+        Ok(UsedKey::Refused(why)) => {
+            audit("failure", "", why.as_str());
+            let mut answer = json!({"found": false, "reason": why.as_str()});
+            if let Refusal::AllUnavailable {
+                reason,
+                available_at,
+            } = why
+            {
+                answer["unavailable"] = Value::String(reason);
+                answer["availableAt"] = available_at.map_or(Value::Null, rfc3339);
+            }
+            answer
+        }
+        Err(UsageError::KeyMaterial(cause)) => {
+            tracing::error!(request_id, error = %cause, "key material unavailable");
+            json!({
+                "error": {"message": "the service is temporarily unavailable: try again shortly"},
+                "retryAfterSeconds": KEY_MATERIAL_RETRY_AFTER_SECS,
+            })
+        }
+        Err(e) => internal(&e, request_id),
+    }
+}
+
+fn internal(cause: &dyn std::fmt::Display, request_id: &str) -> Value {
+    tracing::error!(request_id, error = %cause, "use-key failed");
+    json!({"error": {"message": "internal error"}, "requestId": request_id})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(payload: Value) -> String {
+        UseKeyRequest::parse(&payload).unwrap_err().field
+    }
+
+    #[test]
+    fn a_use_and_a_report_parse_with_their_defaults() {
+        let used = UseKeyRequest::parse(&json!({"userId": "u1", "provider": "claude"})).unwrap();
+        assert_eq!(
+            used,
+            UseKeyRequest::Use {
+                user: UserId::parse("u1").unwrap(),
+                provider: ProviderId::Claude,
+                key_id: None,
+            }
+        );
+        let report = UseKeyRequest::parse(&json!({
+            "userId": "u1", "provider": "openai", "keyId": "k-1", "outcome": "rate_limited"
+        }))
+        .unwrap();
+        assert!(matches!(
+            report,
+            UseKeyRequest::Report {
+                outcome: Outcome::RateLimited,
+                retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn each_wrong_field_is_named() {
+        assert_eq!(field_of(json!([])), "");
+        assert_eq!(field_of(json!({"provider": "openai"})), "userId");
+        assert_eq!(
+            field_of(json!({"userId": 7, "provider": "openai"})),
+            "userId"
+        );
+        assert_eq!(
+            field_of(json!({"userId": "", "provider": "openai"})),
+            "userId"
+        );
+        assert_eq!(field_of(json!({"userId": "u"})), "provider");
+        assert_eq!(
+            field_of(json!({"userId": "u", "provider": "nope"})),
+            "provider"
+        );
+        assert_eq!(
+            field_of(json!({"userId": "u", "provider": "openai", "keyId": "a b"})),
+            "keyId"
+        );
+        assert_eq!(
+            field_of(json!({"userId": "u", "provider": "openai", "outcome": "ok"})),
+            "keyId"
+        );
+        assert_eq!(
+            field_of(json!({"userId": "u", "provider": "openai", "keyId": "k", "outcome": "meh"})),
+            "outcome"
+        );
+        assert_eq!(
+            field_of(json!({"userId": "u", "provider": "openai", "keyId": "k",
+                            "outcome": "rate_limited", "retryAfterSeconds": 0})),
+            "retryAfterSeconds"
+        );
+        assert_eq!(
+            field_of(json!({"userId": "u", "provider": "openai", "keyId": "k",
+                            "outcome": "invalid", "retryAfterSeconds": 5})),
+            "retryAfterSeconds"
+        );
+        assert_eq!(
+            field_of(json!({"userId": "u", "provider": "openai", "userid": "v"})),
+            "userid"
+        );
+    }
+
+    #[test]
+    fn an_api_gateway_event_is_refused_before_anything_else() {
+        let event = json!({
+            "userId": "u", "provider": "openai",
+            "requestContext": {"http": {"method": "POST"}}, "body": "{}"
+        });
+        assert_eq!(field_of(event), "requestContext");
+    }
+}
