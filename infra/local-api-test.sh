@@ -9,7 +9,8 @@
 #      each function binary against it, and the local API on a free port;
 #   4. runs against that one base URL: the Rust end-to-end tests
 #      (infra/local-api/tests/e2e.rs), schemathesis over infra/openapi.yaml, the
-#      original app's client in Node (infra/seed-client), and the key manager page in
+#      original app's client in Node (infra/seed-client), the app's servers calling
+#      use-key in TypeScript and Python (infra/callers), and the key manager page in
 #      headless Chromium (infra/web-test; Debian's chromium, installed here if missing).
 #
 # Prebuilt binaries instead of the watcher's own `cargo run` per function: nothing is
@@ -51,7 +52,7 @@ if [ ! -x "$chromium" ]; then
     { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
 fi
 
-functions=(store get-configs update-settings delete-config test-key)
+functions=(store get-configs update-settings delete-config test-key use-key)
 say "building the functions, the local API and apikeys-admin"
 # The workspace's test feature set, so this reuses what `cargo test --workspace` built.
 cargo build --workspace --bins --tests --locked -q
@@ -145,6 +146,9 @@ token=$(target/debug/apikeys-admin token "schemathesis-$suffix" --issuer-dir "$i
 
 say "the original app's client in Node (infra/seed-client)"
 infra/seed-client/run.sh "$base" "$(target/debug/apikeys-admin token "seed-client-$suffix" --issuer-dir "$issuer_dir")"
+
+say "the app's servers in TypeScript and Python calling use-key (infra/callers)"
+infra/callers/run.sh "$base" "http://$host:$watch_port" "$issuer_dir" "$checks_venv/bin/python"
 
 say "the key manager page in headless Chromium (infra/web-test)"
 APIKEYS_BASE_URL=$base APIKEYS_CHROMIUM=$chromium \

@@ -1,0 +1,38 @@
+"""How a chat backend written in Python takes a user's key from the vault: the
+use-key function, through the Lambda Invoke API, with boto3. This file is what
+README.md shows; test_use_key.py runs it against the local stack."""
+
+import json
+
+
+class UseKeyError(Exception):
+    """use-key refused the call (the answer names a field, never key material)."""
+
+
+class Vault:
+    def __init__(self, lambda_client, function_name="use-key"):
+        self._lambda = lambda_client
+        self._function = function_name
+
+    def _invoke(self, payload):
+        out = self._lambda.invoke(FunctionName=self._function, Payload=json.dumps(payload).encode())
+        if out.get("FunctionError"):
+            raise UseKeyError(f"use-key failed: {out['FunctionError']}")
+        answer = json.loads(out["Payload"].read())
+        if "error" in answer:
+            raise UseKeyError(json.dumps(answer["error"]))
+        return answer
+
+    def get_user_api_key(self, user_id, provider, key_id=None):
+        """The user's key for a provider (its use recorded), or why there is none."""
+        payload = {"userId": user_id, "provider": provider}
+        if key_id:
+            payload["keyId"] = key_id
+        return self._invoke(payload)
+
+    def report_outcome(self, user_id, provider, key_id, outcome, retry_after_seconds=None):
+        """What the provider answered: rate_limited, invalid, quota_exceeded or ok."""
+        payload = {"userId": user_id, "provider": provider, "keyId": key_id, "outcome": outcome}
+        if retry_after_seconds:
+            payload["retryAfterSeconds"] = retry_after_seconds
+        return self._invoke(payload)["recorded"]

@@ -1,0 +1,71 @@
+// How a chat backend written in TypeScript takes a user's key from the vault: the
+// use-key function, through the Lambda Invoke API, with the AWS SDK v3. This file is
+// what README.md shows; the test beside it runs it against the local stack.
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+
+export type UseKeyAnswer =
+  | {
+      found: true;
+      apiKey: string;
+      keyId: string;
+      keyHint: string | null;
+      provider: string;
+      settings: Record<string, unknown>;
+      endpoint?: Record<string, unknown>;
+    }
+  | {
+      found: false;
+      reason: "none" | "inactive" | "all_unavailable";
+      unavailable?: string;
+      availableAt?: string | null;
+    };
+
+export type Outcome = "rate_limited" | "invalid" | "quota_exceeded" | "ok";
+
+export class Vault {
+  constructor(
+    private readonly lambda: LambdaClient,
+    private readonly functionName: string,
+  ) {}
+
+  private async invoke<T>(payload: Record<string, unknown>): Promise<T> {
+    const out = await this.lambda.send(
+      new InvokeCommand({
+        FunctionName: this.functionName,
+        Payload: new TextEncoder().encode(JSON.stringify(payload)),
+      }),
+    );
+    if (out.FunctionError) {
+      throw new Error(`use-key failed: ${out.FunctionError}`);
+    }
+    const answer = JSON.parse(new TextDecoder().decode(out.Payload));
+    if (answer.error) {
+      // Never carries key material: a field and a message, or a request id.
+      throw new Error(`use-key refused the call: ${JSON.stringify(answer.error)}`);
+    }
+    return answer as T;
+  }
+
+  /** The user's key for a provider (its use is recorded), or why there is none. */
+  getUserApiKey(userId: string, provider: string, keyId?: string): Promise<UseKeyAnswer> {
+    return this.invoke({ userId, provider, ...(keyId ? { keyId } : {}) });
+  }
+
+  /** Tells the vault what the provider answered, so the next call can fall back. */
+  async reportOutcome(
+    userId: string,
+    provider: string,
+    keyId: string,
+    outcome: Outcome,
+    retryAfterSeconds?: number,
+  ): Promise<boolean> {
+    const answer = await this.invoke<{ recorded: boolean }>({
+      userId,
+      provider,
+      keyId,
+      outcome,
+      ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+    });
+    return answer.recorded;
+  }
+}
