@@ -125,6 +125,9 @@ run-local: the API is at $base (functions build on their first request: minutes 
   without a valid token every route answers 401 {"message":"Unauthorized"}, as deployed.
   cargo lambda invoke still works on the watcher with the events of events/:
     ${APIKEYS_VENV#"$root"/}/bin/cargo-lambda lambda invoke store --data-file events/store.json --invoke-address $host --invoke-port $port
+  use-key (the app's servers; Invoke API only, no route):
+    ${APIKEYS_VENV#"$root"/}/bin/cargo-lambda lambda invoke use-key --data-file events/use-key.json --invoke-address $host --invoke-port $port
+    or an AWS SDK's Lambda client with endpoint http://$host:$port (README: "The app's servers")
   AWS emulator: $AWS_ENDPOINT_URL (table $APIKEYS_TABLE_NAME, secret $API_KEY_ENCRYPTION_SEED_SECRET_ID)
   stop: Ctrl-C, then \`infra/local-aws.sh stop\` for the emulator
 
