@@ -3,7 +3,7 @@
 //!
 //! - `{"userId", "provider", "keyId"?}` →
 //!   `{"found": true, "apiKey", "keyId", "keyHint", "provider", "settings", "endpoint"?}`
-//!   or `{"found": false, "reason": "none" | "inactive" | "all_unavailable", …}`
+//!   or `{"found": false, "reason": "none" | "inactive" | "expired" | "all_unavailable", …}`
 //!   (`all_unavailable` adds `"unavailable"`, what the provider said, and
 //!   `"availableAt"`, the earliest time a key is usable again, or null when only
 //!   replacing or testing it again makes it usable).
@@ -179,20 +179,21 @@ impl UseKeyRequest {
                 ))
             }
         };
-        let retry_after_secs =
-            match body.get("retryAfterSeconds") {
-                None | Some(Value::Null) => None,
-                Some(Value::Number(n)) => match n.as_u64() {
-                    Some(s) if (1..=MAX_RETRY_AFTER_SECS).contains(&s) => Some(s),
-                    _ => return Err(wrong(
+        let retry_after_secs = match body.get("retryAfterSeconds") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(s) if (1..=MAX_RETRY_AFTER_SECS).contains(&s) => Some(s),
+                _ => {
+                    return Err(wrong(
                         "retryAfterSeconds",
                         format!(
                             "must be a whole number of seconds from 1 to {MAX_RETRY_AFTER_SECS}"
                         ),
-                    )),
-                },
-                Some(_) => return Err(wrong("retryAfterSeconds", "must be a number")),
-            };
+                    ))
+                }
+            },
+            Some(_) => return Err(wrong("retryAfterSeconds", "must be a number")),
+        };
         match (outcome, key_id) {
             (None, key_id) => {
                 if retry_after_secs.is_some() {

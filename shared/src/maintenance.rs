@@ -1,4 +1,5 @@
-//! The daily sweep: keys due for rotation and keys unused for a while, one log event
+//! The daily sweep: keys due for rotation, keys unused for a while, keys that
+//! expire within [`EXPIRY_NOTICE_DAYS`] and keys that have expired, one log event
 //! per finding and a summary. It reads no ciphertext.
 
 use serde::Serialize;
@@ -10,6 +11,9 @@ use crate::repo::{ConfigRepository, RepoError};
 
 /// Days without use after which a key is reported, by default.
 pub const DEFAULT_UNUSED_DAYS: i64 = 30;
+
+/// Days before its expiry from which a key is reported as expiring.
+pub const EXPIRY_NOTICE_DAYS: i64 = 7;
 
 /// What the sweep found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -23,6 +27,10 @@ pub struct SweepSummary {
     pub rotation_due: u64,
     /// Active keys not used within the unused period.
     pub unused: u64,
+    /// Active keys that expire within [`EXPIRY_NOTICE_DAYS`].
+    pub expiring: u64,
+    /// Active keys whose expiry has passed (never handed out).
+    pub expired: u64,
 }
 
 /// A finding of the sweep.
@@ -32,6 +40,10 @@ pub enum Finding {
     RotationDue,
     /// The key has not been used within the unused period.
     Unused,
+    /// The key expires within [`EXPIRY_NOTICE_DAYS`].
+    Expiring,
+    /// The key has expired.
+    Expired,
 }
 
 fn parse(t: Option<&str>) -> Option<OffsetDateTime> {
@@ -58,6 +70,11 @@ pub fn findings(
         .or_else(|| parse(Some(&item.created_at)));
     if last.is_some_and(|t| now - t > unused_after) {
         found.push(Finding::Unused);
+    }
+    match item.key_expiry() {
+        Some(t) if t <= now => found.push(Finding::Expired),
+        Some(t) if t - now <= Duration::days(EXPIRY_NOTICE_DAYS) => found.push(Finding::Expiring),
+        _ => {}
     }
     found
 }
@@ -87,6 +104,14 @@ pub async fn sweep(
                         summary.unused += 1;
                         "maintenance.unused"
                     }
+                    Finding::Expiring => {
+                        summary.expiring += 1;
+                        "maintenance.expiring"
+                    }
+                    Finding::Expired => {
+                        summary.expired += 1;
+                        "maintenance.expired"
+                    }
                 };
                 tracing::info!(
                     event,
@@ -95,6 +120,7 @@ pub async fn sweep(
                     config_id = item.id.as_str(),
                     key_stored_at = item.key_stored_at.as_deref().unwrap_or(""),
                     last_used_at = item.last_used_at.as_deref().unwrap_or(""),
+                    expires_at = item.key_expires_at.as_deref().unwrap_or(""),
                 );
             }
         }
@@ -105,6 +131,36 @@ pub async fn sweep(
         active = summary.active,
         rotation_due = summary.rotation_due,
         unused = summary.unused,
+        expiring = summary.expiring,
+        expired = summary.expired,
     );
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::timestamp;
+
+    fn item(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> ConfigItem {
+        serde_json::from_value(serde_json::json!({
+            "pk": "u#openai", "userId": "u", "provider": "openai", "id": "i",
+            "isActive": true, "createdAt": timestamp(now), "updatedAt": timestamp(now),
+            "lastUsedAt": timestamp(now),
+            "keyExpiresAt": expires_at.map(timestamp),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn keys_expiring_within_a_week_and_expired_keys_are_found() {
+        let now = OffsetDateTime::now_utc();
+        let find = |at: Option<OffsetDateTime>| {
+            findings(&item(at, now), now, Duration::days(90), Duration::days(30))
+        };
+        assert_eq!(find(None), []);
+        assert_eq!(find(Some(now + Duration::days(8))), []);
+        assert_eq!(find(Some(now + Duration::days(3))), [Finding::Expiring]);
+        assert_eq!(find(Some(now - Duration::minutes(1))), [Finding::Expired]);
+    }
 }

@@ -33,6 +33,8 @@ pub enum Refusal {
     None,
     /// The configuration was deleted.
     Inactive,
+    /// The key has expired.
+    Expired,
     /// Every key of the provider is marked unavailable by what the provider said.
     AllUnavailable {
         /// The mark: `rate_limited`, `invalid` or `quota_exceeded`.
@@ -49,6 +51,7 @@ impl Refusal {
         match self {
             Self::None => "none",
             Self::Inactive => "inactive",
+            Self::Expired => "expired",
             Self::AllUnavailable { .. } => "all_unavailable",
         }
     }
@@ -110,6 +113,7 @@ pub async fn use_key(
         UseRecord::Used(sealed) => sealed,
         UseRecord::None => return Ok(UsedKey::Refused(Refusal::None)),
         UseRecord::Inactive => return Ok(UsedKey::Refused(Refusal::Inactive)),
+        UseRecord::Expired => return Ok(UsedKey::Refused(Refusal::Expired)),
         UseRecord::Unavailable { reason, until_ms } => {
             let available_at = until_ms
                 .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok());

@@ -150,6 +150,10 @@ pub struct Stats {
     pub rotation_due: u64,
     /// Active keys not used within the unused period.
     pub unused: u64,
+    /// Active keys that expire within a week (`maintenance::EXPIRY_NOTICE_DAYS`).
+    pub expiring: u64,
+    /// Active keys whose expiry has passed: never handed out.
+    pub expired: u64,
     /// Active configurations per provider of the registry, in its order (zeros
     /// included), by canonical id; an item naming no known provider counts as `unknown`.
     pub by_provider: Vec<(String, u64)>,
@@ -181,13 +185,18 @@ impl Stats {
              inactive             {}\n\
              format invalid       {} (to be replaced by their users)\n\
              rotation due         {} (older than {rotation_days} days)\n\
-             unused               {} (not used for {unused_days} days)\n",
+             unused               {} (not used for {unused_days} days)\n\
+             expiring             {} (within {} days)\n\
+             expired              {} (never handed out)\n",
             self.total,
             self.active,
             self.inactive,
             self.format_invalid,
             self.rotation_due,
-            self.unused
+            self.unused,
+            self.expiring,
+            apikeys::maintenance::EXPIRY_NOTICE_DAYS,
+            self.expired
         );
         out.push_str("active by provider:\n");
         for (provider, count) in &self.by_provider {
@@ -276,6 +285,8 @@ pub async fn stats(
                 match finding {
                     Finding::RotationDue => stats.rotation_due += 1,
                     Finding::Unused => stats.unused += 1,
+                    Finding::Expiring => stats.expiring += 1,
+                    Finding::Expired => stats.expired += 1,
                 }
             }
         }

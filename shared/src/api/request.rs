@@ -33,6 +33,9 @@ pub struct StoreRequest {
     pub settings: Option<Settings>,
     /// `validate: true`: the provider must accept the key before it is stored.
     pub validate: bool,
+    /// When the key stops being handed out (a future time, as stored); `None`:
+    /// never (absent or null: a store replaces the key, and with it its expiry).
+    pub expires_at: Option<String>,
 }
 
 // Only the routes that seal or test a key read these bodies.
@@ -55,20 +58,30 @@ impl StoreRequest {
             endpoint,
             settings(body),
             flag(body, "validate"),
+            expires_at(body),
         ) {
-            (Ok(provider), Ok(api_key), Ok(endpoint), Ok(settings), Ok(validate)) => Ok(Self {
+            (
+                Ok(provider),
+                Ok(api_key),
+                Ok(endpoint),
+                Ok(settings),
+                Ok(validate),
+                Ok(expires_at),
+            ) => Ok(Self {
                 provider,
                 api_key,
                 endpoint,
                 settings,
                 validate,
+                expires_at,
             }),
-            (provider, api_key, endpoint, settings, validate) => Err(collect([
+            (provider, api_key, endpoint, settings, validate, expires_at) => Err(collect([
                 provider.err(),
                 api_key.err(),
                 endpoint.err(),
                 settings.err(),
                 validate.err(),
+                expires_at.err(),
             ])),
         }
     }
@@ -287,6 +300,24 @@ fn settings(body: &JsonBody) -> Checked<Option<Settings>> {
     Settings::parse(value.clone())
         .map(Some)
         .map_err(|e| vec![FieldError::new(e.path, e.message)])
+}
+
+/// An optional expiry: an RFC 3339 time in the future, normalised to the stored
+/// form; absent or null: never.
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+fn expires_at(body: &JsonBody) -> Checked<Option<String>> {
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+    const RULE: &str =
+        "must be an RFC 3339 time in the future (e.g. 2030-01-31T00:00:00Z), or null for never";
+    match body.get("expiresAt") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(raw)) => match OffsetDateTime::parse(raw, &Rfc3339) {
+            Ok(t) if t > OffsetDateTime::now_utc() => Ok(Some(crate::domain::timestamp(t))),
+            _ => Err(refuse("expiresAt", RULE)),
+        },
+        Some(_) => Err(refuse("expiresAt", RULE)),
+    }
 }
 
 /// An optional boolean, false when absent.

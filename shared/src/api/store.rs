@@ -63,6 +63,7 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
                 envelope: &envelope,
                 key_hint: hint.as_ref().map(|h| h.as_str()),
                 endpoint: endpoint.as_ref(),
+                key_expires_at: request.expires_at.as_deref(),
                 settings: request.settings.as_ref().map(|s| s.as_map()),
                 validation: validated_at
                     .as_deref()

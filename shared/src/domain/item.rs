@@ -61,6 +61,10 @@ pub struct ConfigItem {
     /// DynamoDB TTL (epoch seconds) of a soft-deleted item.
     #[serde(default)]
     pub expires_at: Option<i64>,
+    /// When the user's key stops being handed out (`expiresAt` in the API); absent
+    /// (or NULL) for a key that never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_expires_at: Option<String>,
 }
 
 impl ConfigItem {
@@ -73,5 +77,16 @@ impl ConfigItem {
     pub fn rotation_due(&self, now: OffsetDateTime, rotation_after: Duration) -> bool {
         let stored = self.key_stored_at.as_deref().unwrap_or(&self.created_at);
         OffsetDateTime::parse(stored, &Rfc3339).is_ok_and(|t| now - t > rotation_after)
+    }
+
+    /// When the key expires, if it does.
+    pub fn key_expiry(&self) -> Option<OffsetDateTime> {
+        let at = self.key_expires_at.as_deref()?;
+        OffsetDateTime::parse(at, &Rfc3339).ok()
+    }
+
+    /// Whether the key has expired at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.key_expiry().is_some_and(|t| t <= now)
     }
 }

@@ -37,12 +37,17 @@ pub struct ProviderConfig {
     pub last_validation_status: Option<String>,
     /// The key is older than the rotation period.
     pub rotation_due: bool,
+    /// When the key stops being handed out; null: never.
+    pub expires_at: Option<String>,
+    /// The key has expired: `use-key` never hands it out.
+    pub expired: bool,
 }
 
 impl ProviderConfig {
     /// The view of a stored item at `now`.
     pub fn from_item(item: ConfigItem, now: OffsetDateTime, rotation_after: Duration) -> Self {
         let rotation_due = item.is_active && item.rotation_due(now, rotation_after);
+        let expired = item.is_expired(now);
         Self {
             id: item.id,
             provider: item.provider,
@@ -57,6 +62,8 @@ impl ProviderConfig {
             last_validated_at: item.last_validated_at,
             last_validation_status: item.last_validation_status,
             rotation_due,
+            expires_at: item.key_expires_at,
+            expired,
         }
     }
 }

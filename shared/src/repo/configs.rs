@@ -30,6 +30,8 @@ pub struct StoreWrite<'a> {
     /// The endpoint that belongs to the key (`Endpoint::to_json`); `None` removes
     /// a stored one.
     pub endpoint: Option<&'a Value>,
+    /// When the key expires (stored form); `None`: never.
+    pub key_expires_at: Option<&'a str>,
     /// The settings; `None` stores an empty object (a store replaces them).
     pub settings: Option<&'a Map<String, Value>>,
     /// A key test made before storing: (time, status).
@@ -55,7 +57,8 @@ const ENDPOINT_NAME: (&str, &str) = ("#ep", "endpoint");
 
 /// What a delete removes: the ciphertext and everything a new configuration must
 /// not inherit.
-const FORGET: &str = "apiKey, keyHint, #ep, id, createdAt, settings, usageCount, lastUsedAt, \
+const FORGET: &str =
+    "apiKey, keyHint, #ep, keyExpiresAt, id, createdAt, settings, usageCount, lastUsedAt, \
                       lastValidatedAt, lastValidationStatus, keyStoredAt";
 
 /// Where a delete keeps the former id and creation time (see [`super::schema::TOMBSTONE_ATTRIBUTES`]).
@@ -75,6 +78,7 @@ fn delete_expression() -> String {
 /// attributes that are absent are written as NULL, which reads as absent.
 const UPDATE_SETTINGS: &str = "SET settings = :s, updatedAt = :now, id = id, \
      keyHint = if_not_exists(keyHint, :null), #ep = if_not_exists(#ep, :null), \
+     keyExpiresAt = if_not_exists(keyExpiresAt, :null), \
      createdAt = createdAt, keyStoredAt = if_not_exists(keyStoredAt, :null), \
      lastUsedAt = if_not_exists(lastUsedAt, :null), \
      lastValidatedAt = if_not_exists(lastValidatedAt, :null), \
@@ -164,6 +168,13 @@ impl ConfigRepository {
                 );
             }
             None => remove.push("#ep"),
+        }
+        match w.key_expires_at {
+            Some(at) => {
+                set.push("keyExpiresAt = :x");
+                values.insert(":x".into(), s(at));
+            }
+            None => remove.push("keyExpiresAt"),
         }
         // A new key has no test result yet unless one was made just now.
         match w.validation {
@@ -326,6 +337,7 @@ fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, R
         key_hint: w.key_hint.map(str::to_owned),
         settings: w.settings.cloned().unwrap_or_default(),
         endpoint: w.endpoint.cloned(),
+        key_expires_at: w.key_expires_at.map(str::to_owned),
         is_active: true,
         created_at,
         updated_at: w.now.to_owned(),

@@ -46,6 +46,7 @@ pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
     "keyHint",
     "settings",
     "endpoint",
+    "keyExpiresAt",
     "isActive",
     "createdAt",
     "updatedAt",

@@ -34,6 +34,8 @@ pub enum UseRecord {
     None,
     /// The configuration was deleted.
     Inactive,
+    /// The key's expiry has passed.
+    Expired,
     /// The key is marked unavailable.
     Unavailable {
         /// What the provider said: `rate_limited`, `invalid` or `quota_exceeded`.
@@ -103,6 +105,11 @@ fn refusal(item: &Item, key_id: Option<&str>, now: OffsetDateTime) -> Option<Use
     }
     if !is_active(item) || !item.contains_key("apiKey") {
         return Some(UseRecord::Inactive);
+    }
+    if let Some(AttributeValue::S(at)) = item.get("keyExpiresAt") {
+        if at.as_str() <= timestamp(now).as_str() {
+            return Some(UseRecord::Expired);
+        }
     }
     let Some(AttributeValue::S(reason)) = item.get("unavailableReason") else {
         return None;
@@ -200,6 +207,8 @@ impl ConfigRepository {
         set.extend(ring.push(":tok", ":none"));
         let mut condition = format!(
             "isActive = :t AND attribute_exists(apiKey) AND \
+             (attribute_not_exists(keyExpiresAt) OR attribute_type(keyExpiresAt, :nul) \
+              OR keyExpiresAt > :now) AND \
              (attribute_not_exists(unavailableReason) OR unavailableUntil <= :nowms) AND {}",
             ring.lacks(":tok")
         );
@@ -217,6 +226,8 @@ impl ConfigRepository {
                 .expression_attribute_values(":nowms", n(epoch_ms(now)))
                 .expression_attribute_values(":tok", token.clone())
                 .expression_attribute_values(":none", s("-"))
+                // The type name: an expiry written as NULL (by a settings update) is none.
+                .expression_attribute_values(":nul", s("NULL"))
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":t", active())
                 .return_values(ReturnValue::AllNew)

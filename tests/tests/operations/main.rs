@@ -90,5 +90,6 @@ fn seeded_item(
         usage_count: 0,
         version: 1,
         expires_at: None,
+        key_expires_at: None,
     }
 }

@@ -253,3 +253,91 @@ async fn fifty_concurrent_uses_are_each_counted_once() {
         UsedKey::Active { key, .. } if key.expose_secret() == KEY
     ));
 }
+
+/// Stores `key` with `expires_at` (absent when `None`); the answer.
+async fn store_expiring(stack: &Stack, user: &str, expires_at: Option<&str>) -> (u16, Value) {
+    let mut body = json!({"provider": "openai", "apiKey": KEY});
+    if let Some(at) = expires_at {
+        body["expiresAt"] = json!(at);
+    }
+    let mut event = event_for("store.json", Some(user));
+    set_body(&mut event, &body);
+    let (status, _, body) =
+        parts(apikeys::api::store::handle(&stack.sealing, request(&event)).await);
+    (status, body)
+}
+
+#[tokio::test]
+async fn an_expired_key_is_never_handed_out_and_never_is_a_valid_expiry_again() {
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("use");
+    let soon = OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let soon_text = soon.format(&Rfc3339).unwrap();
+
+    // A time in the past is refused, naming the field, and stores nothing.
+    let (status, body) = store_expiring(&stack, &user, Some("2020-01-01T00:00:00Z")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["details"][0]["field"], "expiresAt", "{body}");
+    assert!(stack.item(&format!("{user}#openai")).await.is_none());
+
+    // Before its expiry the key is handed out, and the list shows when it expires.
+    let (status, body) = store_expiring(&stack, &user, Some(&soon_text)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["config"]["expired"], false);
+    assert!(body["config"]["expiresAt"].is_string(), "{body}");
+    let used = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(used["apiKey"], KEY, "{used}");
+
+    // After it, never, by id or not; the list says expired; a settings update keeps it so.
+    tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
+    let id = used["keyId"].as_str().unwrap();
+    for p in [
+        payload("use-key.json", &user, None),
+        payload("use-key-by-id.json", &user, Some(id)),
+    ] {
+        assert_eq!(
+            invoke(&stack, &p).await,
+            json!({"found": false, "reason": "expired"})
+        );
+    }
+    let mut update = event_for("update-settings.json", Some(&user));
+    set_body(
+        &mut update,
+        &json!({"provider": "openai", "settings": {"model": "gpt-4o"}}),
+    );
+    let (status, _, updated) =
+        parts(apikeys::api::update_settings::handle(&stack.state, request(&update)).await);
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["config"]["expired"], true, "{updated}");
+    let list = event_for("get-configs.json", Some(&user));
+    let (_, _, listed) =
+        parts(apikeys::api::get_configs::handle(&stack.state, request(&list)).await);
+    assert_eq!(listed["configs"][0]["expired"], true, "{listed}");
+    assert_eq!(usage_count(&stack, &user).await.as_deref(), Some("1"));
+
+    // Storing the key again without an expiry sets it back to never.
+    let (status, body) = store_expiring(&stack, &user, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["config"]["expiresAt"], Value::Null, "{body}");
+    assert_eq!(body["config"]["expired"], false);
+    let back = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(back["apiKey"], KEY, "{back}");
+}
+
+#[tokio::test]
+async fn a_key_without_expiry_written_as_null_by_a_settings_update_is_handed_out() {
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("use");
+    store(&stack, &user, KEY).await;
+    let mut update = event_for("update-settings.json", Some(&user));
+    set_body(
+        &mut update,
+        &json!({"provider": "openai", "settings": {"model": "gpt-4o"}}),
+    );
+    let (status, _, _) =
+        parts(apikeys::api::update_settings::handle(&stack.state, request(&update)).await);
+    assert_eq!(status, 200);
+
+    let used = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(used["apiKey"], KEY, "{used}");
+}

@@ -185,6 +185,7 @@ async fn a_store_over_an_item_deleted_with_its_history_starts_afresh_too() {
         usage_count: 7,
         version: 1,
         expires_at: None,
+        key_expires_at: None,
     };
     assert!(stack.state.repo.put_new(&old, None).await.unwrap());
 
@@ -230,6 +231,7 @@ async fn an_import_write_whose_answer_was_lost_still_counts_as_written() {
         usage_count: 0,
         version: 1,
         expires_at: None,
+        key_expires_at: None,
     };
 
     // When the import writes the item (the SDK sends it again) and then once more

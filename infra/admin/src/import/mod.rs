@@ -217,6 +217,7 @@ pub async fn import(
             usage_count: row.usage_count.unwrap_or(0),
             version: 1,
             expires_at: None,
+            key_expires_at: None,
         };
         let stored = row.api_key.as_deref().filter(|k| !k.trim().is_empty());
         let envelope = match (row.is_active, stored) {
