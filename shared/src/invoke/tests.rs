@@ -1,0 +1,84 @@
+use super::*;
+
+fn field_of(payload: Value) -> String {
+    UseKeyRequest::parse(&payload).unwrap_err().field
+}
+
+#[test]
+fn a_use_and_a_report_parse_with_their_defaults() {
+    let used = UseKeyRequest::parse(&json!({"userId": "u1", "provider": "claude"})).unwrap();
+    assert_eq!(
+        used,
+        UseKeyRequest::Use {
+            user: UserId::parse("u1").unwrap(),
+            provider: ProviderId::Claude,
+            key_id: None,
+        }
+    );
+    let report = UseKeyRequest::parse(&json!({
+        "userId": "u1", "provider": "openai", "keyId": "k-1", "outcome": "rate_limited"
+    }))
+    .unwrap();
+    assert!(matches!(
+        report,
+        UseKeyRequest::Report {
+            outcome: Outcome::RateLimited,
+            retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn each_wrong_field_is_named() {
+    assert_eq!(field_of(json!([])), "");
+    assert_eq!(field_of(json!({"provider": "openai"})), "userId");
+    assert_eq!(
+        field_of(json!({"userId": 7, "provider": "openai"})),
+        "userId"
+    );
+    assert_eq!(
+        field_of(json!({"userId": "", "provider": "openai"})),
+        "userId"
+    );
+    assert_eq!(field_of(json!({"userId": "u"})), "provider");
+    assert_eq!(
+        field_of(json!({"userId": "u", "provider": "nope"})),
+        "provider"
+    );
+    assert_eq!(
+        field_of(json!({"userId": "u", "provider": "openai", "keyId": "a b"})),
+        "keyId"
+    );
+    assert_eq!(
+        field_of(json!({"userId": "u", "provider": "openai", "outcome": "ok"})),
+        "keyId"
+    );
+    assert_eq!(
+        field_of(json!({"userId": "u", "provider": "openai", "keyId": "k", "outcome": "meh"})),
+        "outcome"
+    );
+    assert_eq!(
+        field_of(json!({"userId": "u", "provider": "openai", "keyId": "k",
+                        "outcome": "rate_limited", "retryAfterSeconds": 0})),
+        "retryAfterSeconds"
+    );
+    assert_eq!(
+        field_of(json!({"userId": "u", "provider": "openai", "keyId": "k",
+                        "outcome": "invalid", "retryAfterSeconds": 5})),
+        "retryAfterSeconds"
+    );
+    assert_eq!(
+        field_of(json!({"userId": "u", "provider": "openai", "userid": "v"})),
+        "userid"
+    );
+}
+
+#[test]
+fn an_api_gateway_event_is_refused_before_anything_else() {
+    let event = json!({
+        "userId": "u", "provider": "openai",
+        "requestContext": {"http": {"method": "POST"}}, "body": "{}"
+    });
+    assert_eq!(field_of(event), "requestContext");
+}
