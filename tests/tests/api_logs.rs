@@ -1,7 +1,7 @@
 //! At `RUST_LOG=trace`, with the filter built exactly as a function builds it, no
-//! log line of any handler holds a key, a ciphertext or a settings value. Its own
-//! test binary: the capture is the process's global subscriber, so the events of
-//! every thread (the SDK's, the key tester's) reach it.
+//! log line of any handler (use-key's included) holds a key, a ciphertext or a
+//! settings value. Its own test binary: the capture is the process's global
+//! subscriber, so the events of every thread (the SDK's, the key tester's) reach it.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -98,8 +98,37 @@ async fn no_handler_logs_a_key_a_ciphertext_or_a_settings_value_at_trace() {
         parts(update_settings::handle(state, event("update-settings.json", Some(json!({"provider": "openai", "settings": {"systemPrompt": SETTINGS_VALUES[2], "t": 1e200}})))).await).0,
         parts(test_key::handle(sealing, event("test-key.json", Some(json!({"provider": "openai", "apiKey": GIVEN_KEY})))).await).0,
         parts(test_key::handle(sealing, event("test-key-stored.json", Some(json!({"provider": "openai"})))).await).0,
-        parts(delete_config::handle(state, event("delete-config.json", None)).await).0,
     ];
+    // use-key hands the stored key out, takes a report, refuses the reported key and
+    // a payload that carries a key where none belongs
+    let used = apikeys::invoke::handle(
+        sealing,
+        &json!({"userId": "alice", "provider": "openai"}),
+        "req-use",
+    )
+    .await;
+    assert_eq!(used["apiKey"], STORED_KEY);
+    let report = json!({"userId": "alice", "provider": "openai", "keyId": used["keyId"], "outcome": "invalid"});
+    assert_eq!(
+        apikeys::invoke::handle(sealing, &report, "req-report").await,
+        json!({"recorded": true})
+    );
+    let refused = apikeys::invoke::handle(
+        sealing,
+        &json!({"userId": "alice", "provider": "openai"}),
+        "req-refused",
+    )
+    .await;
+    assert_eq!(refused["reason"], "all_unavailable");
+    let stray = json!({"userId": "alice", "provider": "openai", "apiKey": GIVEN_KEY});
+    assert_eq!(
+        apikeys::invoke::handle(sealing, &stray, "req-stray").await["error"]["field"],
+        "apiKey"
+    );
+    let statuses: Vec<u16> = statuses
+        .into_iter()
+        .chain([parts(delete_config::handle(state, event("delete-config.json", None)).await).0])
+        .collect();
 
     // Then each answered as it should, and the log holds every request but no secret
     assert_eq!(statuses, [201, 400, 422, 200, 200, 400, 200, 200, 204]);
@@ -111,6 +140,8 @@ async fn no_handler_logs_a_key_a_ciphertext_or_a_settings_value_at_trace() {
         "configs.listed",
         "settings.updated",
         "api_key.tested",
+        "api_key.used",
+        "api_key.outcome_reported",
         "api_key.deleted",
     ] {
         assert!(logs.contains(event), "no {event} line in:\n{logs}");
