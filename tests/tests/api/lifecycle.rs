@@ -415,6 +415,26 @@ async fn every_operation_is_one_dynamodb_round_trip() {
     trips.push(("list", status, stack.counter.take()));
     let status = update_as(&stack.state, ALICE, update).await.0;
     trips.push(("update", status, stack.counter.take()));
+    // use-key (its answer has no status: 200 stands for "found" / "recorded")
+    let ok = |found: bool| if found { 200 } else { 500 };
+    let payload = json!({"userId": ALICE, "provider": "openai"});
+    let used = apikeys::invoke::handle(&stack.sealing, &payload, "trips").await;
+    trips.push(("use-key", ok(used["found"] == true), stack.counter.take()));
+    let by_id = json!({"userId": ALICE, "provider": "openai", "keyId": used["keyId"]});
+    let used = apikeys::invoke::handle(&stack.sealing, &by_id, "trips").await;
+    trips.push((
+        "use-key by id",
+        ok(used["found"] == true),
+        stack.counter.take(),
+    ));
+    let report =
+        json!({"userId": ALICE, "provider": "openai", "keyId": used["keyId"], "outcome": "ok"});
+    let reported = apikeys::invoke::handle(&stack.sealing, &report, "trips").await;
+    trips.push((
+        "report",
+        ok(reported["recorded"] == true),
+        stack.counter.take(),
+    ));
     let status = delete_as(&stack.state, ALICE, "openai").await.0;
     trips.push(("delete", status, stack.counter.take()));
 
@@ -426,6 +446,9 @@ async fn every_operation_is_one_dynamodb_round_trip() {
             ("store replacing", 200, 1),
             ("list", 200, 1),
             ("update", 200, 1),
+            ("use-key", 200, 1),
+            ("use-key by id", 200, 1),
+            ("report", 200, 1),
             ("delete", 204, 1),
         ]
     );
