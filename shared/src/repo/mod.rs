@@ -129,6 +129,25 @@ impl ConfigRepository {
         &self.client
     }
 
+    /// The whole item under `pk` (a strongly consistent read), if any: for the
+    /// writes whose refusal carries no copy of the item (dynalite).
+    pub(crate) async fn read_item(
+        &self,
+        operation: &'static str,
+        pk: &str,
+    ) -> Result<Option<Item>, RepoError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(schema::TABLE_KEY, s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| RepoError::sdk(operation, e))?;
+        Ok(out.item)
+    }
+
     /// Sends one UpdateItem of the item under `pk`: `build` adds the expressions to
     /// the chain every write shares. A failed condition is [`Written::Refused`].
     pub(crate) async fn update(

@@ -19,8 +19,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use time::OffsetDateTime;
 
 use super::ring::Ring;
-use super::schema::TABLE_KEY;
-use super::{n, s, ConfigRepository, Item, RepoError, Written};
+use super::{n, ConfigRepository, Item, RepoError, Written};
 
 /// The largest limit the counter holds exactly: every allowed test takes an
 /// attribute and a clause of the update and of the condition (DynamoDB allows 4 KB
@@ -125,7 +124,7 @@ impl ConfigRepository {
             Written::Applied(_) => return Ok(Allowance::Granted),
             Written::Refused(Some(item)) => Some(item),
             // A backend that does not send the item with a refusal (dynalite).
-            Written::Refused(None) => self.counter(&pk).await?,
+            Written::Refused(None) => self.read_item("rate limit", &pk).await?,
         };
         Ok(match counter {
             Some(item) if holds(&item, slots, &grant) => Allowance::Granted,
@@ -140,20 +139,6 @@ impl ConfigRepository {
                 retry_after_secs: 60,
             },
         })
-    }
-
-    /// The counter item, read strongly consistent.
-    async fn counter(&self, pk: &str) -> Result<Option<Item>, RepoError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| RepoError::sdk("rate limit", e))?;
-        Ok(out.item)
     }
 }
 

@@ -168,26 +168,12 @@ impl ConfigRepository {
                 // (dynalite) costs one consistent read, on a conflict only.
                 let found = match found {
                     Some(found) => Some(found),
-                    None => self.read_item(&item.pk).await?,
+                    None => self.read_item("put", &item.pk).await?,
                 };
                 Ok(found == Some(attrs))
             }
             Err(e) => Err(RepoError::sdk("put", e)),
         }
-    }
-
-    /// The whole item under `pk` (a strongly consistent read), if any.
-    async fn read_item(&self, pk: &str) -> Result<Option<Item>, RepoError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| RepoError::sdk("get", e))?;
-        Ok(out.item)
     }
 
     /// Whether an item exists under `pk` (a strongly consistent read of the key only).

@@ -175,7 +175,7 @@ impl ConfigRepository {
                 }
                 Written::Refused(Some(item)) => Some(item),
                 // A backend that does not send the item with a refusal (dynalite).
-                Written::Refused(None) => self.get_item("record use", &pk).await?,
+                Written::Refused(None) => self.read_item("record use", &pk).await?,
             };
             let Some(item) = found else {
                 return Ok(UseRecord::None);
@@ -281,20 +281,6 @@ impl ConfigRepository {
             })
             .await?;
         Ok(written.applied().is_some())
-    }
-
-    /// One item, read strongly consistent.
-    async fn get_item(&self, operation: &'static str, pk: &str) -> Result<Option<Item>, RepoError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| RepoError::sdk(operation, e))?;
-        Ok(out.item)
     }
 
     /// Records a key test on the item, only if it still holds the tested envelope
