@@ -36,6 +36,16 @@ type Derived = (
     Vec<(String, Arc<LegacySeedKeys>)>,
 );
 
+impl SeedFetcher {
+    /// Fetches every configured seed and derives the keyring (PBKDF2 runs on a
+    /// blocking thread). Nothing is cached: this is for tools that run once. (Here
+    /// rather than beside the fetching, which knows nothing of derivation.)
+    pub async fn keyring(&self, config: &KeyMaterialConfig) -> Result<Keyring, KeyMaterialError> {
+        let (keyring, _derived) = DerivedKeys::default().load(self, config).await?;
+        Ok(keyring)
+    }
+}
+
 impl DerivedKeys {
     /// Reads the versions of every configured source, fetches and derives only
     /// the versions not seen before, and assembles the keyring. Returns it with

@@ -11,11 +11,10 @@ use base64::Engine as _;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use super::config::{KeyMaterialConfig, SeedSource};
-use super::derived::DerivedKeys;
+use super::config::SeedSource;
 use super::error::KeyMaterialError;
 use crate::aws::running_in_aws_lambda;
-use crate::crypto::{CryptoError, Keyring, Seed};
+use crate::crypto::{CryptoError, Seed};
 
 const STAGE_CURRENT: &str = "AWSCURRENT";
 const STAGE_PREVIOUS: &str = "AWSPREVIOUS";
@@ -80,13 +79,6 @@ impl SeedFetcher {
             kms: aws_sdk_kms::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
         }
-    }
-
-    /// Fetches every configured seed and derives the keyring (PBKDF2 runs on a
-    /// blocking thread). Nothing is cached: this is for tools that run once.
-    pub async fn keyring(&self, config: &KeyMaterialConfig) -> Result<Keyring, KeyMaterialError> {
-        let (keyring, _derived) = DerivedKeys::default().load(self, config).await?;
-        Ok(keyring)
     }
 
     /// The versions a source holds now. For Secrets Manager this is one
