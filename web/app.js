@@ -202,6 +202,7 @@ function show(card, config) {
     q(".fact-test").textContent = "—";
     q(".fact-usage").textContent = "—";
     q(".fact-rotation").textContent = "—";
+    q(".fact-expiry").textContent = "—";
   } else {
     q(".fact-key").textContent = config.keyHint || "saved";
     q(".fact-test").textContent = config.lastValidationStatus
@@ -209,6 +210,11 @@ function show(card, config) {
       : "not tested yet";
     q(".fact-usage").textContent = `${config.usageCount} uses, last ${when(config.lastUsedAt)}`;
     q(".fact-rotation").textContent = config.rotationDue ? "Due: replace this key" : "Not due";
+    q(".fact-expiry").textContent = config.expired
+      ? "Expired: the app no longer uses this key"
+      : config.expiresAt
+        ? `Expires ${when(config.expiresAt)}`
+        : "Never expires";
     const { model, ...rest } = config.settings || {};
     card.modelInput.value = typeof model === "string" ? model : "";
     card.jsonInput.value = Object.keys(rest).length ? JSON.stringify(rest, null, 2) : "";

@@ -81,6 +81,7 @@ def test_sign_in_test_save_edit_reload_delete(page: Page) -> None:
     expect(card.locator(".fact-key")).to_have_text("sk-proj-…QRST")
     expect(key).to_have_value("")
     expect(card.locator(".fact-test")).to_contain_text("valid")
+    expect(card.locator(".fact-expiry")).to_have_text("Never expires")
     shot(page, "04-saved")
 
     # Settings: a model and free JSON; they survive a reload.
