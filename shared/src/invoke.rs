@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::api::UserId;
+use crate::api::{UserId, KEY_MATERIAL_RETRY_AFTER_SECS};
 use crate::provider::ProviderId;
 use crate::repo::ReportedOutcome;
 use crate::sealing_state::SealingState;
@@ -35,9 +35,6 @@ pub const DEFAULT_RETRY_AFTER_SECS: u64 = 60;
 
 /// The longest wait a report may set.
 pub const MAX_RETRY_AFTER_SECS: u64 = 86_400;
-
-/// Seconds a caller is asked to wait when the key material is unavailable.
-const KEY_MATERIAL_RETRY_AFTER_SECS: u64 = 5;
 
 /// The longest key id accepted (ids are UUIDs).
 const MAX_KEY_ID_LEN: usize = 64;

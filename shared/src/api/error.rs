@@ -14,7 +14,7 @@ use crate::seed::KeyMaterialError;
 
 /// Seconds a client is asked to wait when the key material is unavailable.
 #[cfg(feature = "sealing")]
-const KEY_MATERIAL_RETRY_AFTER_SECS: u64 = 5;
+pub(crate) const KEY_MATERIAL_RETRY_AFTER_SECS: u64 = 5;
 
 /// Everything that can go wrong in a request, mapped to a status in [`ApiError::status`].
 #[derive(Debug)]

@@ -26,6 +26,8 @@ pub mod update_settings;
 
 pub use body::MAX_BODY_BYTES;
 pub use error::ApiError;
+#[cfg(feature = "sealing")]
+pub(crate) use error::KEY_MATERIAL_RETRY_AFTER_SECS;
 pub use field_error::FieldError;
 pub use identity::UserId;
 pub use request::{DeleteConfigRequest, UpdateSettingsRequest};

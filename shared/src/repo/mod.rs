@@ -180,6 +180,12 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+/// Milliseconds since the epoch: how the rate limiter's grants and a key's
+/// unavailability are stored.
+pub(crate) fn epoch_ms(t: time::OffsetDateTime) -> i128 {
+    t.unix_timestamp_nanos() / 1_000_000
+}
+
 /// A number attribute.
 pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())

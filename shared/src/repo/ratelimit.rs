@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use time::OffsetDateTime;
 
 use super::ring::Ring;
-use super::{n, ConfigRepository, Item, RepoError, Written};
+use super::{epoch_ms, n, ConfigRepository, Item, RepoError, Written};
 
 /// The largest limit the counter holds exactly: every allowed test takes an
 /// attribute and a clause of the update and of the condition (DynamoDB allows 4 KB
@@ -86,10 +86,6 @@ fn grant_ms(item: &Item, slot: &str) -> Option<i128> {
 
 fn holds(item: &Item, slots: usize, grant: &str) -> bool {
     ring(slots).holds(item, &n(grant))
-}
-
-fn epoch_ms(t: OffsetDateTime) -> i128 {
-    t.unix_timestamp_nanos() / 1_000_000
 }
 
 impl ConfigRepository {

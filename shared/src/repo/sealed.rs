@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::ring::Ring;
 use super::schema::TABLE_KEY;
 use super::{
-    active, decode_sealed, is_active, n, number, s, ConfigRepository, Item, RepoError,
+    active, decode_sealed, epoch_ms, is_active, n, number, s, ConfigRepository, Item, RepoError,
     SealedConfig, Written,
 };
 use crate::config::{timestamp, ConfigItem};
@@ -19,10 +19,6 @@ pub const USE_TOKENS: usize = 32;
 
 fn use_ring() -> Ring {
     Ring::new("u", USE_TOKENS)
-}
-
-fn epoch_ms(t: OffsetDateTime) -> i128 {
-    t.unix_timestamp_nanos() / 1_000_000
 }
 
 /// What recording a use found.

@@ -14,15 +14,19 @@ use time::OffsetDateTime;
 const KEY: &str = "sk-proj-UsageCounter0123456789abcdefghijklmn";
 const OTHER_KEY: &str = "sk-proj-UsageReplaced0123456789abcdefghijklm";
 
-/// Stores `key` for `user` through the store handler; the configuration's id.
-async fn store(stack: &Stack, user: &str, key: &str) -> String {
+/// Stores `body` for `user` through the store handler: (status, answer).
+async fn store_body(stack: &Stack, user: &str, body: Value) -> (u16, Value) {
     let mut event = event_for("store.json", Some(user));
-    set_body(
-        &mut event,
-        &json!({"provider": "openai", "apiKey": key, "settings": {"model": "gpt-4o-mini"}}),
-    );
+    set_body(&mut event, &body);
     let (status, _, body) =
         parts(apikeys::api::store::handle(&stack.sealing, request(&event)).await);
+    (status, body)
+}
+
+/// Stores `key` for `user`; the configuration's id.
+async fn store(stack: &Stack, user: &str, key: &str) -> String {
+    let body = json!({"provider": "openai", "apiKey": key, "settings": {"model": "gpt-4o-mini"}});
+    let (status, body) = store_body(stack, user, body).await;
     assert!(status == 201 || status == 200, "{status} {body}");
     body["config"]["id"].as_str().unwrap().to_owned()
 }
@@ -254,17 +258,13 @@ async fn fifty_concurrent_uses_are_each_counted_once() {
     ));
 }
 
-/// Stores `key` with `expires_at` (absent when `None`); the answer.
+/// Stores `KEY` with `expires_at` (absent when `None`); the answer.
 async fn store_expiring(stack: &Stack, user: &str, expires_at: Option<&str>) -> (u16, Value) {
     let mut body = json!({"provider": "openai", "apiKey": KEY});
     if let Some(at) = expires_at {
         body["expiresAt"] = json!(at);
     }
-    let mut event = event_for("store.json", Some(user));
-    set_body(&mut event, &body);
-    let (status, _, body) =
-        parts(apikeys::api::store::handle(&stack.sealing, request(&event)).await);
-    (status, body)
+    store_body(stack, user, body).await
 }
 
 #[tokio::test]
