@@ -9,6 +9,12 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+# A clean run builds every test binary once; incremental caches only help the next
+# edit-and-rerun, so a CI run (CI set) goes without them and keeps target/ smaller.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+disk() { df -h "$root" | awk 'NR == 2 { print $4 " free on " $6 }'; }
+printf 'test: %s before the run\n' "$(disk)"
+
 started=()
 cleanup() {
   local name
@@ -63,6 +69,7 @@ timed "local API end-to-end" infra/local-api-test.sh || failed+=("local API")
 
 step "wall time"
 printf '%s\n' "${timings[@]}"
+printf '\ntarget/: %s; %s\n' "$(du -sh target 2>/dev/null | cut -f1)" "$(disk)"
 if [ ${#failed[@]} -gt 0 ]; then
   printf '\nfailed: %s\n' "${failed[*]}" >&2
   exit 1
