@@ -57,7 +57,13 @@ for emulator in moto dynalite; do
   fi
   # Both runs, even when the first fails: a failure on one backend only says which
   # DynamoDB behaviour the code relies on.
-  timed "cargo test ($emulator)" cargo test --workspace --locked --no-fail-fast || failed+=("$emulator")
+  # dynalite implements no transactions (no TransactWriteItems among its actions),
+  # which several keys per provider need: those tests (named `several_keys`) run
+  # on moto only.
+  skip=()
+  if [ "$emulator" = dynalite ]; then skip=(-- --skip several_keys); fi
+  timed "cargo test ($emulator)" cargo test --workspace --locked --no-fail-fast "${skip[@]}" \
+    || failed+=("$emulator")
 done
 
 # The local API in front of the real functions (on moto): end-to-end tests,

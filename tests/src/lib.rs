@@ -273,6 +273,7 @@ impl Stack {
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S("primary".to_owned()))
             .update_expression("SET #a = :v")
             .expression_attribute_names("#a", name)
             .expression_attribute_values(":v", value)
@@ -281,12 +282,18 @@ impl Stack {
             .expect("update item");
     }
 
-    /// The stored item of `pk`, read strongly consistent, every attribute.
+    /// The primary key's item of `pk`, read strongly consistent, every attribute.
     pub async fn item(&self, pk: &str) -> Option<Item> {
+        self.item_at(pk, "primary").await
+    }
+
+    /// The item under (`pk`, `sk`), read strongly consistent, every attribute.
+    pub async fn item_at(&self, pk: &str, sk: &str) -> Option<Item> {
         self.dynamodb
             .get_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
             .consistent_read(true)
             .send()
             .await

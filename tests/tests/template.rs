@@ -46,8 +46,10 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
     (
         "use-key",
         &[
-            // The recorded use (answering the item), the GetItem fallback.
+            // The provider's keys, the recorded use (answering the item), the
+            // GetItem fallback.
             ("dynamodb:GetItem", TABLE),
+            ("dynamodb:Query", TABLE),
             ("dynamodb:UpdateItem", TABLE),
             ("secretsmanager:DescribeSecret", SEED_SECRET),
             ("secretsmanager:GetSecretValue", SEED_SECRET),

@@ -14,6 +14,7 @@ pub mod context;
 mod error;
 pub mod import;
 pub mod issuer;
+pub mod migrate;
 pub mod provision;
 pub mod rewrap;
 pub mod stats;

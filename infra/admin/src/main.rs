@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use apikeys_admin::{import, provision, rewrap, stats};
+use apikeys_admin::{import, migrate, provision, rewrap, stats};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -24,6 +24,9 @@ enum Command {
     Provision(provision::ProvisionArgs),
     /// Import a RealMultiLLM ProviderConfig export (JSON array) as akv1 items.
     Import(import::ImportArgs),
+    /// Copy a table of the single-key layout (key pk alone) into one keyed pk + sk,
+    /// every item as stored (idempotent, resumable).
+    MigrateKeys(migrate::MigrateArgs),
     /// Seal every key that is not under the current seed again under it.
     Rewrap(rewrap::RewrapArgs),
     /// Count keys by key id (marking the current one), active and inactive, rotation
@@ -38,6 +41,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Provision(args) => provision::run(args).await,
         Command::Import(args) => import::run(args).await,
+        Command::MigrateKeys(args) => migrate::run(args).await,
         Command::Rewrap(args) => rewrap::run(args).await,
         Command::Stats(args) => stats::run(args).await,
         Command::Token(args) => {

@@ -49,6 +49,14 @@ impl<'r> JsonBody<'r> {
         }
     }
 
+    /// The body with the member `name` set to `value`: what the path of a route says
+    /// (`{provider}`), read by the same rules as a body member.
+    #[cfg(all(feature = "sealing", feature = "keytest"))]
+    pub(crate) fn with_member(mut self, name: &str, value: Value) -> Self {
+        self.object.insert(name.to_owned(), value);
+        self
+    }
+
     /// The member `name`, treating JSON `null` as absent.
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         self.object.get(name).filter(|v| !v.is_null())

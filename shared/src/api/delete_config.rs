@@ -14,6 +14,9 @@ use crate::state::State;
 
 /// Handles a delete request.
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
+    if super::keys::is_key_route(&req) {
+        return super::keys::delete(state, req).await;
+    }
     serve(req, "api_key.delete", async |req, call| {
         let DeleteConfigRequest { provider } = DeleteConfigRequest::parse(req)?;
         call.audit.provider(provider);

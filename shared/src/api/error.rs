@@ -29,6 +29,10 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     /// No active configuration for the provider (404).
     NotFound(ProviderId),
+    /// The provider has no key of the id named (404): another user's id reads the same.
+    KeyNotFound(ProviderId),
+    /// The request contradicts what is stored (409), with the reason.
+    Conflict(String),
     /// Too many requests; retry after this many seconds (429).
     RateLimited(u64),
     /// A well-formed request refused on its merits (422), with a body of its own.
@@ -47,7 +51,8 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::MalformedJson | Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::KeyNotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             #[cfg(feature = "sealing")]
@@ -85,6 +90,11 @@ impl ApiError {
                 "error": format!("No active configuration for provider {provider}"),
                 "requestId": request_id,
             }),
+            Self::KeyNotFound(provider) => json!({
+                "error": format!("No key of that id for provider {provider}"),
+                "requestId": request_id,
+            }),
+            Self::Conflict(reason) => json!({"error": reason, "requestId": request_id}),
             Self::RateLimited(_) => json!({
                 "error": "Too many requests: try again later",
                 "requestId": request_id,

@@ -1,4 +1,5 @@
-//! GET /api/provider-configs: the user's active configurations, by provider.
+//! GET /api/provider-configs: the user's active configurations, by provider, each
+//! with a summary of its keys (`keys`, primary first).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -7,17 +8,45 @@ use time::OffsetDateTime;
 
 use super::respond::json_response;
 use super::serve::serve;
-use crate::domain::ProviderConfig;
+use crate::domain::{KeySummary, KeyView, ProviderConfig};
+use crate::repo::schema::PRIMARY_SLOT;
+use crate::repo::sort_keys;
 use crate::state::State;
 
 /// Handles a list request.
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
+    if super::keys::is_key_route(&req) {
+        return super::keys::list(state, req).await;
+    }
     serve(req, "configs.list", async |_, call| {
-        let items = state.repo.list(call.user.as_str()).await?;
+        let mut items = state.repo.list(call.user.as_str()).await?;
         let now = OffsetDateTime::now_utc();
+        let rotation_after = state.config.rotation_after;
+        // One Query holds every key: each provider's primary is its configuration,
+        // and all its keys (primary first) are its `keys`.
+        sort_keys(&mut items);
+        items.sort_by(|a, b| a.provider.cmp(&b.provider));
+        let summaries: Vec<(String, KeySummary)> = items
+            .iter()
+            .map(|item| {
+                let view = KeyView::from_item(item.clone(), now, rotation_after);
+                (item.provider.clone(), KeySummary::from(&view))
+            })
+            .collect();
         let configs: Vec<ProviderConfig> = items
             .into_iter()
-            .map(|item| ProviderConfig::from_item(item, now, state.config.rotation_after))
+            .filter(|item| item.sk == PRIMARY_SLOT)
+            .map(|item| {
+                let mut config = ProviderConfig::from_item(item, now, rotation_after);
+                config.keys = Some(
+                    summaries
+                        .iter()
+                        .filter(|(p, _)| *p == config.provider)
+                        .map(|(_, k)| k.clone())
+                        .collect(),
+                );
+                config
+            })
             .collect();
         call.audit.event("configs.listed");
         Ok(json_response(

@@ -16,8 +16,11 @@ mod request;
 mod respond;
 mod serve;
 
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+pub mod add_key;
 pub mod delete_config;
 pub mod get_configs;
+pub mod keys;
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod store;
 #[cfg(all(feature = "sealing", feature = "keytest"))]

@@ -24,6 +24,9 @@ use crate::sealing_state::SealingState;
 
 /// Handles a store request.
 pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
+    if super::keys::is_key_route(&req) {
+        return super::add_key::handle(state, req).await;
+    }
     serve(req, "api_key.store", async |req, call| {
         let request = StoreRequest::parse(&JsonBody::read(req)?, &state.tester)?;
         call.audit.provider(request.provider);
@@ -70,6 +73,7 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
                     .map(|at| (at, KeyStatus::Valid.as_str())),
                 now: &timestamp(now),
                 new_id: &uuid::Uuid::new_v4().to_string(),
+                label: None,
             })
             .await?;
 
@@ -87,7 +91,7 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
 
 /// `validate: true`: the provider must accept the key before anything is written.
 /// The time of that check.
-async fn validate(
+pub(crate) async fn validate(
     state: &SealingState,
     call: &mut Call,
     request: &StoreRequest,

@@ -14,6 +14,11 @@ use crate::provider::ProviderId;
 pub struct ConfigItem {
     /// `{userId}#{provider}`.
     pub pk: String,
+    /// Which of the provider's keys: `primary` or `key#{id}` (see
+    /// [`crate::repo::schema::SORT_KEY`]); items written before there was a sort key
+    /// read as the primary.
+    #[serde(default = "primary_slot")]
+    pub sk: String,
     /// The owner.
     pub user_id: String,
     /// The canonical provider id.
@@ -61,10 +66,31 @@ pub struct ConfigItem {
     /// DynamoDB TTL (epoch seconds) of a soft-deleted item.
     #[serde(default)]
     pub expires_at: Option<i64>,
+    /// The user's name for the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// A key other than the primary: its place in the use order after the primary
+    /// (lower first; absent reads as 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u32>,
+    /// The primary: how many other keys the provider has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_count: Option<u64>,
+    /// What a provider last said that makes the key unusable for now:
+    /// `rate_limited`, `invalid` or `quota_exceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable_reason: Option<String>,
+    /// Until when (epoch milliseconds); absent: until replaced or tested again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable_until: Option<i64>,
     /// When the user's key stops being handed out (`expiresAt` in the API); absent
     /// (or NULL) for a key that never expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_expires_at: Option<String>,
+}
+
+fn primary_slot() -> String {
+    crate::repo::schema::PRIMARY_SLOT.to_owned()
 }
 
 impl ConfigItem {

@@ -18,4 +18,4 @@ pub use json_path::JsonPath;
 pub use number::{check_number_text, check_number_value, NumberProblem, NUMBER_MAX_DIGITS};
 pub use settings::{Settings, SettingsError, SETTINGS_MAX_BYTES, SETTINGS_MAX_DEPTH};
 pub use timestamp::timestamp;
-pub use view::ProviderConfig;
+pub use view::{KeySummary, KeyView, ProviderConfig};

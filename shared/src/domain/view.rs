@@ -41,6 +41,41 @@ pub struct ProviderConfig {
     pub expires_at: Option<String>,
     /// The key has expired: `use-key` never hands it out.
     pub expired: bool,
+    /// Every key of the provider, the primary first, then in use order (`GET
+    /// /api/provider-configs` fills it; a single-key answer leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<KeySummary>>,
+}
+
+/// One key of a configuration's `keys`: enough to show and pick it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeySummary {
+    /// The key's id.
+    pub id: String,
+    /// The primary key.
+    pub primary: bool,
+    /// The user's name for it.
+    pub label: Option<String>,
+    /// Masked key.
+    pub key_hint: Option<String>,
+    /// Expired.
+    pub expired: bool,
+    /// Why `use-key` skips it for now; null when usable.
+    pub unavailable: Option<String>,
+}
+
+impl From<&KeyView> for KeySummary {
+    fn from(k: &KeyView) -> Self {
+        Self {
+            id: k.id.clone(),
+            primary: k.primary,
+            label: k.label.clone(),
+            key_hint: k.key_hint.clone(),
+            expired: k.expired,
+            unavailable: k.unavailable.clone(),
+        }
+    }
 }
 
 impl ProviderConfig {
@@ -64,6 +99,86 @@ impl ProviderConfig {
             rotation_due,
             expires_at: item.key_expires_at,
             expired,
+            keys: None,
+        }
+    }
+}
+
+/// One of a provider's keys in the HTTP API (`GET|POST .../{provider}/keys`, and
+/// the `keys` of a configuration): never the key, never the ciphertext.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    /// The key's id (`keyId` in use-key and the key routes).
+    pub id: String,
+    /// Canonical provider id.
+    pub provider: String,
+    /// The key the single-key routes and the app's default use read first.
+    pub primary: bool,
+    /// The user's name for the key.
+    pub label: Option<String>,
+    /// Place in the use order after the primary (lower first).
+    pub priority: u32,
+    /// Masked key.
+    pub key_hint: Option<String>,
+    /// The endpoint that belongs to the key, when the provider takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Value>,
+    /// When the key was stored.
+    pub created_at: String,
+    /// Last use.
+    pub last_used_at: Option<String>,
+    /// Uses.
+    pub usage_count: u64,
+    /// Last key test.
+    pub last_validated_at: Option<String>,
+    /// Outcome of the last key test.
+    pub last_validation_status: Option<String>,
+    /// The key is older than the rotation period.
+    pub rotation_due: bool,
+    /// When the key stops being handed out; null: never.
+    pub expires_at: Option<String>,
+    /// The key has expired: `use-key` never hands it out.
+    pub expired: bool,
+    /// Why `use-key` skips the key for now (`rate_limited`, `invalid`,
+    /// `quota_exceeded`); null when it is usable.
+    pub unavailable: Option<String>,
+    /// Until when a `rate_limited` key is skipped (RFC 3339); null otherwise.
+    pub available_at: Option<String>,
+}
+
+impl KeyView {
+    /// The view of a stored key at `now`.
+    pub fn from_item(item: ConfigItem, now: OffsetDateTime, rotation_after: Duration) -> Self {
+        let rotation_due = item.rotation_due(now, rotation_after);
+        let expired = item.is_expired(now);
+        let now_ms = now.unix_timestamp_nanos() / 1_000_000;
+        let until = item.unavailable_until.map(i128::from);
+        // A wait that has passed is no mark.
+        let marked = item.unavailable_reason.is_some() && until.is_none_or(|t| t > now_ms);
+        let available_at = until.filter(|_| marked).and_then(|ms| {
+            OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
+                .ok()
+                .map(super::timestamp)
+        });
+        Self {
+            primary: item.sk == crate::repo::schema::PRIMARY_SLOT,
+            id: item.id,
+            provider: item.provider,
+            label: item.label,
+            priority: item.priority.unwrap_or(0),
+            key_hint: item.key_hint,
+            endpoint: item.endpoint,
+            created_at: item.key_stored_at.unwrap_or(item.created_at),
+            last_used_at: item.last_used_at,
+            usage_count: item.usage_count,
+            last_validated_at: item.last_validated_at,
+            last_validation_status: item.last_validation_status,
+            rotation_due,
+            expires_at: item.key_expires_at,
+            expired,
+            unavailable: item.unavailable_reason.filter(|_| marked),
+            available_at,
         }
     }
 }

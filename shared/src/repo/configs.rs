@@ -6,10 +6,15 @@
 //! start afresh: a store after a delete creates a new configuration in the same
 //! single upsert that replaces an active one.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, ReturnValue, Select, TransactWriteItem, Update,
+};
 use serde_json::{Map, Value};
 
-use super::schema::{BY_USER_HASH_KEY, BY_USER_INDEX, BY_USER_RANGE_KEY, TABLE_KEY};
+use super::keys::is_cancelled;
+use super::schema::{
+    BY_USER_HASH_KEY, BY_USER_INDEX, BY_USER_RANGE_KEY, PRIMARY_SLOT, SORT_KEY, TABLE_KEY,
+};
 use super::{
     active, decode, is_active, n, number, s, settings_value, ConfigRepository, Item, RepoError,
     Written,
@@ -40,6 +45,8 @@ pub struct StoreWrite<'a> {
     pub now: &'a str,
     /// The id a new configuration gets.
     pub new_id: &'a str,
+    /// The user's name for the key; `None` leaves a stored one as it is.
+    pub label: Option<&'a str>,
 }
 
 /// What a store did.
@@ -57,9 +64,9 @@ const ENDPOINT_NAME: (&str, &str) = ("#ep", "endpoint");
 
 /// What a delete removes: the ciphertext and everything a new configuration must
 /// not inherit.
-const FORGET: &str =
-    "apiKey, keyHint, #ep, keyExpiresAt, id, createdAt, settings, usageCount, lastUsedAt, \
-                      lastValidatedAt, lastValidationStatus, keyStoredAt";
+const FORGET: &str = "apiKey, keyHint, #ep, keyExpiresAt, id, createdAt, settings, usageCount, \
+     lastUsedAt, lastValidatedAt, lastValidationStatus, keyStoredAt, label, keyCount, \
+     unavailableReason, unavailableUntil";
 
 /// Where a delete keeps the former id and creation time (see [`super::schema::TOMBSTONE_ATTRIBUTES`]).
 const KEEP_FORMER: &str = "deletedId = id, deletedCreatedAt = createdAt";
@@ -169,6 +176,10 @@ impl ConfigRepository {
             }
             None => remove.push("#ep"),
         }
+        if let Some(label) = w.label {
+            set.push("label = :l");
+            values.insert(":l".into(), s(label));
+        }
         match w.key_expires_at {
             Some(at) => {
                 set.push("keyExpiresAt = :x");
@@ -190,7 +201,7 @@ impl ConfigRepository {
             set.join(", "),
             remove.join(", ")
         );
-        self.update("store", pk, |u| {
+        self.update("store", pk, PRIMARY_SLOT, |u| {
             u.update_expression(expression)
                 .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
                 // Absent, active, or deleted with its history forgotten.
@@ -204,7 +215,7 @@ impl ConfigRepository {
     /// Brings a deleted item that still holds its history to the shape a delete
     /// leaves. Refused when the item is active or has that shape already.
     async fn forget_history(&self, pk: &str) -> Result<(), RepoError> {
-        self.update("store", pk, |u| {
+        self.update("store", pk, PRIMARY_SLOT, |u| {
             u.update_expression(format!(
                 "SET {KEEP_FORMER} REMOVE {FORGET} ADD version :one"
             ))
@@ -262,7 +273,7 @@ impl ConfigRepository {
         let pk = ConfigItem::key(user_id, provider);
         let settings = settings_value(settings)?;
         let written = self
-            .update("update settings", pk.as_str(), |u| {
+            .update("update settings", pk.as_str(), PRIMARY_SLOT, |u| {
                 u.update_expression(UPDATE_SETTINGS)
                     .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
                     .condition_expression("isActive = :t")
@@ -280,6 +291,7 @@ impl ConfigRepository {
         };
         // The keys and the condition are what the request already knows.
         item.insert(TABLE_KEY.into(), s(pk));
+        item.insert(SORT_KEY.into(), s(PRIMARY_SLOT));
         item.insert(BY_USER_HASH_KEY.into(), s(user_id));
         item.insert(BY_USER_RANGE_KEY.into(), s(provider.as_str()));
         item.insert("isActive".into(), active());
@@ -288,7 +300,11 @@ impl ConfigRepository {
 
     /// Soft-deletes an active configuration: the ciphertext, hint and history are
     /// removed, `deletedAt` and the purge time `expiresAt` set; nothing is returned.
-    /// False when none was active.
+    /// The provider's other keys go with it. False when none was active.
+    ///
+    /// One round trip when the provider has one key (the update's condition says
+    /// so); otherwise two: the other keys' slots, then one transaction that deletes
+    /// them with the soft delete.
     pub async fn delete(
         &self,
         user_id: &str,
@@ -296,20 +312,69 @@ impl ConfigRepository {
         now: &str,
         expires_at: i64,
     ) -> Result<bool, RepoError> {
+        let pk = ConfigItem::key(user_id, provider);
+        let values = [
+            (":f", AttributeValue::Bool(false)),
+            (":t", active()),
+            (":now", s(now)),
+            (":exp", n(expires_at)),
+            (":one", n(1)),
+        ];
         let written = self
-            .update("delete", ConfigItem::key(user_id, provider), |u| {
-                u.update_expression(delete_expression())
+            .update("delete", pk.as_str(), PRIMARY_SLOT, |u| {
+                values
+                    .iter()
+                    .fold(u, |u, (k, v)| u.expression_attribute_values(*k, v.clone()))
+                    .update_expression(delete_expression())
                     .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
-                    .condition_expression("isActive = :t")
-                    .expression_attribute_values(":f", AttributeValue::Bool(false))
-                    .expression_attribute_values(":t", active())
-                    .expression_attribute_values(":now", s(now))
-                    .expression_attribute_values(":exp", n(expires_at))
-                    .expression_attribute_values(":one", n(1))
+                    .condition_expression(
+                        "isActive = :t AND (attribute_not_exists(keyCount) OR keyCount = :zero)",
+                    )
+                    .expression_attribute_values(":zero", n(0))
                     .return_values(ReturnValue::None)
             })
             .await?;
-        Ok(written.applied().is_some())
+        if written.applied().is_some() {
+            return Ok(true);
+        }
+        // Refused: nothing active, or other keys to delete with it.
+        let extras = self.extra_slots(&pk).await?;
+        if extras.is_empty() {
+            return Ok(false);
+        }
+        let soft = Update::builder()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(&pk))
+            .key(SORT_KEY, s(PRIMARY_SLOT))
+            .update_expression(delete_expression())
+            .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
+            .condition_expression("isActive = :t")
+            .set_expression_attribute_values(Some(
+                values
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            ))
+            .build()
+            .map_err(|e| RepoError::new("delete", e.to_string()))?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(soft).build());
+        for sk in extras {
+            let gone = Delete::builder()
+                .table_name(&self.table)
+                .key(TABLE_KEY, s(&pk))
+                .key(SORT_KEY, s(sk))
+                .build()
+                .map_err(|e| RepoError::new("delete", e.to_string()))?;
+            request = request.transact_items(TransactWriteItem::builder().delete(gone).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if is_cancelled(&err) => Ok(false),
+            Err(err) => Err(RepoError::sdk("delete", err)),
+        }
     }
 }
 
@@ -325,12 +390,20 @@ fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, R
         _ => None,
     };
     let created = kept.is_none();
-    let (id, created_at, usage_count, last_used_at) = match kept {
-        Some(o) => (o.id, o.created_at, o.usage_count, o.last_used_at),
-        None => (w.new_id.to_owned(), w.now.to_owned(), 0, None),
+    let (id, created_at, usage_count, last_used_at, key_count, label) = match kept {
+        Some(o) => (
+            o.id,
+            o.created_at,
+            o.usage_count,
+            o.last_used_at,
+            o.key_count,
+            o.label,
+        ),
+        None => (w.new_id.to_owned(), w.now.to_owned(), 0, None, None, None),
     };
     let item = ConfigItem {
         pk,
+        sk: PRIMARY_SLOT.to_owned(),
         user_id: w.user_id.to_owned(),
         provider: w.provider.as_str().to_owned(),
         id,
@@ -338,6 +411,11 @@ fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, R
         settings: w.settings.cloned().unwrap_or_default(),
         endpoint: w.endpoint.cloned(),
         key_expires_at: w.key_expires_at.map(str::to_owned),
+        label: w.label.map(str::to_owned).or(label),
+        priority: None,
+        key_count,
+        unavailable_reason: None,
+        unavailable_until: None,
         is_active: true,
         created_at,
         updated_at: w.now.to_owned(),

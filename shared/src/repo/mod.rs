@@ -2,20 +2,26 @@
 //!
 //! - [`schema`]: table, index and attribute names, and what each function may touch.
 //! - `configs`: a user's configurations (store, list, update the settings, delete).
+//! - `keys`: the provider's keys besides the primary (add, list, delete).
 //! - `sealed`: what the code that opens keys reads and writes (the sealed key, a
-//!   recorded use, a recorded key test).
+//!   reported outcome, a recorded key test); `uses`: a recorded use, across the
+//!   provider's keys.
 //! - `ratelimit`: the per-user allowance of key tests.
 //! - `scan`: whole-table pages and the writes of the admin tools.
+//! - `migrate`: the copy of a single-key table (key `pk` alone) into this layout.
 //!
 //! This file holds what they share: the repository, its error, the decoding of
 //! items and the one helper every conditional update goes through.
 
 mod configs;
+mod keys;
+mod migrate;
 mod ratelimit;
 mod ring;
 mod scan;
 pub mod schema;
 mod sealed;
+mod uses;
 
 use std::collections::HashMap;
 
@@ -29,13 +35,16 @@ use serde_json::{Map, Value};
 use crate::config::ConfigItem;
 
 pub use configs::{StoreWrite, Stored};
+pub use keys::{sort_keys, Added, KeyWrite, MAX_KEYS_PER_PROVIDER};
+pub use migrate::{single_key_slot, Copied, RawPage};
 pub use ratelimit::{Allowance, MAX_KEY_TESTS_PER_MINUTE};
 pub use scan::{Pages, ScanPage, SCAN_PAGE_ITEMS};
 pub use schema::{BY_USER_INDEX, NON_KEY_VIEW_ATTRIBUTES};
-pub use sealed::{ReportedOutcome, UseRecord, USE_TOKENS};
+pub use sealed::ReportedOutcome;
+pub use uses::{UseRecord, USE_TOKENS};
 
 /// A DynamoDB item: attributes by name.
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
 /// A failure of the table that no client input explains (throttling, network,
 /// a malformed item): the API answers 500 and logs the cause.
@@ -135,12 +144,14 @@ impl ConfigRepository {
         &self,
         operation: &'static str,
         pk: &str,
+        sk: &str,
     ) -> Result<Option<Item>, RepoError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(schema::TABLE_KEY, s(pk))
+            .key(schema::SORT_KEY, s(sk))
             .consistent_read(true)
             .send()
             .await
@@ -148,19 +159,22 @@ impl ConfigRepository {
         Ok(out.item)
     }
 
-    /// Sends one UpdateItem of the item under `pk`: `build` adds the expressions to
-    /// the chain every write shares. A failed condition is [`Written::Refused`].
+    /// Sends one UpdateItem of the item under (`pk`, `sk`): `build` adds the
+    /// expressions to the chain every write shares. A failed condition is
+    /// [`Written::Refused`].
     pub(crate) async fn update(
         &self,
         operation: &'static str,
         pk: impl Into<String>,
+        sk: &str,
         build: impl FnOnce(UpdateItemFluentBuilder) -> UpdateItemFluentBuilder,
     ) -> Result<Written, RepoError> {
         let request = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(schema::TABLE_KEY, s(pk));
+            .key(schema::TABLE_KEY, s(pk))
+            .key(schema::SORT_KEY, s(sk));
         match build(request).send().await {
             Ok(out) => Ok(Written::Applied(out.attributes.unwrap_or_default())),
             Err(err) if is_condition_failure(&err) => {

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use time::OffsetDateTime;
 
 use super::ring::Ring;
+use super::schema::COUNTER_SLOT;
 use super::{epoch_ms, n, ConfigRepository, Item, RepoError, Written};
 
 /// The largest limit the counter holds exactly: every allowed test takes an
@@ -103,7 +104,7 @@ impl ConfigRepository {
         let grant = grant(now_ms);
         let (update, condition) = expressions(slots);
         let written = self
-            .update("rate limit", pk.as_str(), |u| {
+            .update("rate limit", pk.as_str(), COUNTER_SLOT, |u| {
                 u.update_expression(update)
                     .condition_expression(condition)
                     .expression_attribute_values(":grant", n(&grant))
@@ -120,7 +121,7 @@ impl ConfigRepository {
             Written::Applied(_) => return Ok(Allowance::Granted),
             Written::Refused(Some(item)) => Some(item),
             // A backend that does not send the item with a refusal (dynalite).
-            Written::Refused(None) => self.read_item("rate limit", &pk).await?,
+            Written::Refused(None) => self.read_item("rate limit", &pk, COUNTER_SLOT).await?,
         };
         Ok(match counter {
             Some(item) if holds(&item, slots, &grant) => Allowance::Granted,

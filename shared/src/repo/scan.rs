@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::schema::{view_attributes, CIPHERTEXT_ATTRIBUTE, TABLE_KEY};
+use super::schema::{view_attributes, CIPHERTEXT_ATTRIBUTE, SORT_KEY, TABLE_KEY};
 use super::{decode, is_condition_failure, n, s, ConfigRepository, Item, RepoError};
 use crate::config::ConfigItem;
 
@@ -122,7 +122,7 @@ impl ConfigRepository {
         new_envelope: &str,
     ) -> Result<bool, RepoError> {
         let written = self
-            .update("replace envelope", item.pk.as_str(), |u| {
+            .update("replace envelope", item.pk.as_str(), &item.sk, |u| {
                 u.update_expression("SET apiKey = :new ADD version :one")
                     .condition_expression("apiKey = :old AND version = :v")
                     .expression_attribute_values(":new", s(new_envelope))
@@ -168,7 +168,7 @@ impl ConfigRepository {
                 // (dynalite) costs one consistent read, on a conflict only.
                 let found = match found {
                     Some(found) => Some(found),
-                    None => self.read_item("put", &item.pk).await?,
+                    None => self.read_item("put", &item.pk, &item.sk).await?,
                 };
                 Ok(found == Some(attrs))
             }
@@ -176,13 +176,15 @@ impl ConfigRepository {
         }
     }
 
-    /// Whether an item exists under `pk` (a strongly consistent read of the key only).
-    pub async fn exists(&self, pk: &str) -> Result<bool, RepoError> {
+    /// Whether an item exists under (`pk`, `sk`) (a strongly consistent read of the
+    /// key only).
+    pub async fn exists(&self, pk: &str, sk: &str) -> Result<bool, RepoError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(TABLE_KEY, s(pk))
+            .key(SORT_KEY, s(sk))
             .projection_expression(TABLE_KEY)
             .consistent_read(true)
             .send()

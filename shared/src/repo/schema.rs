@@ -17,6 +17,27 @@ use aws_sdk_dynamodb::types::{
 /// The partition key of the table: `{userId}#{provider}` (or a rate-limit counter key).
 pub const TABLE_KEY: &str = "pk";
 
+/// The sort key of the table: which of the provider's keys an item holds. One
+/// `Query` of a partition returns every key of a user's provider.
+pub const SORT_KEY: &str = "sk";
+
+/// The sort key of a provider's primary key: the item the single-key routes
+/// (`POST`, `PUT`, `DELETE /api/provider-configs`) and the app's default use read
+/// and write, at a place known without a read. Items migrated from the single-key
+/// table land here.
+pub const PRIMARY_SLOT: &str = "primary";
+
+/// The sort key of a rate-limit counter.
+pub const COUNTER_SLOT: &str = "counter";
+
+/// The prefix of the sort key of every other key of a provider: `key#{id}`.
+pub const EXTRA_SLOT_PREFIX: &str = "key#";
+
+/// The sort key of the non-primary key `id`.
+pub fn extra_slot(id: &str) -> String {
+    format!("{EXTRA_SLOT_PREFIX}{id}")
+}
+
 /// The name of the index that lists a user's configurations without ciphertext.
 pub const BY_USER_INDEX: &str = "byUser";
 
@@ -35,10 +56,10 @@ pub const TTL_ATTRIBUTE: &str = "expiresAt";
 pub const CIPHERTEXT_ATTRIBUTE: &str = "apiKey";
 
 /// The key attributes of the table and of [`BY_USER_INDEX`] (all strings).
-pub const KEY_ATTRIBUTES: &[&str] = &[TABLE_KEY, BY_USER_HASH_KEY, BY_USER_RANGE_KEY];
+pub const KEY_ATTRIBUTES: &[&str] = &[TABLE_KEY, SORT_KEY, BY_USER_HASH_KEY, BY_USER_RANGE_KEY];
 
 /// Every attribute of a configuration item except `apiKey` and the key attributes
-/// (`pk`, and the `byUser` keys `userId`, `provider`, which an index always
+/// (`pk`, `sk`, and the `byUser` keys `userId`, `provider`, which an index always
 /// projects and DynamoDB refuses in `NonKeyAttributes`): what `byUser` projects
 /// and, with the keys, what a scan that must not read ciphertext asks for.
 pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
@@ -47,6 +68,11 @@ pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
     "settings",
     "endpoint",
     "keyExpiresAt",
+    "label",
+    "priority",
+    "keyCount",
+    "unavailableReason",
+    "unavailableUntil",
     "isActive",
     "createdAt",
     "updatedAt",
@@ -88,9 +114,12 @@ pub fn view_attributes() -> Vec<&'static str> {
         .collect()
 }
 
-/// The key schema of the table: `pk` (HASH).
+/// The key schema of the table: `pk` (HASH), `sk` (RANGE).
 pub fn table_key_schema() -> Result<Vec<KeySchemaElement>, BuildError> {
-    Ok(vec![key(TABLE_KEY, KeyType::Hash)?])
+    Ok(vec![
+        key(TABLE_KEY, KeyType::Hash)?,
+        key(SORT_KEY, KeyType::Range)?,
+    ])
 }
 
 /// The attribute definitions of the table: its key and the index keys, all strings.

@@ -1,45 +1,16 @@
 //! What the code that opens keys reads and writes: the sealed key of an active
-//! configuration, a recorded use, a recorded key test.
+//! configuration, a reported outcome, a recorded key test (a recorded use is in
+//! `uses`).
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValue;
 use time::OffsetDateTime;
 
-use super::ring::Ring;
-use super::schema::TABLE_KEY;
+use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
 use super::{
-    active, decode_sealed, epoch_ms, is_active, n, number, s, ConfigRepository, Item, RepoError,
-    SealedConfig, Written,
+    active, decode_sealed, epoch_ms, is_active, n, s, ConfigRepository, RepoError, SealedConfig,
 };
 use crate::config::{timestamp, ConfigItem};
 use crate::provider::ProviderId;
-
-/// The recent use tokens an item keeps (`u0..`): a resent use is recognised as
-/// long as fewer than this many other uses of the key came between.
-pub const USE_TOKENS: usize = 32;
-
-fn use_ring() -> Ring {
-    Ring::new("u", USE_TOKENS)
-}
-
-/// What recording a use found.
-#[derive(Debug)]
-pub enum UseRecord {
-    /// Recorded: the item after this use, with its sealed key.
-    Used(Box<SealedConfig>),
-    /// No configuration (or none under the id named).
-    None,
-    /// The configuration was deleted.
-    Inactive,
-    /// The key's expiry has passed.
-    Expired,
-    /// The key is marked unavailable.
-    Unavailable {
-        /// What the provider said: `rate_limited`, `invalid` or `quota_exceeded`.
-        reason: String,
-        /// Until when (epoch milliseconds); `None` until it is replaced or tested again.
-        until_ms: Option<i128>,
-    },
-}
 
 /// What a provider answered the app's server, as reported to the vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,40 +57,6 @@ fn validation_expression(status: &str) -> &'static str {
     }
 }
 
-/// Writes a use makes before giving up on an item that changes under it.
-const USE_ATTEMPTS: usize = 3;
-
-/// Why a use was refused, from the item as it is; `None` when nothing in it
-/// refuses the use (it changed after the refusal).
-fn refusal(item: &Item, key_id: Option<&str>, now: OffsetDateTime) -> Option<UseRecord> {
-    let id = match item.get("id") {
-        Some(AttributeValue::S(id)) => Some(id.as_str()),
-        _ => None,
-    };
-    if key_id.is_some_and(|k| id != Some(k)) {
-        return Some(UseRecord::None);
-    }
-    if !is_active(item) || !item.contains_key("apiKey") {
-        return Some(UseRecord::Inactive);
-    }
-    if let Some(AttributeValue::S(at)) = item.get("keyExpiresAt") {
-        if at.as_str() <= timestamp(now).as_str() {
-            return Some(UseRecord::Expired);
-        }
-    }
-    let Some(AttributeValue::S(reason)) = item.get("unavailableReason") else {
-        return None;
-    };
-    let until_ms = number::<i128>(item, "unavailableUntil");
-    if until_ms.is_some_and(|t| t <= epoch_ms(now)) {
-        return None;
-    }
-    Some(UseRecord::Unavailable {
-        reason: reason.clone(),
-        until_ms,
-    })
-}
-
 impl ConfigRepository {
     /// An active configuration with its sealed key (a strongly consistent read);
     /// `None` when there is none.
@@ -133,6 +70,7 @@ impl ConfigRepository {
             .get_item()
             .table_name(&self.table)
             .key(TABLE_KEY, s(ConfigItem::key(user_id, provider)))
+            .key(SORT_KEY, s(PRIMARY_SLOT))
             .consistent_read(true)
             .send()
             .await
@@ -145,95 +83,6 @@ impl ConfigRepository {
         }
     }
 
-    /// Records one use of an active, usable key (`usageCount` + 1, `lastUsedAt`)
-    /// and returns the item with its sealed key, in one round trip; with `key_id`,
-    /// only the configuration of that id. A refusal says why from the item it
-    /// found (a second read only on a backend that does not send it).
-    ///
-    /// Retry-safe: the write carries a token of its own, kept in the last
-    /// [`USE_TOKENS`] slots of the item, and a resent write that finds its token
-    /// there is refused and answered as the use it already was. So a use counts
-    /// once unless more than that many other uses of the key land between an
-    /// attempt and its retry.
-    pub async fn record_use(
-        &self,
-        user_id: &str,
-        provider: ProviderId,
-        key_id: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Result<UseRecord, RepoError> {
-        let pk = ConfigItem::key(user_id, provider);
-        let token = s(uuid::Uuid::new_v4().simple().to_string());
-        for _ in 0..USE_ATTEMPTS {
-            let found = match self.use_once(&pk, key_id, &token, now).await? {
-                Written::Applied(item) => {
-                    return decode_sealed("record use", item).map(|c| UseRecord::Used(Box::new(c)));
-                }
-                Written::Refused(Some(item)) => Some(item),
-                // A backend that does not send the item with a refusal (dynalite).
-                Written::Refused(None) => self.read_item("record use", &pk).await?,
-            };
-            let Some(item) = found else {
-                return Ok(UseRecord::None);
-            };
-            if use_ring().holds(&item, &token) {
-                // This write's own earlier attempt: the use is recorded, once.
-                return decode_sealed("record use", item).map(|c| UseRecord::Used(Box::new(c)));
-            }
-            if let Some(refused) = refusal(&item, key_id, now) {
-                return Ok(refused);
-            }
-            // The item changed between the refusal and the read: try again.
-        }
-        Err(RepoError::new(
-            "record use",
-            "the item changed under every attempt",
-        ))
-    }
-
-    async fn use_once(
-        &self,
-        pk: &str,
-        key_id: Option<&str>,
-        token: &AttributeValue,
-        now: OffsetDateTime,
-    ) -> Result<Written, RepoError> {
-        let ring = use_ring();
-        let mut set = vec!["lastUsedAt = :now".to_owned()];
-        set.extend(ring.push(":tok", ":none"));
-        let mut condition = format!(
-            "isActive = :t AND attribute_exists(apiKey) AND \
-             (attribute_not_exists(keyExpiresAt) OR attribute_type(keyExpiresAt, :nul) \
-              OR keyExpiresAt > :now) AND \
-             (attribute_not_exists(unavailableReason) OR unavailableUntil <= :nowms) AND {}",
-            ring.lacks(":tok")
-        );
-        if key_id.is_some() {
-            condition.push_str(" AND id = :k");
-        }
-        self.update("record use", pk, |u| {
-            let u = match key_id {
-                Some(k) => u.expression_attribute_values(":k", s(k)),
-                None => u,
-            };
-            u.update_expression(format!("SET {} ADD usageCount :one", set.join(", ")))
-                .condition_expression(condition)
-                .expression_attribute_values(":now", s(timestamp(now)))
-                .expression_attribute_values(":nowms", n(epoch_ms(now)))
-                .expression_attribute_values(":tok", token.clone())
-                .expression_attribute_values(":none", s("-"))
-                // The type name: an expiry written as NULL (by a settings update) is none.
-                .expression_attribute_values(":nul", s("NULL"))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":t", active())
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-        })
-        .await
-    }
-
     /// Records what a provider answered the app's server for a key: `rate_limited`
     /// marks it unavailable until `until`, `invalid` and `quota_exceeded` until it
     /// is replaced or tested again (and become its last known status), `ok` clears
@@ -242,6 +91,25 @@ impl ConfigRepository {
         &self,
         user_id: &str,
         provider: ProviderId,
+        key_id: &str,
+        outcome: ReportedOutcome,
+        now: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        // The primary first (one round trip when the key is the primary), then the
+        // key's own slot.
+        let pk = ConfigItem::key(user_id, provider);
+        for sk in [PRIMARY_SLOT.to_owned(), extra_slot(key_id)] {
+            if self.report_at(&pk, &sk, key_id, outcome, now).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn report_at(
+        &self,
+        pk: &str,
+        sk: &str,
         key_id: &str,
         outcome: ReportedOutcome,
         now: OffsetDateTime,
@@ -257,7 +125,7 @@ impl ConfigRepository {
             ReportedOutcome::Ok => "REMOVE unavailableReason, unavailableUntil",
         };
         let written = self
-            .update("report outcome", ConfigItem::key(user_id, provider), |u| {
+            .update("report outcome", pk, sk, |u| {
                 let u = u
                     .update_expression(expression)
                     .condition_expression("isActive = :t AND id = :k")
@@ -293,6 +161,7 @@ impl ConfigRepository {
             .update(
                 "record validation",
                 ConfigItem::key(user_id, provider),
+                PRIMARY_SLOT,
                 |u| {
                     u.update_expression(validation_expression(status))
                         .condition_expression("isActive = :t AND apiKey = :k")

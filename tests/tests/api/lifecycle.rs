@@ -142,7 +142,13 @@ async fn list_shows_the_config_but_never_the_key_or_its_ciphertext() {
     assert_eq!(status, 200, "{body}");
     let configs = body["configs"].as_array().expect("a configs array");
     assert_eq!(configs.len(), 1, "{body}");
-    assert_eq!(configs[0], stored["config"]);
+    // Store's answer, plus the summary of the provider's keys (only the primary)
+    let mut want = stored["config"].clone();
+    want["keys"] = json!([{
+        "id": stored["config"]["id"], "primary": true, "label": null,
+        "keyHint": stored["config"]["keyHint"], "expired": false, "unavailable": null,
+    }]);
+    assert_eq!(configs[0], want);
     assert!(configs[0].get("apiKey").is_none(), "{body}");
     let text = body.to_string();
     for secret in ["akv1.", KEY, OTHER_KEY] {
@@ -438,7 +444,7 @@ async fn every_operation_is_one_dynamodb_round_trip() {
     let status = delete_as(&stack.state, ALICE, "openai").await.0;
     trips.push(("delete", status, stack.counter.take()));
 
-    // Then each succeeded with exactly one request
+    // Then each succeeded with exactly one request (use-key without an id: two)
     assert_eq!(
         trips,
         [
@@ -446,7 +452,8 @@ async fn every_operation_is_one_dynamodb_round_trip() {
             ("store replacing", 200, 1),
             ("list", 200, 1),
             ("update", 200, 1),
-            ("use-key", 200, 1),
+            // Choose among the provider's keys (one Query), then the one update.
+            ("use-key", 200, 2),
             ("use-key by id", 200, 1),
             ("report", 200, 1),
             ("delete", 204, 1),

@@ -3,6 +3,7 @@
 //! headers, body) and what the table holds afterwards.
 //!
 //! - [`endpoint`]: endpoints that belong to a key, stored, listed, used, guarded.
+//! - [`keys`]: several keys per provider: add, list, the limit, isolation, deletes.
 //! - [`lifecycle`]: store, list, update, delete, concurrency, round trips, rotation.
 //! - [`validation`]: bad input, field by field, with nothing half-written.
 //! - [`security`]: isolation between users, identity, logs, headers, opaque errors.
@@ -10,6 +11,7 @@
 //! - [`openapi`]: every documented route and status against `infra/openapi.yaml`.
 
 mod endpoint;
+mod keys;
 mod lifecycle;
 mod openapi;
 mod security;

@@ -6,10 +6,12 @@
 //! - [`rewrap`]: every key under the current seed after a rotation.
 //! - [`usage`]: the usage function the app's servers call.
 //! - [`maintenance`]: the daily sweep's findings.
+//! - [`migrate`]: the single-key table into the layout of several keys per provider.
 //! - [`stats`]: the operator's counts.
 
 mod import;
 mod maintenance;
+mod migrate;
 mod provision;
 mod rewrap;
 mod stats;
@@ -73,6 +75,7 @@ fn seeded_item(
     let at = |days: i64| timestamp(now - Duration::days(days));
     ConfigItem {
         pk: ConfigItem::key(user, ProviderId::OpenAi),
+        sk: "primary".to_owned(),
         user_id: user.to_owned(),
         provider: "openai".into(),
         id: format!("id-{user}"),
@@ -91,5 +94,10 @@ fn seeded_item(
         version: 1,
         expires_at: None,
         key_expires_at: None,
+        label: None,
+        priority: None,
+        key_count: None,
+        unavailable_reason: None,
+        unavailable_until: None,
     }
 }

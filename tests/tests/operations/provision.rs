@@ -62,7 +62,7 @@ async fn assert_has_no_ttl_operations(client: &aws_sdk_dynamodb::Client, table: 
 }
 
 #[tokio::test]
-async fn a_new_table_is_on_demand_with_key_pk() {
+async fn a_new_table_is_on_demand_with_key_pk_and_sk() {
     let client = dynamodb().await;
     let table = unique("admin-table");
 
@@ -77,7 +77,10 @@ async fn a_new_table_is_on_demand_with_key_pk() {
         .unwrap();
     let described = described.table().unwrap();
     assert_eq!(provisioned.table_arn, described.table_arn().unwrap());
-    assert_eq!(key_schema(described.key_schema()), [("pk", KeyType::Hash)]);
+    assert_eq!(
+        key_schema(described.key_schema()),
+        [("pk", KeyType::Hash), ("sk", KeyType::Range)]
+    );
     assert_eq!(
         described
             .billing_mode_summary()
@@ -128,6 +131,7 @@ async fn a_query_on_by_user_returns_no_ciphertext() {
         .put_item()
         .table_name(&table)
         .item("pk", s("user-1#openai"))
+        .item("sk", s("primary"))
         .item("userId", s("user-1"))
         .item("provider", s("openai"))
         .item("apiKey", s("akv1.ciphertext"))
@@ -193,27 +197,7 @@ async fn provisioning_a_table_again_reports_it_already_present() {
 async fn an_existing_table_without_the_by_user_index_is_refused() {
     let client = dynamodb().await;
     let table = unique("admin-table");
-    client
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_bare_table(&client, &table, &["pk", "sk"]).await;
 
     let refused = provision_table(&client, &table).await.unwrap_err();
 
@@ -221,6 +205,52 @@ async fn an_existing_table_without_the_by_user_index_is_refused() {
         matches!(&refused, ProvisionError::TableMismatch { reason, .. } if reason.contains(BY_USER_INDEX)),
         "{refused}"
     );
+}
+
+#[tokio::test]
+async fn an_existing_single_key_table_is_refused_with_the_way_to_migrate_it() {
+    let client = dynamodb().await;
+    let table = unique("admin-table");
+    create_bare_table(&client, &table, &["pk"]).await;
+
+    let refused = provision_table(&client, &table).await.unwrap_err();
+
+    assert!(
+        matches!(&refused, ProvisionError::TableMismatch { reason, .. }
+            if reason.contains("migrate-keys --from") && reason.contains("sk (RANGE)")),
+        "{refused}"
+    );
+}
+
+/// A table keyed by `keys` (HASH, then RANGE), without index or TTL.
+async fn create_bare_table(client: &aws_sdk_dynamodb::Client, table: &str, keys: &[&str]) {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, KeySchemaElement, ScalarAttributeType};
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (i, name) in keys.iter().enumerate() {
+        request = request
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(*name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(*name)
+                    .key_type(if i == 0 {
+                        KeyType::Hash
+                    } else {
+                        KeyType::Range
+                    })
+                    .build()
+                    .unwrap(),
+            );
+    }
+    request.send().await.unwrap();
 }
 
 #[tokio::test]

@@ -60,6 +60,7 @@ async fn rotation_then_an_interrupted_rewrap_loses_nothing() {
                     .unwrap();
                 let item = ConfigItem {
                     pk: ConfigItem::key(&user, ProviderId::OpenAi),
+                    sk: "primary".to_owned(),
                     user_id: user.clone(),
                     provider: "openai".into(),
                     id: format!("id-{i}"),
@@ -78,6 +79,11 @@ async fn rotation_then_an_interrupted_rewrap_loses_nothing() {
                     version: 1,
                     expires_at: None,
                     key_expires_at: None,
+                    label: None,
+                    priority: None,
+                    key_count: None,
+                    unavailable_reason: None,
+                    unavailable_until: None,
                 };
                 assert!(repo.put_new(&item, Some(&envelope)).await.unwrap());
             }

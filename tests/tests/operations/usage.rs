@@ -341,3 +341,105 @@ async fn a_key_without_expiry_written_as_null_by_a_settings_update_is_handed_out
     let used = invoke(&stack, &payload("use-key.json", &user, None)).await;
     assert_eq!(used["apiKey"], KEY, "{used}");
 }
+
+/// Adds another OpenAI key for `user` through POST /api/provider-configs/openai/keys;
+/// its id.
+async fn add_key(stack: &Stack, user: &str, key: &str, priority: u32) -> String {
+    let mut event = event_for("store.json", Some(user));
+    event["rawPath"] = json!("/api/provider-configs/openai/keys");
+    event["requestContext"]["http"]["path"] = event["rawPath"].clone();
+    event["pathParameters"] = json!({"provider": "openai"});
+    set_body(&mut event, &json!({"apiKey": key, "priority": priority}));
+    let (status, _, body) =
+        parts(apikeys::api::store::handle(&stack.sealing, request(&event)).await);
+    assert_eq!(status, 201, "{body}");
+    body["key"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn extra_usage(stack: &Stack, user: &str, id: &str) -> Option<String> {
+    match stack
+        .item_at(&format!("{user}#openai"), &format!("key#{id}"))
+        .await?
+        .get("usageCount")
+    {
+        Some(AttributeValue::N(n)) => Some(n.clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn several_keys_a_rate_limited_primary_falls_back_to_the_next_key_and_comes_back() {
+    const THIRD: &str = "sk-proj-UsageThirdKey0123456789abcdefghijklmn";
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("use");
+    let primary = store(&stack, &user, KEY).await;
+    let later = add_key(&stack, &user, THIRD, 5).await;
+    let next = add_key(&stack, &user, OTHER_KEY, 1).await;
+
+    // The primary is rate limited for 2 s
+    let mut report = payload("use-key-report-rate-limited.json", &user, Some(&primary));
+    report["retryAfterSeconds"] = json!(2);
+    assert_eq!(invoke(&stack, &report).await, json!({"recorded": true}));
+
+    // Then use-key hands out the next key by priority, with the provider's settings
+    let used = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(used["found"], true, "{used}");
+    assert_eq!(used["apiKey"], OTHER_KEY);
+    assert_eq!(used["keyId"], next.as_str());
+    assert_eq!(used["settings"], json!({"model": "gpt-4o-mini"}));
+    assert_eq!(
+        extra_usage(&stack, &user, &next).await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(usage_count(&stack, &user).await.as_deref(), Some("0"));
+
+    // And by its id too (the primary's refusal carries the settings)
+    let by_id = invoke(&stack, &payload("use-key-by-id.json", &user, Some(&next))).await;
+    assert_eq!(
+        (by_id["apiKey"].clone(), by_id["settings"]["model"].clone()),
+        (json!(OTHER_KEY), json!("gpt-4o-mini"))
+    );
+    assert_eq!(
+        extra_usage(&stack, &user, &next).await.as_deref(),
+        Some("2")
+    );
+
+    // When the next key is reported invalid and the last one has expired, nothing is
+    // usable: the answer names the soonest, the primary's wait
+    let mut invalid = payload("use-key-report-rate-limited.json", &user, Some(&next));
+    invalid["outcome"] = json!("invalid");
+    invalid.as_object_mut().unwrap().remove("retryAfterSeconds");
+    assert_eq!(invoke(&stack, &invalid).await, json!({"recorded": true}));
+    stack
+        .dynamodb
+        .update_item()
+        .table_name(&stack.table)
+        .key("pk", AttributeValue::S(format!("{user}#openai")))
+        .key("sk", AttributeValue::S(format!("key#{later}")))
+        .update_expression("SET keyExpiresAt = :past")
+        .expression_attribute_values(
+            ":past",
+            AttributeValue::S("2020-01-01T00:00:00.000Z".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let none = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(none["found"], false, "{none}");
+    assert_eq!(none["reason"], "all_unavailable");
+    assert_eq!(none["unavailable"], "rate_limited");
+    assert!(none["availableAt"].is_string(), "{none}");
+    // The expired key is never handed out, not even by id
+    let expired = invoke(&stack, &payload("use-key-by-id.json", &user, Some(&later))).await;
+    assert_eq!(
+        (expired["found"].clone(), expired["reason"].clone()),
+        (json!(false), json!("expired"))
+    );
+
+    // And once the wait is over the primary comes back
+    tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
+    let back = invoke(&stack, &payload("use-key.json", &user, None)).await;
+    assert_eq!(back["apiKey"], KEY, "{back}");
+    assert_eq!(back["keyId"], primary.as_str());
+    assert_eq!(usage_count(&stack, &user).await.as_deref(), Some("1"));
+}

@@ -168,6 +168,7 @@ async fn a_store_over_an_item_deleted_with_its_history_starts_afresh_too() {
     let stack = Stack::new().await;
     let old = ConfigItem {
         pk: pk(ALICE, "openai"),
+        sk: "primary".to_owned(),
         user_id: ALICE.into(),
         provider: "openai".into(),
         id: "imported-id".into(),
@@ -186,6 +187,11 @@ async fn a_store_over_an_item_deleted_with_its_history_starts_afresh_too() {
         version: 1,
         expires_at: None,
         key_expires_at: None,
+        label: None,
+        priority: None,
+        key_count: None,
+        unavailable_reason: None,
+        unavailable_until: None,
     };
     assert!(stack.state.repo.put_new(&old, None).await.unwrap());
 
@@ -214,6 +220,7 @@ async fn an_import_write_whose_answer_was_lost_still_counts_as_written() {
     let repo = apikeys::repo::ConfigRepository::new(client, stack.table.clone());
     let item = ConfigItem {
         pk: pk(ALICE, "openai"),
+        sk: "primary".to_owned(),
         user_id: ALICE.into(),
         provider: "openai".into(),
         id: "imported-id".into(),
@@ -232,6 +239,11 @@ async fn an_import_write_whose_answer_was_lost_still_counts_as_written() {
         version: 1,
         expires_at: None,
         key_expires_at: None,
+        label: None,
+        priority: None,
+        key_count: None,
+        unavailable_reason: None,
+        unavailable_until: None,
     };
 
     // When the import writes the item (the SDK sends it again) and then once more

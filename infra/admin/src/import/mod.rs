@@ -14,6 +14,7 @@ use apikeys::config::{timestamp, ConfigItem};
 use apikeys::crypto::Keyring;
 use apikeys::keytest::KeyStatus;
 use apikeys::provider::ProviderId;
+use apikeys::repo::schema::PRIMARY_SLOT;
 use apikeys::repo::{ConfigRepository, RepoError};
 use clap::Args;
 use serde::Serialize;
@@ -182,7 +183,7 @@ pub async fn import(
             continue;
         }
         let pk = ConfigItem::key(&row.user_id, provider);
-        if repo.exists(&pk).await? {
+        if repo.exists(&pk, PRIMARY_SLOT).await? {
             report.already_present += 1;
             continue;
         }
@@ -197,6 +198,7 @@ pub async fn import(
         };
         let mut item = ConfigItem {
             pk,
+            sk: "primary".to_owned(),
             user_id: row.user_id.clone(),
             provider: provider.as_str().to_owned(),
             id: row.id.clone(),
@@ -218,6 +220,11 @@ pub async fn import(
             version: 1,
             expires_at: None,
             key_expires_at: None,
+            label: None,
+            priority: None,
+            key_count: None,
+            unavailable_reason: None,
+            unavailable_until: None,
         };
         let stored = row.api_key.as_deref().filter(|k| !k.trim().is_empty());
         let envelope = match (row.is_active, stored) {

@@ -1,4 +1,4 @@
-//! The provider configuration table: on-demand, key `pk`, the `byUser` index that
+//! The provider configuration table: on-demand, key `pk` + `sk`, the `byUser` index that
 //! projects everything except the ciphertext, and TTL on `expiresAt`.
 
 use std::time::{Duration, Instant};
@@ -194,11 +194,22 @@ fn check_existing(table: &str, description: &TableDescription) -> Result<(), Pro
             })
             .collect()
     };
-    let want_key = vec![(TABLE_KEY.to_owned(), "HASH".to_owned())];
+    let want_key = vec![
+        (TABLE_KEY.to_owned(), "HASH".to_owned()),
+        (schema::SORT_KEY.to_owned(), "RANGE".to_owned()),
+    ];
     if keys(description.key_schema()) != want_key {
         return Err(mismatch(format!(
-            "its key is {:?}, not {TABLE_KEY} (HASH)",
-            keys(description.key_schema())
+            "its key is {:?}, not {TABLE_KEY} (HASH), {} (RANGE){}",
+            keys(description.key_schema()),
+            schema::SORT_KEY,
+            // The single-key table of before: its items move with `migrate-keys`.
+            if keys(description.key_schema()).len() == 1 {
+                "; a table of the single-key layout moves to a new table with \
+                 `apikeys-admin migrate-keys --from <this table> --table <new table>`"
+            } else {
+                ""
+            }
         )));
     }
     let index = description

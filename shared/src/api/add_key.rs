@@ -1,0 +1,177 @@
+//! POST /api/provider-configs/{provider}/keys `{apiKey, label?, priority?,
+//! expiresAt?, endpoint?, validate?}`: seals another key of the provider beside its
+//! primary (one transaction, see `repo::keys`). 201 with the key. The first key of a
+//! provider becomes its primary; the sixth is a 409. The settings belong to the
+//! provider's configuration (the primary), so a body with `settings` is a 400.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::field_error::FieldError;
+use super::keys::{key_path, LABEL_MAX_CHARS, PRIORITY_MAX};
+use super::request::StoreRequest;
+use super::respond::json_response;
+use super::serve::serve;
+use super::store::{endpoint_refused, validate};
+use crate::crypto::KeyContext;
+use crate::domain::{timestamp, KeyView};
+use crate::keytest::KeyStatus;
+use crate::repo::{Added, KeyWrite, StoreWrite, MAX_KEYS_PER_PROVIDER};
+use crate::sealing_state::SealingState;
+
+/// Handles an add-key request.
+pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
+    serve(req, "api_key.store", async |req, call| {
+        let (provider, _) = key_path(req)?;
+        call.audit.provider(provider);
+        let body = JsonBody::read(req)?;
+        let mut refused = Vec::new();
+        if body.get("provider").is_some_and(|p| {
+            p.as_str().and_then(crate::provider::ProviderId::parse) != Some(provider)
+        }) {
+            refused.push(FieldError::new("provider", "is given by the path"));
+        }
+        if body.get("settings").is_some() {
+            refused.push(FieldError::new(
+                "settings",
+                "belong to the provider's configuration: PUT /api/provider-configs",
+            ));
+        }
+        let label = label(body.get("label"))
+            .map_err(|e| refused.push(e))
+            .ok()
+            .flatten();
+        let priority = priority(body.get("priority"))
+            .map_err(|e| refused.push(e))
+            .unwrap_or(0);
+        let body = body.with_member("provider", Value::String(provider.as_str().to_owned()));
+        let request = match StoreRequest::parse(&body, &state.tester) {
+            Ok(request) if refused.is_empty() => request,
+            Ok(_) => return Err(ApiError::Invalid(refused)),
+            Err(more) => {
+                refused.extend(more);
+                return Err(ApiError::Invalid(refused));
+            }
+        };
+        if let Some(endpoint) = &request.endpoint {
+            state
+                .tester
+                .guard_endpoint(provider, endpoint)
+                .await
+                .map_err(endpoint_refused)?;
+        }
+        state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
+        let validated_at = if request.validate {
+            Some(validate(state, call, &request).await?)
+        } else {
+            None
+        };
+        let user = call.user.as_str();
+        let no_key = SecretString::from(String::new());
+        let secret = request.api_key.as_ref().map_or(&no_key, |k| k.secret());
+        let envelope = state
+            .keys
+            .seal(&KeyContext::new(user, provider.as_str()), secret)
+            .await?;
+        let hint = request.api_key.as_ref().map(|k| k.hint(provider));
+        let endpoint = request.endpoint.as_ref().map(|e| e.to_json());
+        let now = OffsetDateTime::now_utc();
+        let now_text = timestamp(now);
+        let new_id = uuid::Uuid::new_v4().to_string();
+        let validation = validated_at
+            .as_deref()
+            .map(|at| (at, KeyStatus::Valid.as_str()));
+        let write = KeyWrite {
+            user_id: user,
+            provider,
+            envelope: &envelope,
+            key_hint: hint.as_ref().map(|h| h.as_str()),
+            endpoint: endpoint.as_ref(),
+            key_expires_at: request.expires_at.as_deref(),
+            label: label.as_deref(),
+            priority,
+            validation,
+            now: &now_text,
+            new_id: &new_id,
+        };
+        let item = match state.base.repo.add_key(&write).await? {
+            Added::Added(item) => *item,
+            Added::Full => {
+                call.audit.event("api_key.store_refused");
+                return Err(ApiError::Conflict(format!(
+                    "{provider} has {MAX_KEYS_PER_PROVIDER} keys already, the most a provider \
+                     keeps: delete one first"
+                )));
+            }
+            Added::NoPrimary => {
+                // The provider's first key: it becomes the primary.
+                let stored = state
+                    .base
+                    .repo
+                    .store(StoreWrite {
+                        user_id: user,
+                        provider,
+                        envelope: &envelope,
+                        key_hint: write.key_hint,
+                        endpoint: write.endpoint,
+                        key_expires_at: write.key_expires_at,
+                        settings: None,
+                        validation,
+                        now: &now_text,
+                        new_id: &new_id,
+                        label: write.label,
+                    })
+                    .await?;
+                stored.item
+            }
+        };
+        call.audit.event("api_key.stored");
+        let key = KeyView::from_item(item, now, state.base.config.rotation_after);
+        Ok(json_response(StatusCode::CREATED, &json!({ "key": key })))
+    })
+    .await
+}
+
+/// A key's `label`: a string of at most [`LABEL_MAX_CHARS`] characters, no control
+/// characters.
+pub(crate) fn label(value: Option<&Value>) -> Result<Option<String>, FieldError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s))
+            if s.chars().count() <= LABEL_MAX_CHARS && !s.chars().any(char::is_control) =>
+        {
+            Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty()))
+        }
+        Some(_) => Err(FieldError::new(
+            "label",
+            format!(
+                "must be a string of at most {LABEL_MAX_CHARS} characters, no control characters"
+            ),
+        )),
+    }
+}
+
+/// A key's `priority`: an integer from 0 to [`PRIORITY_MAX`]; 0 when absent.
+pub(crate) fn priority(value: Option<&Value>) -> Result<u32, FieldError> {
+    match value {
+        None => Ok(0),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n <= PRIORITY_MAX)
+            .ok_or_else(priority_rule),
+        Some(_) => Err(priority_rule()),
+    }
+}
+
+fn priority_rule() -> FieldError {
+    FieldError::new(
+        "priority",
+        format!("must be an integer from 0 to {PRIORITY_MAX} (lower is tried first)"),
+    )
+}

@@ -1,0 +1,148 @@
+//! The provider's keys besides the primary (up to five in all):
+//!
+//! - `GET /api/provider-configs/{provider}/keys`: every active key, the primary
+//!   first, then in use order (get-configs; the index, no ciphertext).
+//! - `POST /api/provider-configs/{provider}/keys` `{apiKey, label?, priority?,
+//!   expiresAt?, endpoint?, validate?}`: 201 with the key; the first key of a
+//!   provider becomes its primary; the sixth is a 409 (store: seals).
+//! - `DELETE /api/provider-configs/{provider}/keys/{keyId}`: 204; 404 for an id the
+//!   provider does not have (another user's id reads the same); the primary is a
+//!   409 while other keys exist, since the single-key routes need it
+//!   (delete-config).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::error::ApiError;
+use super::field_error::FieldError;
+use super::respond::{empty_response, json_response};
+use super::serve::serve;
+use crate::domain::KeyView;
+use crate::provider::ProviderId;
+use crate::repo::MAX_KEYS_PER_PROVIDER;
+use crate::state::State;
+
+/// The most characters of a key's label.
+pub const LABEL_MAX_CHARS: usize = 64;
+
+/// The highest priority number accepted.
+pub const PRIORITY_MAX: u32 = 1000;
+
+/// The `{provider}` and `{keyId}` of a key route: from the path parameters API
+/// Gateway sets, or from the path itself where none are set (`cargo lambda watch`).
+pub(crate) fn key_path(req: &Request) -> Result<(ProviderId, Option<String>), ApiError> {
+    let params = req.path_parameters_ref();
+    let from_path = || -> Option<(String, Option<String>)> {
+        let path = req.uri().path();
+        let (_, rest) = path.split_once("/provider-configs/")?;
+        let mut parts = rest.trim_end_matches('/').split('/');
+        let provider = parts.next()?.to_owned();
+        (parts.next()? == "keys").then_some(())?;
+        let key = parts.next().map(str::to_owned);
+        parts.next().is_none().then_some((provider, key))
+    };
+    let (provider, key_id) = match params.and_then(|p| p.first("provider")) {
+        Some(provider) => (
+            provider.to_owned(),
+            params.and_then(|p| p.first("keyId")).map(str::to_owned),
+        ),
+        None => from_path().ok_or_else(|| {
+            ApiError::Invalid(vec![FieldError::new("provider", "is required in the path")])
+        })?,
+    };
+    let provider = ProviderId::parse(&provider).ok_or_else(|| {
+        ApiError::Invalid(vec![FieldError::new(
+            "provider",
+            format!(
+                "unsupported provider; use one of {}",
+                ProviderId::accepted_ids()
+            ),
+        )])
+    })?;
+    Ok((provider, key_id))
+}
+
+/// Whether a request is for a key route (`.../{provider}/keys...`) rather than a
+/// single-key one: how a function that serves both tells them apart.
+pub fn is_key_route(req: &Request) -> bool {
+    req.uri()
+        .path()
+        .split_once("/provider-configs/")
+        .is_some_and(|(_, rest)| rest.split('/').nth(1) == Some("keys"))
+}
+
+/// A key id as sent: a uuid's characters, at most 64 of them.
+fn key_id(raw: Option<String>) -> Result<String, ApiError> {
+    match raw {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            Ok(id)
+        }
+        _ => Err(ApiError::Invalid(vec![FieldError::new(
+            "keyId",
+            "must be the id of one of the provider's keys",
+        )])),
+    }
+}
+
+/// `GET /api/provider-configs/{provider}/keys`.
+pub async fn list(state: &State, req: Request) -> Response<Body> {
+    serve(req, "keys.list", async |req, call| {
+        let (provider, _) = key_path(req)?;
+        call.audit.provider(provider);
+        let now = OffsetDateTime::now_utc();
+        let keys: Vec<KeyView> = state
+            .repo
+            .provider_keys(call.user.as_str(), provider)
+            .await?
+            .into_iter()
+            .map(|item| KeyView::from_item(item, now, state.config.rotation_after))
+            .collect();
+        call.audit.event("keys.listed");
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "keys": keys, "limit": MAX_KEYS_PER_PROVIDER }),
+        ))
+    })
+    .await
+}
+
+/// `DELETE /api/provider-configs/{provider}/keys/{keyId}`.
+pub async fn delete(state: &State, req: Request) -> Response<Body> {
+    serve(req, "api_key.delete", async |req, call| {
+        let (provider, raw_id) = key_path(req)?;
+        let id = key_id(raw_id)?;
+        call.audit.provider(provider);
+        let user = call.user.as_str();
+        if state.repo.delete_key(user, provider, &id).await? {
+            call.audit.event("api_key.deleted");
+            return Ok(empty_response(StatusCode::NO_CONTENT));
+        }
+        // Not another key: the primary, or none of this user's.
+        let keys = state.repo.provider_keys(user, provider).await?;
+        match keys.iter().find(|k| k.id == id) {
+            Some(_) if keys.len() > 1 => Err(ApiError::Conflict(format!(
+                "That is the primary key of {provider}: delete the other keys first, or all \
+                 of them with DELETE /api/provider-configs/{provider}"
+            ))),
+            Some(_) => {
+                let now = OffsetDateTime::now_utc();
+                let purge_at = (now + state.config.delete_grace).unix_timestamp();
+                let now = crate::domain::timestamp(now);
+                if state.repo.delete(user, provider, &now, purge_at).await? {
+                    call.audit.event("api_key.deleted");
+                    Ok(empty_response(StatusCode::NO_CONTENT))
+                } else {
+                    Err(ApiError::KeyNotFound(provider))
+                }
+            }
+            None => Err(ApiError::KeyNotFound(provider)),
+        }
+    })
+    .await
+}

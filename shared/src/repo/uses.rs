@@ -1,0 +1,381 @@
+//! A recorded use of a key by the app's servers: which of a provider's keys, and the
+//! one conditional update that counts the use and returns the key.
+//!
+//! Without a key id: one consistent `Query` of the provider's partition (every key,
+//! at most five), then the update of the first usable key in order — the primary,
+//! then the others by `priority` (lower first), then by age. With a key id: the
+//! primary is tried first under the condition `id = :k` (one round trip when the id
+//! is the primary's); when it is another key, its refusal carries the primary's
+//! settings and the key's own slot is tried (two).
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
+};
+use time::OffsetDateTime;
+
+use super::ring::Ring;
+use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY};
+use super::{
+    active, decode_sealed, epoch_ms, is_active, n, number, s, ConfigRepository, Item, RepoError,
+    SealedConfig, Written,
+};
+use crate::config::{timestamp, ConfigItem};
+use crate::provider::ProviderId;
+
+/// The recent use tokens an item keeps (`u0..`): a resent use is recognised as
+/// long as fewer than this many other uses of the key came between.
+pub const USE_TOKENS: usize = 32;
+
+fn use_ring() -> Ring {
+    Ring::new("u", USE_TOKENS)
+}
+
+/// What recording a use found.
+#[derive(Debug)]
+pub enum UseRecord {
+    /// Recorded: the item after this use, with its sealed key (and the provider's
+    /// settings, which the primary holds).
+    Used(Box<SealedConfig>),
+    /// No configuration (or none under the id named).
+    None,
+    /// The configuration was deleted.
+    Inactive,
+    /// Every key's expiry has passed.
+    Expired,
+    /// Every usable key is marked unavailable.
+    Unavailable {
+        /// What the provider said of the key that is usable soonest:
+        /// `rate_limited`, `invalid` or `quota_exceeded`.
+        reason: String,
+        /// Until when (epoch milliseconds); `None` until it is replaced or tested again.
+        until_ms: Option<i128>,
+    },
+}
+
+/// Writes a use makes on one key before giving up on an item that changes under it.
+const USE_ATTEMPTS: usize = 3;
+
+/// Why a use of `item` is refused at `now`; `None` when nothing in it refuses it.
+fn refusal(item: &Item, key_id: Option<&str>, now: OffsetDateTime) -> Option<UseRecord> {
+    let id = match item.get("id") {
+        Some(AttributeValue::S(id)) => Some(id.as_str()),
+        _ => None,
+    };
+    if key_id.is_some_and(|k| id != Some(k)) {
+        return Some(UseRecord::None);
+    }
+    if !is_active(item) || !item.contains_key("apiKey") {
+        return Some(UseRecord::Inactive);
+    }
+    if let Some(AttributeValue::S(at)) = item.get("keyExpiresAt") {
+        if at.as_str() <= timestamp(now).as_str() {
+            return Some(UseRecord::Expired);
+        }
+    }
+    let Some(AttributeValue::S(reason)) = item.get("unavailableReason") else {
+        return None;
+    };
+    let until_ms = number::<i128>(item, "unavailableUntil");
+    if until_ms.is_some_and(|t| t <= epoch_ms(now)) {
+        return None;
+    }
+    Some(UseRecord::Unavailable {
+        reason: reason.clone(),
+        until_ms,
+    })
+}
+
+/// The answer when no key could be used, from why each was refused: unavailable
+/// wins over expired over inactive; of the unavailable ones, the one usable soonest
+/// (a wait that ends before one that lasts until the key is replaced).
+fn combined(refusals: Vec<UseRecord>) -> UseRecord {
+    let mut best = UseRecord::None;
+    for r in refusals {
+        let rank = |r: &UseRecord| match r {
+            UseRecord::None | UseRecord::Used(_) => 0,
+            UseRecord::Inactive => 1,
+            UseRecord::Expired => 2,
+            UseRecord::Unavailable { .. } => 3,
+        };
+        let sooner = match (&r, &best) {
+            (
+                UseRecord::Unavailable { until_ms: a, .. },
+                UseRecord::Unavailable { until_ms: b, .. },
+            ) => matches!((a, b), (Some(_), None)) || matches!((a, b), (Some(a), Some(b)) if a < b),
+            _ => rank(&r) > rank(&best),
+        };
+        if sooner {
+            best = r;
+        }
+    }
+    best
+}
+
+/// The order keys are tried in: the primary, then by `priority`, age, id.
+fn use_order(items: &mut [Item]) {
+    let key = |item: &Item| {
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) => v.clone(),
+            _ => String::new(),
+        };
+        (
+            text(SORT_KEY) != PRIMARY_SLOT,
+            number::<i64>(item, "priority").unwrap_or(0),
+            text("createdAt"),
+            text("id"),
+        )
+    };
+    items.sort_by_key(key);
+}
+
+/// What one attempt on one key found: the record, and the item the refusal showed.
+struct SlotUse {
+    record: UseRecord,
+    seen: Option<Item>,
+}
+
+impl ConfigRepository {
+    /// Records one use of an active, usable key of the provider (`usageCount` + 1,
+    /// `lastUsedAt`) and returns it with its sealed key; with `key_id`, only that key
+    /// (see the module for the round trips). A refusal says why from the items it saw.
+    ///
+    /// Retry-safe: the write carries a token of its own, kept in the last
+    /// [`USE_TOKENS`] slots of the item, and a resent write that finds its token
+    /// there is refused and answered as the use it already was. So a use counts
+    /// once unless more than that many other uses of the key land between an
+    /// attempt and its retry.
+    pub async fn record_use(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        key_id: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<UseRecord, RepoError> {
+        let pk = ConfigItem::key(user_id, provider);
+        let token = s(uuid::Uuid::new_v4().simple().to_string());
+        if let Some(id) = key_id {
+            let primary = self
+                .use_slot(&pk, PRIMARY_SLOT, Some(id), &token, now)
+                .await?;
+            let UseRecord::None = primary.record else {
+                return Ok(primary.record);
+            };
+            let other = self
+                .use_slot(&pk, &extra_slot(id), Some(id), &token, now)
+                .await?;
+            return Ok(with_settings(other.record, primary.seen.as_ref()));
+        }
+        let mut items = self.partition(&pk).await?;
+        let primary = items
+            .iter()
+            .find(|i| matches!(i.get(SORT_KEY), Some(AttributeValue::S(sk)) if sk == PRIMARY_SLOT))
+            .cloned();
+        use_order(&mut items);
+        let mut refusals = Vec::new();
+        for item in items {
+            if let Some(refused) = refusal(&item, None, now) {
+                refusals.push(refused);
+                continue;
+            }
+            let Some(AttributeValue::S(sk)) = item.get(SORT_KEY) else {
+                continue;
+            };
+            let attempt = self.use_slot(&pk, sk, None, &token, now).await?;
+            match attempt.record {
+                used @ UseRecord::Used(_) => return Ok(with_settings(used, primary.as_ref())),
+                refused => refusals.push(refused),
+            }
+        }
+        Ok(combined(refusals))
+    }
+
+    /// Every item of a provider's partition, ciphertext included (a strongly
+    /// consistent Query; at most five keys).
+    async fn partition(&self, pk: &str) -> Result<Vec<Item>, RepoError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .select(Select::AllAttributes)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .send()
+            .await
+            .map_err(|e| RepoError::sdk("record use", e))?;
+        Ok(out.items.unwrap_or_default())
+    }
+
+    /// Records a use of the key at (`pk`, `sk`), retrying while the item changes
+    /// under the write.
+    async fn use_slot(
+        &self,
+        pk: &str,
+        sk: &str,
+        key_id: Option<&str>,
+        token: &AttributeValue,
+        now: OffsetDateTime,
+    ) -> Result<SlotUse, RepoError> {
+        let used = |item| {
+            decode_sealed("record use", item).map(|c| SlotUse {
+                record: UseRecord::Used(Box::new(c)),
+                seen: None,
+            })
+        };
+        for _ in 0..USE_ATTEMPTS {
+            let found = match self.use_once(pk, sk, key_id, token, now).await? {
+                Written::Applied(item) => return used(item),
+                Written::Refused(Some(item)) => Some(item),
+                // A backend that does not send the item with a refusal (dynalite).
+                Written::Refused(None) => self.read_item("record use", pk, sk).await?,
+            };
+            let Some(item) = found else {
+                return Ok(SlotUse {
+                    record: UseRecord::None,
+                    seen: None,
+                });
+            };
+            if use_ring().holds(&item, token) {
+                // This write's own earlier attempt: the use is recorded, once.
+                return used(item);
+            }
+            if let Some(refused) = refusal(&item, key_id, now) {
+                return Ok(SlotUse {
+                    record: refused,
+                    seen: Some(item),
+                });
+            }
+            // The item changed between the refusal and the read: try again.
+        }
+        Err(RepoError::new(
+            "record use",
+            "the item changed under every attempt",
+        ))
+    }
+
+    async fn use_once(
+        &self,
+        pk: &str,
+        sk: &str,
+        key_id: Option<&str>,
+        token: &AttributeValue,
+        now: OffsetDateTime,
+    ) -> Result<Written, RepoError> {
+        let ring = use_ring();
+        let mut set = vec!["lastUsedAt = :now".to_owned()];
+        set.extend(ring.push(":tok", ":none"));
+        let mut condition = format!(
+            "isActive = :t AND attribute_exists(apiKey) AND \
+             (attribute_not_exists(keyExpiresAt) OR attribute_type(keyExpiresAt, :nul) \
+              OR keyExpiresAt > :now) AND \
+             (attribute_not_exists(unavailableReason) OR unavailableUntil <= :nowms) AND {}",
+            ring.lacks(":tok")
+        );
+        if key_id.is_some() {
+            condition.push_str(" AND id = :k");
+        }
+        self.update("record use", pk, sk, |u| {
+            let u = match key_id {
+                Some(k) => u.expression_attribute_values(":k", s(k)),
+                None => u,
+            };
+            u.update_expression(format!("SET {} ADD usageCount :one", set.join(", ")))
+                .condition_expression(condition)
+                .expression_attribute_values(":now", s(timestamp(now)))
+                .expression_attribute_values(":nowms", n(epoch_ms(now)))
+                .expression_attribute_values(":tok", token.clone())
+                .expression_attribute_values(":none", s("-"))
+                // The type name: an expiry written as NULL (by a settings update) is none.
+                .expression_attribute_values(":nul", s("NULL"))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":t", active())
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+        })
+        .await
+    }
+}
+
+/// A key other than the primary holds no settings of its own: the provider's are
+/// the primary's.
+fn with_settings(record: UseRecord, primary: Option<&Item>) -> UseRecord {
+    match (record, primary) {
+        (UseRecord::Used(mut used), Some(primary)) if used.item.sk != PRIMARY_SLOT => {
+            if let Some(settings) = primary
+                .get("settings")
+                .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok())
+            {
+                used.item.settings = settings;
+            }
+            UseRecord::Used(used)
+        }
+        (record, _) => record,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(sk: &str, priority: i64, created: &str) -> Item {
+        Item::from([
+            (SORT_KEY.to_owned(), s(sk)),
+            ("priority".to_owned(), n(priority)),
+            ("createdAt".to_owned(), s(created)),
+        ])
+    }
+
+    #[test]
+    fn the_primary_comes_first_then_priority_then_age() {
+        let mut items = vec![
+            key("key#b", 2, "2025-01-01"),
+            key("key#c", 1, "2025-03-01"),
+            key("key#a", 1, "2025-02-01"),
+            key(PRIMARY_SLOT, 9, "2025-04-01"),
+        ];
+        use_order(&mut items);
+        let order: Vec<_> = items
+            .iter()
+            .map(|i| match i.get(SORT_KEY) {
+                Some(AttributeValue::S(v)) => v.as_str(),
+                _ => "",
+            })
+            .collect();
+        assert_eq!(order, ["primary", "key#a", "key#c", "key#b"]);
+    }
+
+    #[test]
+    fn the_refusal_named_is_the_key_usable_soonest() {
+        let wait = |until_ms: Option<i128>| UseRecord::Unavailable {
+            reason: if until_ms.is_some() {
+                "rate_limited"
+            } else {
+                "invalid"
+            }
+            .into(),
+            until_ms,
+        };
+        let got = combined(vec![
+            UseRecord::Inactive,
+            wait(None),
+            wait(Some(5_000)),
+            UseRecord::Expired,
+            wait(Some(3_000)),
+        ]);
+        assert!(
+            matches!(got, UseRecord::Unavailable { until_ms: Some(3_000), ref reason } if reason == "rate_limited"),
+            "{got:?}"
+        );
+        assert!(matches!(
+            combined(vec![UseRecord::Inactive, UseRecord::Expired]),
+            UseRecord::Expired
+        ));
+        assert!(matches!(combined(vec![]), UseRecord::None));
+        assert!(matches!(
+            combined(vec![wait(None), UseRecord::Expired]),
+            UseRecord::Unavailable { until_ms: None, .. }
+        ));
+    }
+}
