@@ -31,7 +31,12 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
     (
         "store",
         &[
-            // The upsert, and the rate-limit counter when `validate: true`.
+            // The upsert, and the rate-limit counter when `validate: true`; several
+            // keys: the added key, the swap of a key made primary, the reads.
+            ("dynamodb:DeleteItem", TABLE),
+            ("dynamodb:GetItem", TABLE),
+            ("dynamodb:PutItem", TABLE),
+            ("dynamodb:Query", TABLE),
             ("dynamodb:UpdateItem", TABLE),
             ("secretsmanager:DescribeSecret", SEED_SECRET),
             ("secretsmanager:GetSecretValue", SEED_SECRET),
@@ -40,7 +45,16 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
     ),
     ("get-configs", &[("dynamodb:Query", BY_USER_INDEX)]),
     ("update-settings", &[("dynamodb:UpdateItem", TABLE)]),
-    ("delete-config", &[("dynamodb:UpdateItem", TABLE)]),
+    (
+        "delete-config",
+        &[
+            // The soft delete; with several keys, the transaction and its reads.
+            ("dynamodb:DeleteItem", TABLE),
+            ("dynamodb:Query", BY_USER_INDEX),
+            ("dynamodb:Query", TABLE),
+            ("dynamodb:UpdateItem", TABLE),
+        ],
+    ),
     // The daily sweep: pages through the table, ciphertext projected out.
     ("maintenance", &[("dynamodb:Scan", TABLE)]),
     (
@@ -444,37 +458,52 @@ fn get_configs_may_only_query_the_by_user_index() {
     assert_eq!(apikeys_admin::BY_USER_INDEX, "byUser");
 }
 
-/// What holds each function that never reads keys to it in IAM: the attributes it
-/// may touch (`ForAllValues:StringEquals` on `dynamodb:Attributes`, as
-/// `shared/src/repo/schema.rs` defines them) and the one value allowed for
-/// `dynamodb:Select` or `dynamodb:ReturnValues`. An update answering ALL_OLD or
-/// ALL_NEW, or a read of the whole item, would carry the ciphertext.
-fn key_free_conditions() -> Vec<(&'static str, Vec<&'static str>, &'static str, &'static str)> {
+/// What holds each function that never reads keys to it in IAM: for each of its
+/// DynamoDB statements, the attributes it may touch (`ForAllValues:StringEquals` on
+/// `dynamodb:Attributes`, as `shared/src/repo/schema.rs` defines them) and the one
+/// value allowed for `dynamodb:Select` or `dynamodb:ReturnValues` (or, for the
+/// actions of a transaction, which carry no ReturnValues, the enclosing operation).
+/// An update answering ALL_OLD or ALL_NEW, or a read of the whole item, would carry
+/// the ciphertext.
+fn key_free_conditions() -> Vec<(&'static str, Vec<Value>)> {
     let view = schema::view_attributes();
+    let held = |mut attributes: Vec<&'static str>, key: &str, value: &str| {
+        attributes.sort_unstable();
+        json!({
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+            "StringEquals": {key: value},
+        })
+    };
+    let mut in_transaction = schema::delete_attributes();
+    in_transaction.sort_unstable();
     vec![
         (
             "get-configs",
-            view.clone(),
-            "dynamodb:Select",
-            "ALL_PROJECTED_ATTRIBUTES",
+            vec![held(
+                view.clone(),
+                "dynamodb:Select",
+                "ALL_PROJECTED_ATTRIBUTES",
+            )],
         ),
         (
             "update-settings",
-            view.clone(),
-            "dynamodb:ReturnValues",
-            "UPDATED_NEW",
+            vec![held(view.clone(), "dynamodb:ReturnValues", "UPDATED_NEW")],
         ),
         (
             "delete-config",
-            schema::delete_attributes(),
-            "dynamodb:ReturnValues",
-            "NONE",
+            vec![
+                held(schema::delete_attributes(), "dynamodb:ReturnValues", "NONE"),
+                json!({
+                    "ForAllValues:StringEquals": {"dynamodb:Attributes": in_transaction},
+                    "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]},
+                }),
+                held(vec!["pk", "sk"], "dynamodb:Select", "SPECIFIC_ATTRIBUTES"),
+                held(view.clone(), "dynamodb:Select", "ALL_PROJECTED_ATTRIBUTES"),
+            ],
         ),
         (
             "maintenance",
-            view,
-            "dynamodb:Select",
-            "SPECIFIC_ATTRIBUTES",
+            vec![held(view, "dynamodb:Select", "SPECIFIC_ATTRIBUTES")],
         ),
     ]
 }
@@ -495,14 +524,9 @@ fn functions_that_never_read_keys_are_held_to_it_by_iam_conditions() {
     let template = template();
     let functions = functions(&template);
     let mut problems = Vec::new();
-    for (binary, mut attributes, key, value) in key_free_conditions() {
+    for (binary, allowed) in key_free_conditions() {
         let (id, function) = &functions[binary];
-        attributes.sort_unstable();
-        let want = json!({
-            "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
-            "StringEquals": {key: value},
-        });
-        let mut checked = 0;
+        let mut used = vec![false; allowed.len()];
         for policy in one_or_many(&function["Properties"]["Policies"]) {
             for statement in statements(&policy) {
                 let on_dynamodb = one_or_many(&statement["Action"])
@@ -511,27 +535,42 @@ fn functions_that_never_read_keys_are_held_to_it_by_iam_conditions() {
                 if !on_dynamodb {
                     continue;
                 }
-                checked += 1;
                 let have = sorted_condition(&statement["Condition"]);
-                if have != want {
-                    let sid = statement["Sid"].as_str().unwrap_or("(no Sid)");
-                    problems.push(format!(
-                        "{id} ({binary}) {sid}: the Condition is {have}, not {want}"
-                    ));
+                match allowed.iter().position(|want| *want == have) {
+                    Some(i) => used[i] = true,
+                    None => {
+                        let sid = statement["Sid"].as_str().unwrap_or("(no Sid)");
+                        problems.push(format!(
+                            "{id} ({binary}) {sid}: the Condition is {have}, none of {allowed:?}"
+                        ));
+                    }
                 }
             }
         }
-        if checked == 0 {
-            problems.push(format!("{id} ({binary}) has no DynamoDB statement"));
+        if used.iter().any(|u| !u) {
+            problems.push(format!(
+                "{id} ({binary}): not every expected DynamoDB statement is there ({used:?})"
+            ));
         }
     }
     assert_no_problems("IAM conditions of the functions without keys", &problems);
-    // Only delete-config names the ciphertext (it removes it), and it gets no answer.
-    for (binary, attributes, key, value) in key_free_conditions() {
-        let names_key = attributes.contains(&schema::CIPHERTEXT_ATTRIBUTE);
-        assert_eq!(names_key, binary == "delete-config", "{binary}");
-        if names_key {
-            assert_eq!((key, value), ("dynamodb:ReturnValues", "NONE"));
+    // Only delete-config names the ciphertext (it removes it), and it gets no answer:
+    // a write answering NONE, or a transaction, whose writes answer nothing.
+    for (binary, allowed) in key_free_conditions() {
+        for condition in allowed {
+            let names = &condition["ForAllValues:StringEquals"]["dynamodb:Attributes"];
+            let names_key = names
+                .as_array()
+                .is_some_and(|n| n.iter().any(|a| a == schema::CIPHERTEXT_ATTRIBUTE));
+            if names_key {
+                assert_eq!(binary, "delete-config");
+                assert!(
+                    condition["StringEquals"]["dynamodb:ReturnValues"] == "NONE"
+                        || condition["ForAnyValue:StringEquals"]["dynamodb:EnclosingOperation"]
+                            == json!(["TransactWriteItems"]),
+                    "{condition}"
+                );
+            }
         }
     }
 }
@@ -714,10 +753,14 @@ fn the_api_requires_a_jwt_on_every_route_and_is_throttled_and_logged() {
         routes,
         [
             "DELETE /api/provider-configs/{provider} -> delete-config",
+            "DELETE /api/provider-configs/{provider}/keys/{keyId} -> delete-config",
             "GET /api/provider-configs -> get-configs",
+            "GET /api/provider-configs/{provider}/keys -> get-configs",
             "POST /api/provider-configs -> store",
+            "POST /api/provider-configs/{provider}/keys -> store",
             "POST /api/test-api-key -> test-key",
             "PUT /api/provider-configs -> update-settings",
+            "PUT /api/provider-configs/{provider}/keys/{keyId} -> store",
         ]
     );
 }

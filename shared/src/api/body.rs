@@ -57,6 +57,13 @@ impl<'r> JsonBody<'r> {
         self
     }
 
+    /// Whether the body has the member `name`, `null` included (a change that sets
+    /// something back to none).
+    #[cfg(all(feature = "sealing", feature = "keytest"))]
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.object.contains_key(name)
+    }
+
     /// The member `name`, treating JSON `null` as absent.
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         self.object.get(name).filter(|v| !v.is_null())

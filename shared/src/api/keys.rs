@@ -7,8 +7,9 @@
 //!   provider becomes its primary; the sixth is a 409 (store: seals).
 //! - `DELETE /api/provider-configs/{provider}/keys/{keyId}`: 204; 404 for an id the
 //!   provider does not have (another user's id reads the same); the primary is a
-//!   409 while other keys exist, since the single-key routes need it
-//!   (delete-config).
+//!   409 while other keys exist, since the single-key routes need it: make another
+//!   key primary first (delete-config).
+//! - `PUT .../keys/{keyId}` is in `update_key` (store: it moves ciphertext).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -73,16 +74,15 @@ pub fn is_key_route(req: &Request) -> bool {
         .is_some_and(|(_, rest)| rest.split('/').nth(1) == Some("keys"))
 }
 
-/// A key id as sent: a uuid's characters, at most 64 of them.
-fn key_id(raw: Option<String>) -> Result<String, ApiError> {
+/// Whether `id` has the form of a key id: a uuid's characters, at most 64.
+pub(crate) fn is_key_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A key id as sent in the path.
+pub(crate) fn key_id(raw: Option<String>) -> Result<String, ApiError> {
     match raw {
-        Some(id)
-            if !id.is_empty()
-                && id.len() <= 64
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
-        {
-            Ok(id)
-        }
+        Some(id) if is_key_id(&id) => Ok(id),
         _ => Err(ApiError::Invalid(vec![FieldError::new(
             "keyId",
             "must be the id of one of the provider's keys",
@@ -127,8 +127,9 @@ pub async fn delete(state: &State, req: Request) -> Response<Body> {
         let keys = state.repo.provider_keys(user, provider).await?;
         match keys.iter().find(|k| k.id == id) {
             Some(_) if keys.len() > 1 => Err(ApiError::Conflict(format!(
-                "That is the primary key of {provider}: delete the other keys first, or all \
-                 of them with DELETE /api/provider-configs/{provider}"
+                "That is the primary key of {provider}: make another key primary first \
+                 (PUT /api/provider-configs/{provider}/keys/{{keyId}} with primary: true), or \
+                 delete every key with DELETE /api/provider-configs/{provider}"
             ))),
             Some(_) => {
                 let now = OffsetDateTime::now_utc();

@@ -25,6 +25,8 @@ pub mod keys;
 pub mod store;
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod test_key;
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+pub mod update_key;
 pub mod update_settings;
 
 pub use body::MAX_BODY_BYTES;

@@ -119,6 +119,8 @@ pub struct TestKeyRequest {
     /// The endpoint to test a given key at; the stored key is always tested at
     /// its stored endpoint.
     pub endpoint: Option<Endpoint>,
+    /// Which stored key (without `apiKey`): `None` is the primary.
+    pub key_id: Option<String>,
 }
 
 #[cfg(all(feature = "sealing", feature = "keytest"))]
@@ -169,13 +171,31 @@ impl TestKeyRequest {
             }
             Some(_) => Err(refuse("apiKey", "must be a string")),
         };
-        match (provider, key, endpoint) {
-            (Ok(provider), Ok(key), Ok(endpoint)) => Ok(Self {
+        let key_id = match body.get("keyId") {
+            None => Ok(None),
+            Some(_) if given => Err(refuse(
+                "keyId",
+                "names a stored key; leave apiKey out to test it",
+            )),
+            Some(Value::String(id)) if super::keys::is_key_id(id) => Ok(Some(id.clone())),
+            Some(_) => Err(refuse(
+                "keyId",
+                "must be the id of one of the provider's keys",
+            )),
+        };
+        match (provider, key, endpoint, key_id) {
+            (Ok(provider), Ok(key), Ok(endpoint), Ok(key_id)) => Ok(Self {
                 provider,
                 key,
                 endpoint,
+                key_id,
             }),
-            (provider, key, endpoint) => Err(collect([provider.err(), key.err(), endpoint.err()])),
+            (provider, key, endpoint, key_id) => Err(collect([
+                provider.err(),
+                key.err(),
+                endpoint.err(),
+                key_id.err(),
+            ])),
         }
     }
 }
@@ -305,7 +325,7 @@ fn settings(body: &JsonBody) -> Checked<Option<Settings>> {
 /// An optional expiry: an RFC 3339 time in the future, normalised to the stored
 /// form; absent or null: never.
 #[cfg(all(feature = "sealing", feature = "keytest"))]
-fn expires_at(body: &JsonBody) -> Checked<Option<String>> {
+pub(crate) fn expires_at(body: &JsonBody) -> Checked<Option<String>> {
     use time::format_description::well_known::Rfc3339;
     use time::OffsetDateTime;
     const RULE: &str =

@@ -25,7 +25,10 @@ use crate::sealing_state::SealingState;
 /// Handles a store request.
 pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
     if super::keys::is_key_route(&req) {
-        return super::add_key::handle(state, req).await;
+        return match *req.method() {
+            lambda_http::http::Method::PUT => super::update_key::handle(state, req).await,
+            _ => super::add_key::handle(state, req).await,
+        };
     }
     serve(req, "api_key.store", async |req, call| {
         let request = StoreRequest::parse(&JsonBody::read(req)?, &state.tester)?;

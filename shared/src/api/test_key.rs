@@ -1,6 +1,7 @@
-//! POST /api/test-api-key `{provider, apiKey?, endpoint?}`: tells the truth about a
-//! key, with the given key (at the given endpoint) or, without `apiKey`, the user's
-//! stored key at its stored endpoint. Rate limited per user.
+//! POST /api/test-api-key `{provider, apiKey?, endpoint?, keyId?}`: tells the truth
+//! about a key, with the given key (at the given endpoint) or, without `apiKey`, the
+//! user's stored key at its stored endpoint: the primary, or the key `keyId` names.
+//! Rate limited per user.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -28,6 +29,7 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
             provider,
             key,
             endpoint,
+            key_id,
         } = TestKeyRequest::parse(&JsonBody::read(req)?, &state.tester)?;
         call.audit.provider(provider);
         take_key_test(&state.base, &call.user).await?;
@@ -43,7 +45,9 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
                 .await
                 .map_err(endpoint_refused)?,
             KeyToTest::BadlyShaped(reason) => KeyTester::format_invalid(provider, &reason),
-            KeyToTest::Stored => test_stored_key(state, &call.user, provider).await?,
+            KeyToTest::Stored => {
+                test_stored_key(state, &call.user, provider, key_id.as_deref()).await?
+            }
         };
         call.audit.event("api_key.tested");
         call.audit.key_status(result.status.as_str());
@@ -58,15 +62,19 @@ async fn test_stored_key(
     state: &SealingState,
     user: &UserId,
     provider: ProviderId,
+    key_id: Option<&str>,
 ) -> Result<KeyTestResult, ApiError> {
     // Unavailable key material is a 503 whether or not a key is stored.
     state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
     let sealed = state
         .base
         .repo
-        .get_sealed(user.as_str(), provider)
+        .get_sealed_key(user.as_str(), provider, key_id)
         .await?
-        .ok_or(ApiError::NotFound(provider))?;
+        .ok_or(match key_id {
+            Some(_) => ApiError::KeyNotFound(provider),
+            None => ApiError::NotFound(provider),
+        })?;
     // Parsed again under today's policy: an endpoint stored while loopback
     // endpoints were allowed may no longer be.
     let endpoint = sealed
@@ -96,6 +104,7 @@ async fn test_stored_key(
         .record_validation(
             user.as_str(),
             provider,
+            &sealed.item.sk,
             &sealed.envelope,
             &result.checked_at,
             result.status.as_str(),

@@ -252,6 +252,8 @@ impl ConfigRepository {
             .table_name(&self.table)
             .consistent_read(true)
             .key_condition_expression("pk = :pk AND begins_with(sk, :extra)")
+            // What delete-config's IAM policy requires (`dynamodb:Select`).
+            .select(Select::SpecificAttributes)
             .projection_expression("pk, sk")
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":extra", s(EXTRA_SLOT_PREFIX))

@@ -2,7 +2,8 @@
 //!
 //! - [`schema`]: table, index and attribute names, and what each function may touch.
 //! - `configs`: a user's configurations (store, list, update the settings, delete).
-//! - `keys`: the provider's keys besides the primary (add, list, delete).
+//! - `keys`: the provider's keys besides the primary (add, list, delete);
+//!   `key_changes`: a key's label, priority and expiry, and making it the primary.
 //! - `sealed`: what the code that opens keys reads and writes (the sealed key, a
 //!   reported outcome, a recorded key test); `uses`: a recorded use, across the
 //!   provider's keys.
@@ -14,6 +15,7 @@
 //! items and the one helper every conditional update goes through.
 
 mod configs;
+mod key_changes;
 mod keys;
 mod migrate;
 mod ratelimit;
@@ -35,6 +37,7 @@ use serde_json::{Map, Value};
 use crate::config::ConfigItem;
 
 pub use configs::{StoreWrite, Stored};
+pub use key_changes::{KeyChanges, MadePrimary};
 pub use keys::{sort_keys, Added, KeyWrite, MAX_KEYS_PER_PROVIDER};
 pub use migrate::{single_key_slot, Copied, RawPage};
 pub use ratelimit::{Allowance, MAX_KEY_TESTS_PER_MINUTE};

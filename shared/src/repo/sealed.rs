@@ -2,7 +2,7 @@
 //! configuration, a reported outcome, a recorded key test (a recorded use is in
 //! `uses`).
 
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
 
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
@@ -147,12 +147,41 @@ impl ConfigRepository {
         Ok(written.applied().is_some())
     }
 
-    /// Records a key test on the item, only if it still holds the tested envelope
-    /// (a key replaced meanwhile keeps its own status). False when it did not.
+    /// One active key of the provider with its sealed key: the primary without
+    /// `key_id`, else the key of that id (the primary tried first, then its own slot).
+    pub async fn get_sealed_key(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        key_id: Option<&str>,
+    ) -> Result<Option<SealedConfig>, RepoError> {
+        let Some(id) = key_id else {
+            return self.get_sealed(user_id, provider).await;
+        };
+        let pk = ConfigItem::key(user_id, provider);
+        for sk in [PRIMARY_SLOT.to_owned(), extra_slot(id)] {
+            match self.read_item("get", &pk, &sk).await? {
+                Some(item)
+                    if is_active(&item)
+                        && item.contains_key("apiKey")
+                        && matches!(item.get("id"), Some(AttributeValue::S(v)) if v == id) =>
+                {
+                    return decode_sealed("get", item).map(Some);
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a key test on the key at `slot` (its sort key), only if it still holds
+    /// the tested envelope (a key replaced meanwhile keeps its own status). False
+    /// when it did not.
     pub async fn record_validation(
         &self,
         user_id: &str,
         provider: ProviderId,
+        slot: &str,
         envelope: &str,
         at: &str,
         status: &str,
@@ -161,7 +190,7 @@ impl ConfigRepository {
             .update(
                 "record validation",
                 ConfigItem::key(user_id, provider),
-                PRIMARY_SLOT,
+                slot,
                 |u| {
                     u.update_expression(validation_expression(status))
                         .condition_expression("isActive = :t AND apiKey = :k")

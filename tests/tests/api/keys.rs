@@ -236,3 +236,155 @@ async fn several_keys_a_single_key_delete_stays_one_round_trip() {
     assert_eq!(status, 204);
     assert_eq!(stack.counter.take(), 1);
 }
+
+/// PUT /api/provider-configs/{provider}/keys/{keyId} as `user`.
+async fn update_key_as(stack: &Stack, user: &str, provider: &str, id: &str, body: Value) -> Answer {
+    let mut event = routed(
+        event_for("store.json", Some(user)),
+        &format!("/api/provider-configs/{provider}/keys/{id}"),
+        json!({ "provider": provider, "keyId": id }),
+    );
+    event["requestContext"]["http"]["method"] = json!("PUT");
+    event["routeKey"] = json!("PUT /api/provider-configs/{provider}/keys/{keyId}");
+    set_body(&mut event, &body);
+    parts(store::handle(&stack.sealing, request(&event)).await)
+}
+
+#[tokio::test]
+async fn several_keys_label_priority_and_expiry_change_and_never_is_possible_again() {
+    let stack = Stack::new().await;
+    let user = unique("keys");
+    store_as(&stack, &user, openai(KEY)).await;
+    let (_, _, added) = add_key_as(
+        &stack,
+        &user,
+        "openai",
+        json!({"apiKey": key(1), "label": "old", "expiresAt": "2099-01-01T00:00:00Z"}),
+    )
+    .await;
+    let id = added["key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(added["key"]["expiresAt"], "2099-01-01T00:00:00.000Z");
+
+    let (status, _, changed) = update_key_as(
+        &stack,
+        &user,
+        "openai",
+        &id,
+        json!({"label": "new", "priority": 7, "expiresAt": null}),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["key"]["label"], "new");
+    assert_eq!(changed["key"]["priority"], 7);
+    // Back to never (the bug of LibreChat #4293 is a key that stays expiring)
+    assert_eq!(changed["key"]["expiresAt"], Value::Null);
+    assert!(!changed.to_string().contains("SeveralKeys"), "{changed}");
+    let listed = keys_as(&stack, &user, "openai").await.2;
+    assert_eq!(listed["keys"][1]["expiresAt"], Value::Null, "{listed}");
+    assert_eq!(listed["keys"][1]["label"], "new");
+
+    // Label removed with null; bad members named; an empty body refused
+    let (status, _, changed) =
+        update_key_as(&stack, &user, "openai", &id, json!({"label": null})).await;
+    assert_eq!(
+        (status, changed["key"]["label"].clone()),
+        (200, Value::Null)
+    );
+    let (status, _, refused) = update_key_as(
+        &stack,
+        &user,
+        "openai",
+        &id,
+        json!({"priority": "high", "expiresAt": "2001-01-01T00:00:00Z", "primary": false}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        detail_fields(&refused),
+        ["priority", "expiresAt", "primary"]
+    );
+    assert_eq!(
+        update_key_as(&stack, &user, "openai", &id, json!({}))
+            .await
+            .0,
+        400
+    );
+    // Another user's id is a 404
+    let other = unique("other");
+    store_as(&stack, &other, openai(KEY)).await;
+    assert_eq!(
+        update_key_as(&stack, &other, "openai", &id, json!({"label": "mine"}))
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn several_keys_another_key_made_primary_is_what_the_single_key_routes_see() {
+    let stack = Stack::new().await;
+    let user = unique("keys");
+    let settings = json!({"model": "gpt-4o-mini"});
+    let (_, _, first) = store_as(
+        &stack,
+        &user,
+        json!({"provider": "openai", "apiKey": KEY, "settings": settings}),
+    )
+    .await;
+    let first_id = first["config"]["id"].as_str().unwrap().to_owned();
+    let (_, _, added) = add_key_as(
+        &stack,
+        &user,
+        "openai",
+        json!({"apiKey": key(2), "label": "backup", "priority": 4}),
+    )
+    .await;
+    let second_id = added["key"]["id"].as_str().unwrap().to_owned();
+
+    let (status, _, made) = update_key_as(
+        &stack,
+        &user,
+        "openai",
+        &second_id,
+        json!({"primary": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["key"]["primary"], true);
+    assert_eq!(made["key"]["label"], "backup");
+
+    // The single-key list shows the new primary, with the provider's settings kept
+    let (_, _, configs) = list_as(&stack.state, &user).await;
+    let config = &configs["configs"][0];
+    assert_eq!(config["id"], second_id.as_str(), "{configs}");
+    assert_eq!(config["settings"], settings);
+    assert_eq!(config["keys"][1]["id"], first_id.as_str());
+    // The former primary took the other's place in the order and keeps its own key
+    let listed = keys_as(&stack, &user, "openai").await.2;
+    assert_eq!(listed["keys"][1]["priority"], 4);
+    assert_eq!(
+        super::open_stored_as(&stack, &user, &user, "openai").await,
+        Ok(key(2))
+    );
+    let answer = apikeys::invoke::handle(
+        &stack.sealing,
+        &json!({"userId": user, "provider": "openai", "keyId": first_id}),
+        "req-swapped",
+    )
+    .await;
+    assert_eq!(answer["apiKey"], KEY, "{answer}");
+    // Making the primary primary again changes nothing
+    let (status, _, again) = update_key_as(
+        &stack,
+        &user,
+        "openai",
+        &second_id,
+        json!({"primary": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, again["key"]["id"].clone()),
+        (200, json!(second_id))
+    );
+    assert_eq!(ids(&keys_as(&stack, &user, "openai").await.2).len(), 2);
+}

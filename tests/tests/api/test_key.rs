@@ -349,3 +349,66 @@ async fn test_key_events_answer_as_documented() {
         "the event's example key is refused by the fake"
     );
 }
+
+#[tokio::test]
+async fn several_keys_each_key_is_testable_by_its_id_and_its_status_is_its_own() {
+    let server = fake_openai().await;
+    let stack = stack_with(&server).await;
+    let user = apikeys_integration_tests::unique("tester");
+    store(
+        &stack,
+        &user,
+        json!({"provider": "openai", "apiKey": GOOD_KEY}),
+    )
+    .await;
+    let (status, _, added) =
+        super::keys::add_key_as(&stack, &user, "openai", json!({"apiKey": BAD_KEY})).await;
+    assert_eq!(status, 201, "{added}");
+    let bad_id = added["key"]["id"].as_str().unwrap().to_owned();
+
+    // The other key, by its id: invalid, and recorded on that key only
+    let (status, _, body) = test_key(
+        &stack,
+        &user,
+        json!({"provider": "openai", "keyId": bad_id}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].clone()),
+        (200, json!("invalid")),
+        "{body}"
+    );
+    let item = stack
+        .item_at(&format!("{user}#openai"), &format!("key#{bad_id}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        item.get("lastValidationStatus"),
+        Some(&AttributeValue::S("invalid".into()))
+    );
+    assert!(!stack
+        .item(&format!("{user}#openai"))
+        .await
+        .unwrap()
+        .contains_key("lastValidationStatus"));
+    // The primary without an id: valid
+    let (_, _, body) = test_key(&stack, &user, json!({"provider": "openai"})).await;
+    assert_eq!(body["status"], "valid", "{body}");
+
+    // Another user's id is a 404; a keyId beside apiKey is a 400 naming it
+    let (status, _, _) = test_key(
+        &stack,
+        &apikeys_integration_tests::unique("other"),
+        json!({"provider": "openai", "keyId": bad_id}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, body) = test_key(
+        &stack,
+        &user,
+        json!({"provider": "openai", "keyId": bad_id, "apiKey": GOOD_KEY}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["details"][0]["field"], "keyId");
+}

@@ -231,7 +231,14 @@ async fn an_invalid_key_stays_unused_until_it_is_replaced_or_tested_again() {
     assert!(stack
         .state
         .repo
-        .record_validation(&user, ProviderId::OpenAi, &envelope, &now, "valid")
+        .record_validation(
+            &user,
+            ProviderId::OpenAi,
+            "primary",
+            &envelope,
+            &now,
+            "valid"
+        )
         .await
         .unwrap());
     let tested = invoke(&stack, &payload("use-key.json", &user, None)).await;

@@ -61,7 +61,14 @@ async fn update_settings_never_receives_the_ciphertext_and_answers_the_whole_con
         apikeys::repo::UseRecord::Used(_)
     ));
     let envelope = stored_envelope(&stack).await;
-    let recorded = repo.record_validation(ALICE, ProviderId::OpenAi, &envelope, &now, "valid");
+    let recorded = repo.record_validation(
+        ALICE,
+        ProviderId::OpenAi,
+        "primary",
+        &envelope,
+        &now,
+        "valid",
+    );
     assert!(recorded.await.unwrap());
     let (state, answers) = watched_state(&stack);
 
