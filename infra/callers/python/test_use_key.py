@@ -81,3 +81,20 @@ def test_a_stranger_finds_nothing_and_a_bad_payload_names_its_field(vault):
     assert vault.get_user_api_key(USER + "-stranger", "openai") == {"found": False, "reason": "none"}
     with pytest.raises(UseKeyError, match='"field": "provider"'):
         vault.get_user_api_key(USER, "no-such-provider")
+
+
+def test_a_rate_limited_primary_falls_back_to_the_next_key_and_comes_back(vault):
+    spare = "sk-proj-PythonSpareKey0123456789abcdefghijkl"
+    status, added = api("POST", "/api/provider-configs/openai/keys", {"apiKey": spare, "label": "spare"})
+    assert status == 201, added
+    primary = vault.get_user_api_key(USER, "openai")
+    assert primary["apiKey"] == KEY, primary
+    assert vault.report_outcome(USER, "openai", primary["keyId"], "rate_limited", 1) is True
+
+    fallback = vault.get_user_api_key(USER, "openai")
+    assert (fallback["apiKey"], fallback["keyId"]) == (spare, added["key"]["id"])
+
+    time.sleep(1.5)
+    assert vault.get_user_api_key(USER, "openai")["apiKey"] == KEY
+    _, keys = api("GET", "/api/provider-configs/openai/keys")
+    assert [(k["primary"], k["label"]) for k in keys["keys"]] == [(True, None), (False, "spare")]

@@ -1,4 +1,5 @@
-//! A user's configurations: store, list, update the settings, delete.
+//! A user's configurations: store, list, update the settings (the delete, which
+//! takes the provider's other keys with it, is in `keys`).
 //!
 //! A delete forgets the configuration's history (id, creation time, usage, last
 //! use and test, settings) and keeps the former id and creation time under other
@@ -6,12 +7,9 @@
 //! start afresh: a store after a delete creates a new configuration in the same
 //! single upsert that replaces an active one.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, ReturnValue, Select, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use serde_json::{Map, Value};
 
-use super::keys::is_cancelled;
 use super::schema::{
     BY_USER_HASH_KEY, BY_USER_INDEX, BY_USER_RANGE_KEY, PRIMARY_SLOT, SORT_KEY, TABLE_KEY,
 };
@@ -60,7 +58,7 @@ pub struct Stored {
 
 /// `#ep` in the expressions below: an alias, so the attribute name can never
 /// collide with one of DynamoDB's reserved words.
-const ENDPOINT_NAME: (&str, &str) = ("#ep", "endpoint");
+pub(super) const ENDPOINT_NAME: (&str, &str) = ("#ep", "endpoint");
 
 /// What a delete removes: the ciphertext and everything a new configuration must
 /// not inherit.
@@ -72,7 +70,7 @@ const FORGET: &str = "apiKey, keyHint, #ep, keyExpiresAt, id, createdAt, setting
 const KEEP_FORMER: &str = "deletedId = id, deletedCreatedAt = createdAt";
 
 /// The soft delete of an active configuration.
-fn delete_expression() -> String {
+pub(super) fn delete_expression() -> String {
     format!(
         "SET isActive = :f, deletedAt = :now, updatedAt = :now, expiresAt = :exp, {KEEP_FORMER} \
          REMOVE {FORGET} ADD version :one"
@@ -296,85 +294,6 @@ impl ConfigRepository {
         item.insert(BY_USER_RANGE_KEY.into(), s(provider.as_str()));
         item.insert("isActive".into(), active());
         decode("update settings", item).map(Some)
-    }
-
-    /// Soft-deletes an active configuration: the ciphertext, hint and history are
-    /// removed, `deletedAt` and the purge time `expiresAt` set; nothing is returned.
-    /// The provider's other keys go with it. False when none was active.
-    ///
-    /// One round trip when the provider has one key (the update's condition says
-    /// so); otherwise two: the other keys' slots, then one transaction that deletes
-    /// them with the soft delete.
-    pub async fn delete(
-        &self,
-        user_id: &str,
-        provider: ProviderId,
-        now: &str,
-        expires_at: i64,
-    ) -> Result<bool, RepoError> {
-        let pk = ConfigItem::key(user_id, provider);
-        let values = [
-            (":f", AttributeValue::Bool(false)),
-            (":t", active()),
-            (":now", s(now)),
-            (":exp", n(expires_at)),
-            (":one", n(1)),
-        ];
-        let written = self
-            .update("delete", pk.as_str(), PRIMARY_SLOT, |u| {
-                values
-                    .iter()
-                    .fold(u, |u, (k, v)| u.expression_attribute_values(*k, v.clone()))
-                    .update_expression(delete_expression())
-                    .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
-                    .condition_expression(
-                        "isActive = :t AND (attribute_not_exists(keyCount) OR keyCount = :zero)",
-                    )
-                    .expression_attribute_values(":zero", n(0))
-                    .return_values(ReturnValue::None)
-            })
-            .await?;
-        if written.applied().is_some() {
-            return Ok(true);
-        }
-        // Refused: nothing active, or other keys to delete with it.
-        let extras = self.extra_slots(&pk).await?;
-        if extras.is_empty() {
-            return Ok(false);
-        }
-        let soft = Update::builder()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(&pk))
-            .key(SORT_KEY, s(PRIMARY_SLOT))
-            .update_expression(delete_expression())
-            .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
-            .condition_expression("isActive = :t")
-            .set_expression_attribute_values(Some(
-                values
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                    .collect(),
-            ))
-            .build()
-            .map_err(|e| RepoError::new("delete", e.to_string()))?;
-        let mut request = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(soft).build());
-        for sk in extras {
-            let gone = Delete::builder()
-                .table_name(&self.table)
-                .key(TABLE_KEY, s(&pk))
-                .key(SORT_KEY, s(sk))
-                .build()
-                .map_err(|e| RepoError::new("delete", e.to_string()))?;
-            request = request.transact_items(TransactWriteItem::builder().delete(gone).build());
-        }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(err) if is_cancelled(&err) => Ok(false),
-            Err(err) => Err(RepoError::sdk("delete", err)),
-        }
     }
 }
 

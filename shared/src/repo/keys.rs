@@ -12,8 +12,8 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem,
-    Update,
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
+    TransactWriteItem, Update,
 };
 use serde_json::Value;
 
@@ -240,6 +240,91 @@ impl ConfigRepository {
             Ok(_) => Ok(true),
             Err(err) if is_cancelled(&err) => Ok(false),
             Err(err) => Err(RepoError::sdk("delete key", err)),
+        }
+    }
+
+    /// Soft-deletes an active configuration: the ciphertext, hint and history are
+    /// removed, `deletedAt` and the purge time `expiresAt` set; nothing is returned.
+    /// The provider's other keys go with it. False when none was active.
+    ///
+    /// One round trip when the provider has one key (the update's condition says
+    /// so); otherwise two: the other keys' slots, then one transaction that deletes
+    /// them with the soft delete.
+    pub async fn delete(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        now: &str,
+        expires_at: i64,
+    ) -> Result<bool, RepoError> {
+        let pk = ConfigItem::key(user_id, provider);
+        let values = [
+            (":f", AttributeValue::Bool(false)),
+            (":t", active()),
+            (":now", s(now)),
+            (":exp", n(expires_at)),
+            (":one", n(1)),
+        ];
+        let written = self
+            .update("delete", pk.as_str(), PRIMARY_SLOT, |u| {
+                values
+                    .iter()
+                    .fold(u, |u, (k, v)| u.expression_attribute_values(*k, v.clone()))
+                    .update_expression(super::configs::delete_expression())
+                    .expression_attribute_names(
+                        super::configs::ENDPOINT_NAME.0,
+                        super::configs::ENDPOINT_NAME.1,
+                    )
+                    .condition_expression(
+                        "isActive = :t AND (attribute_not_exists(keyCount) OR keyCount = :zero)",
+                    )
+                    .expression_attribute_values(":zero", n(0))
+                    .return_values(ReturnValue::None)
+            })
+            .await?;
+        if written.applied().is_some() {
+            return Ok(true);
+        }
+        // Refused: nothing active, or other keys to delete with it.
+        let extras = self.extra_slots(&pk).await?;
+        if extras.is_empty() {
+            return Ok(false);
+        }
+        let soft = Update::builder()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(&pk))
+            .key(SORT_KEY, s(PRIMARY_SLOT))
+            .update_expression(super::configs::delete_expression())
+            .expression_attribute_names(
+                super::configs::ENDPOINT_NAME.0,
+                super::configs::ENDPOINT_NAME.1,
+            )
+            .condition_expression("isActive = :t")
+            .set_expression_attribute_values(Some(
+                values
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            ))
+            .build()
+            .map_err(|e| RepoError::new("delete", e.to_string()))?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(soft).build());
+        for sk in extras {
+            let gone = Delete::builder()
+                .table_name(&self.table)
+                .key(TABLE_KEY, s(&pk))
+                .key(SORT_KEY, s(sk))
+                .build()
+                .map_err(|e| RepoError::new("delete", e.to_string()))?;
+            request = request.transact_items(TransactWriteItem::builder().delete(gone).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if is_cancelled(&err) => Ok(false),
+            Err(err) => Err(RepoError::sdk("delete", err)),
         }
     }
 

@@ -202,3 +202,68 @@ async fn rotation_then_an_interrupted_rewrap_loses_nothing() {
         "idempotent"
     );
 }
+
+#[tokio::test]
+async fn several_keys_a_rewrap_reaches_every_key_of_a_provider() {
+    use apikeys::crypto::{KdfParams, Seed, DEFAULT_KDF_SALT};
+    // Given a primary and another key of one provider, under the stack's seed
+    let stack = Stack::new().await;
+    let user = unique("rewrap-keys");
+    let store = |path: &str, body: serde_json::Value| {
+        let mut event = event_for("store.json", Some(&user));
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["pathParameters"] = json!({"provider": "openai"});
+        set_body(&mut event, &body);
+        event
+    };
+    let first = "sk-proj-RewrapPrimary0123456789abcdefghijklm";
+    let second = "sk-proj-RewrapSecond0123456789abcdefghijklmn";
+    let e = store(
+        "/api/provider-configs",
+        json!({"provider": "openai", "apiKey": first}),
+    );
+    assert_eq!(
+        parts(apikeys::api::store::handle(&stack.sealing, request(&e)).await).0,
+        201
+    );
+    let e = store(
+        "/api/provider-configs/openai/keys",
+        json!({"apiKey": second}),
+    );
+    let (status, _, added) = parts(apikeys::api::store::handle(&stack.sealing, request(&e)).await);
+    assert_eq!(status, 201, "{added}");
+    let second_id = added["key"]["id"].as_str().unwrap().to_owned();
+
+    // When the seed rotates and rewrap runs
+    let params = KdfParams::new(DEFAULT_KDF_SALT, MIN_KDF_ITERATIONS).unwrap();
+    let old = Seed::new(apikeys_integration_tests::TEST_SEED.as_bytes().to_vec()).unwrap();
+    let ring_2 = Keyring::derive(
+        &Seed::new(b"the-seed-after-rotation-0123456789abcdefghij".to_vec()).unwrap(),
+        &[old],
+        &params,
+    );
+    let report = rewrap(&stack.state.repo, &ring_2, None, |_| {})
+        .await
+        .unwrap();
+
+    // Then both keys are under the new seed and open to their own plaintext
+    assert_eq!((report.rewrapped, report.scanned), (2, 2), "{report:?}");
+    let pk = format!("{user}#openai");
+    for (sk, plaintext) in [
+        ("primary".to_owned(), first),
+        (format!("key#{second_id}"), second),
+    ] {
+        let item = stack.item_at(&pk, &sk).await.unwrap();
+        let envelope = apikeys_integration_tests::text(&item, "apiKey").unwrap();
+        let opened = ring_2
+            .open(&KeyContext::new(&user, "openai"), envelope)
+            .unwrap();
+        assert_eq!(
+            opened.format,
+            StoredFormat::Akv1(ring_2.current_key_id()),
+            "{sk}"
+        );
+        assert_eq!(opened.secret.expose_secret(), plaintext, "{sk}");
+    }
+}

@@ -133,17 +133,33 @@ impl Intercept for Answers {
     }
 }
 
-/// Loses the answer to the first request, after the emulator has applied it: the
-/// client sees a 500, as after a dropped connection or a server fault, and the SDK
-/// sends the same request again.
+/// Loses the answer to the first write (reads pass), after the emulator has applied
+/// it: the client sees a 500, as after a dropped connection or a server fault, and
+/// the SDK sends the same request again.
 #[derive(Debug, Clone, Default)]
 struct LoseFirstAnswer {
     lost: Arc<AtomicBool>,
+    target: Arc<Mutex<String>>,
 }
 
 impl Intercept for LoseFirstAnswer {
     fn name(&self) -> &'static str {
         "LoseFirstAnswer"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        *self.target.lock().unwrap() = target.rsplit('.').next().unwrap_or_default().to_owned();
+        Ok(())
     }
 
     fn modify_before_deserialization(
@@ -152,7 +168,11 @@ impl Intercept for LoseFirstAnswer {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if self.lost.swap(true, Ordering::SeqCst) {
+        let read = matches!(
+            self.target.lock().unwrap().as_str(),
+            "Query" | "GetItem" | "Scan"
+        );
+        if read || self.lost.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
         let response = context.response_mut();

@@ -135,7 +135,10 @@ async fn a_retried_counter_write_counts_once() {
         "the lost answer made the SDK send the write again"
     );
     assert_eq!(more, 9);
-    let item = stack.item("ratelimit#key-test#alice").await.unwrap();
+    let item = stack
+        .item_at("ratelimit#key-test#alice", "counter")
+        .await
+        .unwrap();
     let grants = (0..10)
         .filter(|i| matches!(item.get(&format!("t{i}")), Some(AttributeValue::N(t)) if t != "0"))
         .count();
@@ -154,7 +157,10 @@ async fn the_counter_expires_and_never_shows_in_the_users_list() {
     );
 
     // When the counter item and alice's configurations are read
-    let item = stack.item("ratelimit#key-test#alice").await.unwrap();
+    let item = stack
+        .item_at("ratelimit#key-test#alice", "counter")
+        .await
+        .unwrap();
     let listed = repo.list("alice").await.unwrap();
 
     // Then the counter carries a TTL past the window and no userId, so no index holds it

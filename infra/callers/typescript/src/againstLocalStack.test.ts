@@ -76,3 +76,29 @@ test("another user's name finds nothing, and a bad payload names its field", asy
   assert.deepEqual(stranger, { found: false, reason: "none" });
   await assert.rejects(vault.getUserApiKey(user, "no-such-provider"), /"field":"provider"/);
 });
+
+test("a rate-limited primary falls back to the user's next key and comes back after its wait", async () => {
+  const spare = "sk-proj-TypeScriptSpare0123456789abcdefghijk";
+  const added = await api("POST", "/api/provider-configs/openai/keys", { apiKey: spare, label: "spare" });
+  assert.equal(added.status, 201, JSON.stringify(added.json));
+  const primary = await vault.getUserApiKey(user, "openai");
+  assert.ok(primary.found && primary.apiKey === key, JSON.stringify(primary));
+  if (!primary.found) return;
+  assert.equal(await vault.reportOutcome(user, "openai", primary.keyId, "rate_limited", 1), true);
+
+  const fallback = await vault.getUserApiKey(user, "openai");
+  assert.equal(fallback.found && fallback.apiKey, spare);
+  assert.equal(fallback.found && fallback.keyId, added.json.key.id);
+
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const back = await vault.getUserApiKey(user, "openai");
+  assert.equal(back.found && back.apiKey, key);
+  const keys = await api("GET", "/api/provider-configs/openai/keys");
+  assert.deepEqual(
+    keys.json.keys.map((k: any) => [k.primary, k.label, k.usageCount]),
+    [
+      [true, null, 5],
+      [false, "spare", 1],
+    ],
+  );
+});
