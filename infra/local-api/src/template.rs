@@ -190,10 +190,17 @@ mod tests {
         keys.sort();
         let expected = [
             ("DELETE /api/provider-configs/{provider}", "delete-config"),
+            (
+                "DELETE /api/provider-configs/{provider}/keys/{keyId}",
+                "delete-config",
+            ),
             ("GET /api/provider-configs", "get-configs"),
+            ("GET /api/provider-configs/{provider}/keys", "get-configs"),
             ("POST /api/provider-configs", "store"),
+            ("POST /api/provider-configs/{provider}/keys", "store"),
             ("POST /api/test-api-key", "test-key"),
             ("PUT /api/provider-configs", "update-settings"),
+            ("PUT /api/provider-configs/{provider}/keys/{keyId}", "store"),
         ]
         .map(|(k, f)| (k.to_owned(), f.to_owned()));
         assert_eq!(keys, expected);

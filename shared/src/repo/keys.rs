@@ -122,9 +122,32 @@ impl ConfigRepository {
                     .map_err(|e| RepoError::new("encode endpoint", e.to_string()))?,
             );
         }
+        self.insert_beside_primary(&pk, item, w.new_id).await
+    }
+
+    /// Writes a whole key item (an import's second row of a user's provider) beside
+    /// the primary, as [`Self::add_key`] does: never over an existing item, with the
+    /// primary's count in the same transaction.
+    pub async fn put_new_key(&self, item: &ConfigItem, envelope: &str) -> Result<Added, RepoError> {
+        let mut attrs: Item = serde_dynamo::to_item(item)
+            .map_err(|e| RepoError::new("encode item", e.to_string()))?;
+        attrs.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+        attrs.insert(super::schema::CIPHERTEXT_ATTRIBUTE.into(), s(envelope));
+        self.insert_beside_primary(&item.pk, attrs, &item.id).await
+    }
+
+    /// The transaction of a new key beside the primary: the primary's count (active,
+    /// below the limit), the item where none is. `token` makes a resent transaction
+    /// the same one.
+    async fn insert_beside_primary(
+        &self,
+        pk: &str,
+        mut item: Item,
+        token: &str,
+    ) -> Result<Added, RepoError> {
         let count = Update::builder()
             .table_name(&self.table)
-            .key(TABLE_KEY, s(&pk))
+            .key(TABLE_KEY, s(pk))
             .key(SORT_KEY, s(PRIMARY_SLOT))
             .update_expression("ADD keyCount :one")
             .condition_expression(
@@ -148,7 +171,7 @@ impl ConfigRepository {
             .transact_items(TransactWriteItem::builder().update(count).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
             // Idempotent for ten minutes: an SDK retry of an applied add is not a second key.
-            .client_request_token(w.new_id)
+            .client_request_token(token)
             .send()
             .await;
         match sent {
@@ -162,7 +185,7 @@ impl ConfigRepository {
                 };
                 let primary = match primary {
                     Some(p) => Some(p),
-                    None => self.read_item("add key", &pk, PRIMARY_SLOT).await?,
+                    None => self.read_item("add key", pk, PRIMARY_SLOT).await?,
                 };
                 Ok(match primary {
                     Some(p) if is_active(&p) => Added::Full,

@@ -176,6 +176,31 @@ impl ConfigRepository {
         }
     }
 
+    /// The `id` of the item under (`pk`, `sk`), when there is one (a strongly
+    /// consistent read of the id only); `Some("")` for an item without an id.
+    pub async fn id_at(&self, pk: &str, sk: &str) -> Result<Option<String>, RepoError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(pk))
+            .key(SORT_KEY, s(sk))
+            .projection_expression("id, deletedId")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| RepoError::sdk("get", e))?;
+        Ok(out.item.map(|item| {
+            ["id", "deletedId"]
+                .iter()
+                .find_map(|name| match item.get(*name) {
+                    Some(AttributeValue::S(id)) => Some(id.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        }))
+    }
+
     /// Whether an item exists under (`pk`, `sk`) (a strongly consistent read of the
     /// key only).
     pub async fn exists(&self, pk: &str, sk: &str) -> Result<bool, RepoError> {

@@ -252,3 +252,59 @@ async fn values_that_break_todays_key_rules_are_imported_and_marked_format_inval
     }
     assert!(provider_fake.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn several_keys_a_second_row_of_a_users_provider_imports_as_another_key() {
+    // Given an export with two OpenAI rows for one user (and a plaintext key each)
+    let stack = Stack::new().await;
+    let first = "sk-proj-ImportFirst0123456789abcdefghijklmnop";
+    let second = "sk-proj-ImportSecond0123456789abcdefghijklmno";
+    let rows = vec![
+        row("k1", "multi", "openai", Some(first)),
+        row("k2", "multi", "openai", Some(second)),
+    ];
+    let keyring = import_keyring(&[]);
+
+    // When it is imported, twice
+    let report = import(&stack.state.repo, &keyring, &rows, false)
+        .await
+        .unwrap();
+    let again = import(&stack.state.repo, &keyring, &rows, false)
+        .await
+        .unwrap();
+
+    // Then the first row is the primary and the second another key, counted by it,
+    // and the rerun changes nothing
+    assert_eq!((report.imported, report.other_keys), (2, 1), "{report:?}");
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!((again.imported, again.already_present), (0, 2), "{again:?}");
+    let keys = stack
+        .state
+        .repo
+        .provider_keys("multi", ProviderId::OpenAi)
+        .await
+        .unwrap();
+    let ids: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k.id.as_str(), k.sk.as_str()))
+        .collect();
+    assert_eq!(ids, [("k1", "primary"), ("k2", "key#k2")]);
+    assert_eq!(keys[0].key_count, Some(1));
+    assert_eq!(keys[1].usage_count, 7);
+    // And use-key hands out the second when the first is unavailable
+    stack
+        .set_attribute(
+            "multi#openai",
+            "unavailableReason",
+            AttributeValue::S("invalid".into()),
+        )
+        .await;
+    let answer = apikeys::invoke::handle(
+        &stack.sealing,
+        &json!({"userId": "multi", "provider": "openai"}),
+        "req-import",
+    )
+    .await;
+    assert_eq!(answer["apiKey"], second, "{answer}");
+    assert_eq!(answer["settings"]["model"], "m-1");
+}

@@ -14,8 +14,8 @@ use apikeys::config::{timestamp, ConfigItem};
 use apikeys::crypto::Keyring;
 use apikeys::keytest::KeyStatus;
 use apikeys::provider::ProviderId;
-use apikeys::repo::schema::PRIMARY_SLOT;
-use apikeys::repo::{ConfigRepository, RepoError};
+use apikeys::repo::schema::{extra_slot, PRIMARY_SLOT};
+use apikeys::repo::{Added, ConfigRepository, RepoError, MAX_KEYS_PER_PROVIDER};
 use clap::Args;
 use serde::Serialize;
 use serde_json::Map;
@@ -98,6 +98,9 @@ pub struct ImportReport {
     pub imported: u64,
     /// Rows whose item exists already: left alone.
     pub already_present: u64,
+    /// Rows imported (and counted above) as another key of a provider whose first
+    /// row is its primary: a second row of the same user and provider.
+    pub other_keys: u64,
     /// Plaintext keys sealed.
     pub plaintext_encrypted: u64,
     /// Legacy values opened and sealed as `akv1`.
@@ -123,6 +126,7 @@ impl ImportReport {
             "rows                 {}\n\
              {verb:<21}{}\n\
              already present      {}\n\
+             other keys           {} (a second row of a user's provider)\n\
              plaintext encrypted  {}\n\
              legacy converted     {}\n\
              format invalid       {} (imported, marked format_invalid)\n\
@@ -132,6 +136,7 @@ impl ImportReport {
             self.rows,
             self.imported,
             self.already_present,
+            self.other_keys,
             self.plaintext_encrypted,
             self.legacy_converted,
             self.format_invalid.len(),
@@ -183,10 +188,22 @@ pub async fn import(
             continue;
         }
         let pk = ConfigItem::key(&row.user_id, provider);
-        if repo.exists(&pk, PRIMARY_SLOT).await? {
-            report.already_present += 1;
-            continue;
-        }
+        // A second row of the same user and provider is another key of it.
+        let slot = match repo.id_at(&pk, PRIMARY_SLOT).await? {
+            None => PRIMARY_SLOT.to_owned(),
+            Some(id) if id == row.id => {
+                report.already_present += 1;
+                continue;
+            }
+            Some(_) => {
+                let slot = extra_slot(&row.id);
+                if repo.exists(&pk, &slot).await? {
+                    report.already_present += 1;
+                    continue;
+                }
+                slot
+            }
+        };
         let created_at = normalize_time(row.created_at.as_deref(), &now);
         let updated_at = normalize_time(row.updated_at.as_deref(), &created_at);
         let settings = match parse_settings(row.settings.as_ref()) {
@@ -196,9 +213,10 @@ pub async fn import(
                 Map::new()
             }
         };
+        let extra = slot != PRIMARY_SLOT;
         let mut item = ConfigItem {
             pk,
-            sk: "primary".to_owned(),
+            sk: slot,
             user_id: row.user_id.clone(),
             provider: provider.as_str().to_owned(),
             id: row.id.clone(),
@@ -271,6 +289,37 @@ pub async fn import(
                 }
             },
         };
+        if extra {
+            // Another key beside the primary: only an active one with a key (the
+            // primary holds the provider's settings; a deleted second row is nothing
+            // to keep), counted by the primary in the same transaction.
+            item.settings = Map::new();
+            let Some(envelope) = envelope.as_deref().filter(|_| item.is_active) else {
+                continue;
+            };
+            if dry_run {
+                report.imported += 1;
+                report.other_keys += 1;
+                continue;
+            }
+            match repo.put_new_key(&item, envelope).await? {
+                Added::Added(_) => {
+                    report.imported += 1;
+                    report.other_keys += 1;
+                }
+                Added::Full => fail(
+                    &mut report,
+                    format!("the user has {MAX_KEYS_PER_PROVIDER} keys of this provider already"),
+                ),
+                Added::NoPrimary => fail(
+                    &mut report,
+                    "another key of this user and provider whose first row is deleted: \
+                     import it again after the user stores a key"
+                        .into(),
+                ),
+            }
+            continue;
+        }
         if dry_run || repo.put_new(&item, envelope.as_deref()).await? {
             report.imported += 1;
         } else {
