@@ -13,11 +13,12 @@ use time::OffsetDateTime;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::field_error::FieldError;
-use super::keys::{key_path, LABEL_MAX_CHARS, PRIORITY_MAX};
+use super::key_fields::{label, priority};
+use super::keys::key_path;
 use super::request::StoreRequest;
 use super::respond::json_response;
 use super::serve::serve;
-use super::store::{endpoint_refused, validate};
+use super::store_checks::{endpoint_refused, validate};
 use crate::crypto::KeyContext;
 use crate::domain::{timestamp, KeyView};
 use crate::keytest::KeyStatus;
@@ -135,43 +136,4 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
         Ok(json_response(StatusCode::CREATED, &json!({ "key": key })))
     })
     .await
-}
-
-/// A key's `label`: a string of at most [`LABEL_MAX_CHARS`] characters, no control
-/// characters.
-pub(crate) fn label(value: Option<&Value>) -> Result<Option<String>, FieldError> {
-    match value {
-        None => Ok(None),
-        Some(Value::String(s))
-            if s.chars().count() <= LABEL_MAX_CHARS && !s.chars().any(char::is_control) =>
-        {
-            Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty()))
-        }
-        Some(_) => Err(FieldError::new(
-            "label",
-            format!(
-                "must be a string of at most {LABEL_MAX_CHARS} characters, no control characters"
-            ),
-        )),
-    }
-}
-
-/// A key's `priority`: an integer from 0 to [`PRIORITY_MAX`]; 0 when absent.
-pub(crate) fn priority(value: Option<&Value>) -> Result<u32, FieldError> {
-    match value {
-        None => Ok(0),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|n| *n <= PRIORITY_MAX)
-            .ok_or_else(priority_rule),
-        Some(_) => Err(priority_rule()),
-    }
-}
-
-fn priority_rule() -> FieldError {
-    FieldError::new(
-        "priority",
-        format!("must be an integer from 0 to {PRIORITY_MAX} (lower is tried first)"),
-    )
 }

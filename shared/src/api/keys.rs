@@ -25,12 +25,6 @@ use crate::provider::ProviderId;
 use crate::repo::MAX_KEYS_PER_PROVIDER;
 use crate::state::State;
 
-/// The most characters of a key's label.
-pub const LABEL_MAX_CHARS: usize = 64;
-
-/// The highest priority number accepted.
-pub const PRIORITY_MAX: u32 = 1000;
-
 /// The `{provider}` and `{keyId}` of a key route: from the path parameters API
 /// Gateway sets, or from the path itself where none are set (`cargo lambda watch`).
 pub(crate) fn key_path(req: &Request) -> Result<(ProviderId, Option<String>), ApiError> {

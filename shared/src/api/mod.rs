@@ -12,9 +12,13 @@ mod error;
 mod field_error;
 mod identity;
 mod json_numbers;
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+mod key_fields;
 mod request;
 mod respond;
 mod serve;
+#[cfg(all(feature = "sealing", feature = "keytest"))]
+mod store_checks;
 
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod add_key;

@@ -16,7 +16,7 @@ use super::identity::UserId;
 use super::request::{KeyToTest, TestKeyRequest};
 use super::respond::json_response;
 use super::serve::serve;
-use super::store::endpoint_refused;
+use super::store_checks::endpoint_refused;
 use crate::crypto::KeyContext;
 use crate::keytest::{Endpoint, EndpointError, KeyTestResult, KeyTester};
 use crate::provider::ProviderId;

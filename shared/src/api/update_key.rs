@@ -10,10 +10,10 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::add_key::{label, priority};
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::field_error::FieldError;
+use super::key_fields::{label, priority};
 use super::keys::{key_id, key_path};
 use super::respond::json_response;
 use super::serve::serve;
