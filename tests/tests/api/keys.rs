@@ -25,7 +25,7 @@ fn routed(mut event: Value, path: &str, params: Value) -> Value {
 /// POST /api/provider-configs/{provider}/keys as `user`.
 pub(super) async fn add_key_as(stack: &Stack, user: &str, provider: &str, body: Value) -> Answer {
     let mut event = routed(
-        event_for("store.json", Some(user)),
+        event_for("add-key.json", Some(user)),
         &format!("/api/provider-configs/{provider}/keys"),
         json!({ "provider": provider }),
     );
@@ -36,7 +36,7 @@ pub(super) async fn add_key_as(stack: &Stack, user: &str, provider: &str, body: 
 /// GET /api/provider-configs/{provider}/keys as `user`.
 async fn keys_as(stack: &Stack, user: &str, provider: &str) -> Answer {
     let event = routed(
-        event_for("get-configs.json", Some(user)),
+        event_for("list-keys.json", Some(user)),
         &format!("/api/provider-configs/{provider}/keys"),
         json!({ "provider": provider }),
     );
@@ -46,7 +46,7 @@ async fn keys_as(stack: &Stack, user: &str, provider: &str) -> Answer {
 /// DELETE /api/provider-configs/{provider}/keys/{keyId} as `user`.
 async fn delete_key_as(stack: &Stack, user: &str, provider: &str, id: &str) -> Answer {
     let event = routed(
-        event_for("delete-config.json", Some(user)),
+        event_for("delete-key.json", Some(user)),
         &format!("/api/provider-configs/{provider}/keys/{id}"),
         json!({ "provider": provider, "keyId": id }),
     );
@@ -240,12 +240,10 @@ async fn several_keys_a_single_key_delete_stays_one_round_trip() {
 /// PUT /api/provider-configs/{provider}/keys/{keyId} as `user`.
 async fn update_key_as(stack: &Stack, user: &str, provider: &str, id: &str, body: Value) -> Answer {
     let mut event = routed(
-        event_for("store.json", Some(user)),
+        event_for("update-key.json", Some(user)),
         &format!("/api/provider-configs/{provider}/keys/{id}"),
         json!({ "provider": provider, "keyId": id }),
     );
-    event["requestContext"]["http"]["method"] = json!("PUT");
-    event["routeKey"] = json!("PUT /api/provider-configs/{provider}/keys/{keyId}");
     set_body(&mut event, &body);
     parts(store::handle(&stack.sealing, request(&event)).await)
 }
@@ -387,4 +385,44 @@ async fn several_keys_another_key_made_primary_is_what_the_single_key_routes_see
         (200, json!(second_id))
     );
     assert_eq!(ids(&keys_as(&stack, &user, "openai").await.2).len(), 2);
+}
+
+#[tokio::test]
+async fn several_keys_the_sample_events_of_the_key_routes_work_as_written() {
+    // `events/add-key.json`, `list-keys.json`, `update-key.json`, `delete-key.json`
+    // as `cargo lambda invoke` sends them (their key id replaced by the real one).
+    let stack = Stack::new().await;
+    let user = unique("events");
+    store_as(&stack, &user, openai(KEY)).await;
+    let (status, _, added) = run_store(&stack, event_for("add-key.json", Some(&user))).await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["key"]["label"], "backup");
+    let id = added["key"]["id"].as_str().unwrap().to_owned();
+    let listed = parts(
+        get_configs::handle(
+            &stack.state,
+            request(&event_for("list-keys.json", Some(&user))),
+        )
+        .await,
+    );
+    assert_eq!(ids(&listed.2).len(), 2, "{}", listed.2);
+    let with_id = |name: &str| {
+        let text = serde_json::to_string(&event_for(name, Some(&user)))
+            .unwrap()
+            .replace("5d0f2c1e-7b7a-4c55-9a0e-2f6f4f7d9b11", &id);
+        serde_json::from_str::<Value>(&text).unwrap()
+    };
+    let (status, _, updated) = run_store(&stack, with_id("update-key.json")).await;
+    assert_eq!(
+        (status, updated["key"]["label"].clone()),
+        (200, json!("work")),
+        "{updated}"
+    );
+    let (status, _, _) =
+        parts(delete_config::handle(&stack.state, request(&with_id("delete-key.json"))).await);
+    assert_eq!(status, 204);
+}
+
+async fn run_store(stack: &Stack, event: Value) -> Answer {
+    parts(store::handle(&stack.sealing, request(&event)).await)
 }
