@@ -1,7 +1,8 @@
 //! The app's own servers take a user's key through here (the `use-key` function,
 //! invoked with the Lambda Invoke API; see [`crate::invoke`]): the key opens under
 //! its (user, provider) context and its use is recorded (`lastUsedAt`,
-//! `usageCount`) in the same single DynamoDB round trip, retry-safe.
+//! `usageCount`) by the update that returns it, retry-safe: after one Query of the
+//! provider's keys without a key id, in one round trip with one (see `repo::uses`).
 
 use secrecy::SecretString;
 use time::OffsetDateTime;

@@ -95,15 +95,15 @@ impl ConfigRepository {
         outcome: ReportedOutcome,
         now: OffsetDateTime,
     ) -> Result<bool, RepoError> {
-        // The primary first (one round trip when the key is the primary), then the
-        // key's own slot.
+        // The primary and the key's own slot at once (one round trip): the id is
+        // one of them, never both, so at most one write applies.
         let pk = ConfigItem::key(user_id, provider);
-        for sk in [PRIMARY_SLOT.to_owned(), extra_slot(key_id)] {
-            if self.report_at(&pk, &sk, key_id, outcome, now).await? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let other = extra_slot(key_id);
+        let (primary, other) = tokio::join!(
+            self.report_at(&pk, PRIMARY_SLOT, key_id, outcome, now),
+            self.report_at(&pk, &other, key_id, outcome, now),
+        );
+        Ok(primary? || other?)
     }
 
     async fn report_at(

@@ -4,9 +4,10 @@
 //! Without a key id: one consistent `Query` of the provider's partition (every key,
 //! at most five), then the update of the first usable key in order — the primary,
 //! then the others by `priority` (lower first), then by age. With a key id: the
-//! primary is tried first under the condition `id = :k` (one round trip when the id
-//! is the primary's); when it is another key, its refusal carries the primary's
-//! settings and the key's own slot is tried (two).
+//! primary (under the condition `id = :k`) and the key's own slot are written at
+//! once: one round trip, two requests, of which at most one applies (an id is the
+//! primary's or another key's, never both); the primary's refusal carries the
+//! provider's settings for another key.
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
@@ -154,15 +155,29 @@ impl ConfigRepository {
         let pk = ConfigItem::key(user_id, provider);
         let token = s(uuid::Uuid::new_v4().simple().to_string());
         if let Some(id) = key_id {
-            let primary = self
-                .use_slot(&pk, PRIMARY_SLOT, Some(id), &token, now)
-                .await?;
-            let UseRecord::None = primary.record else {
+            // Both places at once, one round trip: the id is the primary's or it is
+            // at its own slot, never both, so at most one write applies.
+            // The other place's refusal is looked into only when the id is not the
+            // primary's (a read where a refusal carries no item).
+            let other_slot = extra_slot(id);
+            let (primary, other) = tokio::join!(
+                self.use_slot(&pk, PRIMARY_SLOT, Some(id), &token, now),
+                self.use_once(&pk, &other_slot, Some(id), &token, now),
+            );
+            let (primary, other) = (primary?, other?);
+            if !matches!(primary.record, UseRecord::None) {
                 return Ok(primary.record);
+            }
+            let other = match self
+                .settle(&pk, &other_slot, Some(id), &token, now, other)
+                .await?
+            {
+                Some(settled) => settled,
+                None => {
+                    self.use_slot(&pk, &other_slot, Some(id), &token, now)
+                        .await?
+                }
             };
-            let other = self
-                .use_slot(&pk, &extra_slot(id), Some(id), &token, now)
-                .await?;
             return Ok(with_settings(other.record, primary.seen.as_ref()));
         }
         let mut items = self.partition(&pk).await?;
@@ -216,34 +231,10 @@ impl ConfigRepository {
         token: &AttributeValue,
         now: OffsetDateTime,
     ) -> Result<SlotUse, RepoError> {
-        let used = |item| {
-            decode_sealed("record use", item).map(|c| SlotUse {
-                record: UseRecord::Used(Box::new(c)),
-                seen: None,
-            })
-        };
         for _ in 0..USE_ATTEMPTS {
-            let found = match self.use_once(pk, sk, key_id, token, now).await? {
-                Written::Applied(item) => return used(item),
-                Written::Refused(Some(item)) => Some(item),
-                // A backend that does not send the item with a refusal (dynalite).
-                Written::Refused(None) => self.read_item("record use", pk, sk).await?,
-            };
-            let Some(item) = found else {
-                return Ok(SlotUse {
-                    record: UseRecord::None,
-                    seen: None,
-                });
-            };
-            if use_ring().holds(&item, token) {
-                // This write's own earlier attempt: the use is recorded, once.
-                return used(item);
-            }
-            if let Some(refused) = refusal(&item, key_id, now) {
-                return Ok(SlotUse {
-                    record: refused,
-                    seen: Some(item),
-                });
+            let written = self.use_once(pk, sk, key_id, token, now).await?;
+            if let Some(settled) = self.settle(pk, sk, key_id, token, now, written).await? {
+                return Ok(settled);
             }
             // The item changed between the refusal and the read: try again.
         }
@@ -251,6 +242,47 @@ impl ConfigRepository {
             "record use",
             "the item changed under every attempt",
         ))
+    }
+
+    /// What one attempt on (`pk`, `sk`) came to; `None` when the item changed
+    /// between the refusal and the read (try again).
+    async fn settle(
+        &self,
+        pk: &str,
+        sk: &str,
+        key_id: Option<&str>,
+        token: &AttributeValue,
+        now: OffsetDateTime,
+        written: Written,
+    ) -> Result<Option<SlotUse>, RepoError> {
+        let used = |item| {
+            decode_sealed("record use", item).map(|c| {
+                Some(SlotUse {
+                    record: UseRecord::Used(Box::new(c)),
+                    seen: None,
+                })
+            })
+        };
+        let found = match written {
+            Written::Applied(item) => return used(item),
+            Written::Refused(Some(item)) => Some(item),
+            // A backend that does not send the item with a refusal (dynalite).
+            Written::Refused(None) => self.read_item("record use", pk, sk).await?,
+        };
+        let Some(item) = found else {
+            return Ok(Some(SlotUse {
+                record: UseRecord::None,
+                seen: None,
+            }));
+        };
+        if use_ring().holds(&item, token) {
+            // This write's own earlier attempt: the use is recorded, once.
+            return used(item);
+        }
+        Ok(refusal(&item, key_id, now).map(|refused| SlotUse {
+            record: refused,
+            seen: Some(item),
+        }))
     }
 
     async fn use_once(
