@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem,
 };
 
-use super::keys::is_cancelled;
+use super::keys::{is_cancelled, send_transaction};
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
 use super::{active, decode, n, number, s, ConfigRepository, Item, RepoError};
 use crate::config::ConfigItem;
@@ -206,14 +206,14 @@ impl ConfigRepository {
             .expression_attribute_values(":v", unchanged(other))
             .build()
             .map_err(|e| RepoError::new("make primary", e.to_string()))?;
-        let sent = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_primary).build())
-            .transact_items(TransactWriteItem::builder().put(put_demoted).build())
-            .transact_items(TransactWriteItem::builder().delete(remove_other).build())
-            .send()
-            .await;
+        let sent = send_transaction(
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put_primary).build())
+                .transact_items(TransactWriteItem::builder().put(put_demoted).build())
+                .transact_items(TransactWriteItem::builder().delete(remove_other).build()),
+        )
+        .await;
         match sent {
             Ok(_) => {
                 promoted.remove("apiKey");

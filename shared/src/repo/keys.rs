@@ -10,6 +10,7 @@
 //! item when `ReturnValuesOnConditionCheckFailure` asked for it.
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
@@ -64,12 +65,58 @@ pub enum Added {
     Full,
 }
 
-/// Whether a transaction was cancelled (a condition failed, or it met another).
+/// Whether a transaction was cancelled because a condition failed (not because it
+/// kept meeting another one: that is an error after [`send_transaction`]'s attempts).
 pub(crate) fn is_cancelled<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
     matches!(
         err.as_service_error(),
         Some(TransactWriteItemsError::TransactionCanceledException(_))
-    )
+    ) && !conflicted(err)
+}
+
+/// Transactions sent before giving up on conflicts with others in flight.
+const TRANSACTION_ATTEMPTS: u32 = 4;
+
+/// Whether DynamoDB cancelled a transaction only because another one touched the
+/// same items at that moment (`TransactionConflict`): worth sending again. The SDK
+/// does not retry it (it is a cancellation, not a throttle).
+fn conflicted<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict")),
+        _ => false,
+    }
+}
+
+/// Sends `request`, again after a short wait while it is cancelled for a conflict
+/// (see [`conflicted`]); the last answer otherwise.
+pub(crate) async fn send_transaction(
+    request: TransactWriteItemsFluentBuilder,
+) -> Result<
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+    SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+> {
+    let mut attempt = 1;
+    loop {
+        let sent = request.clone().send().await;
+        match &sent {
+            Err(err) if conflicted(err) && attempt < TRANSACTION_ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    10 * u64::from(attempt) + u64::from(rand_jitter()),
+                ))
+                .await;
+                attempt += 1;
+            }
+            _ => return sent,
+        }
+    }
+}
+
+/// A few milliseconds of spread, so that two conflicting senders do not meet again.
+fn rand_jitter() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0] % 16
 }
 
 /// Whether a cancelled transaction failed on the condition of its first action
@@ -165,15 +212,15 @@ impl ConfigRepository {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| RepoError::new("add key", e.to_string()))?;
-        let sent = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(count).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            // Idempotent for ten minutes: an SDK retry of an applied add is not a second key.
-            .client_request_token(token)
-            .send()
-            .await;
+        let sent = send_transaction(
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(count).build())
+                .transact_items(TransactWriteItem::builder().put(put).build())
+                // Idempotent for ten minutes: a resent add is not a second key.
+                .client_request_token(token),
+        )
+        .await;
         match sent {
             Ok(_) => {
                 item.remove("apiKey");
@@ -252,13 +299,13 @@ impl ConfigRepository {
             .expression_attribute_values(":zero", n(0))
             .build()
             .map_err(|e| RepoError::new("delete key", e.to_string()))?;
-        let sent = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(count).build())
-            .send()
-            .await;
+        let sent = send_transaction(
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().delete(delete).build())
+                .transact_items(TransactWriteItem::builder().update(count).build()),
+        )
+        .await;
         match sent {
             Ok(_) => Ok(true),
             Err(err) if is_cancelled(&err) => Ok(false),
@@ -344,7 +391,7 @@ impl ConfigRepository {
                 .map_err(|e| RepoError::new("delete", e.to_string()))?;
             request = request.transact_items(TransactWriteItem::builder().delete(gone).build());
         }
-        match request.send().await {
+        match send_transaction(request).await {
             Ok(_) => Ok(true),
             Err(err) if is_cancelled(&err) => Ok(false),
             Err(err) => Err(RepoError::sdk("delete", err)),

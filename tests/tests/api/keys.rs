@@ -426,3 +426,31 @@ async fn several_keys_the_sample_events_of_the_key_routes_work_as_written() {
 async fn run_store(stack: &Stack, event: Value) -> Answer {
     parts(store::handle(&stack.sealing, request(&event)).await)
 }
+
+#[tokio::test]
+async fn several_keys_the_limit_holds_under_concurrent_adds() {
+    // Given a primary and three other keys
+    let stack = Stack::new().await;
+    let user = unique("keys");
+    store_as(&stack, &user, openai(KEY)).await;
+    for i in 0..3 {
+        let (status, _, body) =
+            add_key_as(&stack, &user, "openai", json!({"apiKey": key(i)})).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    // When six more are added at once
+    let adds = (10..16).map(|i| add_key_as(&stack, &user, "openai", json!({"apiKey": key(i)})));
+    let answers = futures::future::join_all(adds).await;
+
+    // Then exactly one fits, the others are 409s, and the count is exact
+    let mut statuses: Vec<u16> = answers.iter().map(|(s, _, _)| *s).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409], "{answers:?}");
+    assert_eq!(ids(&keys_as(&stack, &user, "openai").await.2).len(), 5);
+    let primary = stack.item(&format!("{user}#openai")).await.unwrap();
+    assert_eq!(
+        primary.get("keyCount"),
+        Some(&aws_sdk_dynamodb::types::AttributeValue::N("4".into()))
+    );
+}
