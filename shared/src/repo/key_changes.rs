@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem,
 };
 
-use super::keys::{is_cancelled, send_transaction};
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
+use super::transact::{is_cancelled, send_transaction};
 use super::{active, decode, n, number, s, ConfigRepository, Item, RepoError};
 use crate::config::ConfigItem;
 use crate::provider::ProviderId;

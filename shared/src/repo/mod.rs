@@ -23,6 +23,7 @@ mod ring;
 mod scan;
 pub mod schema;
 mod sealed;
+mod transact;
 mod uses;
 
 use std::collections::HashMap;
