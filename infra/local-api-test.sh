@@ -95,7 +95,10 @@ issuer_dir=$state/issuer
 target/debug/apikeys-admin provision --table "$table" --secret "$secret" --kms-alias "$alias" \
   --issuer-dir "$issuer_dir" >"$state/provision.log"
 
-python3 infra/fake_provider.py --port-file "$state/provider.port" >"$state/fake-provider.log" 2>&1 &
+# Two keys it accepts: the page's test adds a second key of a provider.
+python3 infra/fake_provider.py --port-file "$state/provider.port" \
+  --good-key sk-proj-G00dKey0123456789abcdefghijklmnopQRST \
+  --good-key sk-proj-AnotherG00dKey0123456789abcdefghijQR >"$state/fake-provider.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do [ -s "$state/provider.port" ] && break; sleep 0.1; done
 provider_url=http://$host:$(cat "$state/provider.port")

@@ -1,12 +1,15 @@
 // The key manager page: sign in with a token, then for every provider the vault
 // supports, see the stored key's hint, last test, usage and rotation; test a key and
-// save it only after a valid test; change settings; delete with confirmation.
+// save it only after a valid test, as the key or as another one (up to five, in the
+// order the app uses them); change settings; delete with confirmation.
 //
 // Keys live only in their password field: never in storage, never logged, cleared
 // after a save. The token (not a key) is kept in sessionStorage for reloads.
 
 const API = (window.APIKEYS_CONFIG && window.APIKEYS_CONFIG.apiBaseUrl) || "";
 const TOKEN_KEY = "apikeys.token";
+// The most keys a provider keeps (the API's `limit`).
+const MAX_KEYS = 5;
 
 // The providers of the vault (infra/openapi.yaml, ProviderId), with the shape of
 // their keys as a hint.
@@ -153,6 +156,11 @@ function buildCard(provider) {
     modelInput: q(".model-input"),
     jsonInput: q(".json-input"),
     settingsError: q(".settings-error"),
+    addButton: q(".add-button"),
+    another: q(".another"),
+    nameInput: q(".name-input"),
+    keys: q(".keys"),
+    keyList: q(".key-list"),
   };
   node.setAttribute("aria-labelledby", fieldId(provider.id, "title"));
   const title = q(".provider-name");
@@ -170,6 +178,7 @@ function buildCard(provider) {
   };
   wire(card.keyInput, q(".key-label"), `${provider.name} API key`, card.keyError, "apiKey");
   card.keyInput.placeholder = provider.hint;
+  wire(card.nameInput, q(".name-label"), "Label of another key", null, "label");
   wire(card.modelInput, q(".model-label"), "Model", null, "model");
   wire(card.jsonInput, q(".json-label"), "Other settings (JSON object)", card.settingsError, "settings");
   card.result.id = fieldId(provider.id, "test-result");
@@ -177,6 +186,7 @@ function buildCard(provider) {
   card.keyInput.addEventListener("input", () => {
     card.testedValid = false;
     card.saveButton.disabled = true;
+    card.addButton.disabled = true;
     card.result.textContent = "";
     card.keyError.textContent = "";
   });
@@ -186,6 +196,7 @@ function buildCard(provider) {
     saveKey(card);
   });
   card.deleteButton.addEventListener("click", () => deleteKey(card));
+  card.addButton.addEventListener("click", () => addKey(card));
   card.settingsForm.addEventListener("submit", (event) => {
     event.preventDefault();
     saveSettings(card);
@@ -222,12 +233,53 @@ function show(card, config) {
   card.deleteButton.hidden = !config;
   card.settingsForm.hidden = !config;
   card.saveButton.textContent = config ? "Replace key" : "Save key";
+  card.deleteButton.textContent = config && config.keys && config.keys.length > 1 ? "Delete all keys" : "Delete key";
+  const keys = (config && config.keys) || [];
+  card.addButton.hidden = !config || keys.length >= MAX_KEYS;
+  card.another.hidden = card.addButton.hidden;
+  showKeys(card, keys);
+}
+
+// Every key of the provider (the primary first, then in the order the app falls back
+// to them), with what the app's servers last reported of it.
+function showKeys(card, keys) {
+  card.keys.hidden = keys.length < 2;
+  card.keyList.replaceChildren();
+  keys.forEach((key, index) => {
+    const item = document.createElement("li");
+    const name = key.label || `Key ${index + 1}`;
+    const status = key.expired
+      ? "expired"
+      : key.unavailable
+        ? `skipped for now: ${key.unavailable}`
+        : key.primary
+          ? "used first"
+          : "used when the ones above are not";
+    const text = document.createElement("span");
+    text.textContent = `${name} · ${key.keyHint || "saved"} · ${status}`;
+    item.append(text);
+    if (!key.primary) {
+      const primary = document.createElement("button");
+      primary.type = "button";
+      primary.textContent = `Use ${name} first`;
+      primary.addEventListener("click", () => makePrimary(card, key));
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "danger";
+      remove.textContent = `Delete ${name}`;
+      remove.addEventListener("click", () => deleteOneKey(card, key, name));
+      item.append(primary, remove);
+    }
+    card.keyList.append(item);
+  });
 }
 
 function resetKey(card) {
   card.keyInput.value = "";
+  card.nameInput.value = "";
   card.testedValid = false;
   card.saveButton.disabled = true;
+  card.addButton.disabled = true;
 }
 
 async function refresh() {
@@ -277,6 +329,7 @@ async function testKey(card) {
     showResult(card, result);
     card.testedValid = result.valid;
     card.saveButton.disabled = !result.valid;
+    card.addButton.disabled = !result.valid;
   } catch (error) {
     card.result.textContent = "";
     showErrors(card, error, { apiKey: card.keyError, default: card.keyError });
@@ -335,13 +388,59 @@ async function saveSettings(card) {
 }
 
 async function deleteKey(card) {
-  if (!window.confirm(`Delete your ${card.provider.name} key? This cannot be undone.`)) return;
+  const count = (card.config && card.config.keys && card.config.keys.length) || 1;
+  const what = count > 1 ? `all ${count} of your ${card.provider.name} keys` : `your ${card.provider.name} key`;
+  if (!window.confirm(`Delete ${what}? This cannot be undone.`)) return;
   try {
     await api("DELETE", `/api/provider-configs/${encodeURIComponent(card.provider.id)}`);
     resetKey(card);
     card.result.textContent = "";
     show(card, null);
     notice(`${card.provider.name}: key deleted.`);
+  } catch (error) {
+    showErrors(card, error, { default: card.keyError });
+  }
+}
+
+async function addKey(card) {
+  if (!card.testedValid) return;
+  card.addButton.disabled = true;
+  const body = { apiKey: card.keyInput.value, validate: true };
+  const label = card.nameInput.value.trim();
+  if (label) body.label = label;
+  try {
+    const data = await api("POST", `/api/provider-configs/${encodeURIComponent(card.provider.id)}/keys`, body);
+    resetKey(card);
+    card.result.className = "test-result valid";
+    card.result.textContent = `Added: ${data.key.keyHint}`;
+    await refresh();
+  } catch (error) {
+    if (error.body && error.body.test) showResult(card, error.body.test);
+    showErrors(card, error, { apiKey: card.keyError, label: card.keyError, default: card.keyError });
+    card.testedValid = false;
+  }
+}
+
+function keyPath(card, key) {
+  return `/api/provider-configs/${encodeURIComponent(card.provider.id)}/keys/${encodeURIComponent(key.id)}`;
+}
+
+async function makePrimary(card, key) {
+  try {
+    await api("PUT", keyPath(card, key), { primary: true });
+    notice(`${card.provider.name}: ${key.label || "that key"} is used first now.`);
+    await refresh();
+  } catch (error) {
+    showErrors(card, error, { default: card.keyError });
+  }
+}
+
+async function deleteOneKey(card, key, name) {
+  if (!window.confirm(`Delete ${name} of ${card.provider.name}? This cannot be undone.`)) return;
+  try {
+    await api("DELETE", keyPath(card, key));
+    notice(`${card.provider.name}: ${name} deleted.`);
+    await refresh();
   } catch (error) {
     showErrors(card, error, { default: card.keyError });
   }

@@ -19,6 +19,8 @@ CHROMIUM = os.environ.get("APIKEYS_CHROMIUM", "/usr/bin/chromium")
 SHOTS = pathlib.Path(__file__).resolve().parents[2] / "target" / "browser-test"
 
 GOOD_KEY = "sk-proj-G00dKey0123456789abcdefghijklmnopQRST"
+# A second key the fake OpenAI accepts (infra/local-api-test.sh passes both).
+SECOND_KEY = "sk-proj-AnotherG00dKey0123456789abcdefghijQR"
 BAD_KEY = "sk-proj-BadKey0123456789abcdefghijklmnopqrWXYZ"
 
 
@@ -105,11 +107,37 @@ def test_sign_in_test_save_edit_reload_delete(page: Page) -> None:
     # Readable at phone width: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
+    # Another key, tested and added with a label; then used first, and the first
+    # one (now second) deleted.
+    key.fill(SECOND_KEY)
+    card.get_by_role("button", name="Test key").click()
+    expect(card.locator(".test-result")).to_contain_text("valid")
+    card.get_by_label("Label of another key").fill("backup")
+    card.get_by_role("button", name="Add as another key").click()
+    keys = card.locator(".key-list li")
+    expect(keys).to_have_count(2)
+    expect(keys.nth(0)).to_contain_text("sk-proj-…QRST")
+    expect(keys.nth(0)).to_contain_text("used first")
+    expect(keys.nth(1)).to_contain_text("backup")
+    expect(key).to_have_value("")
+    shot(page, "06-two-keys")
+    card.get_by_role("button", name="Use backup first").click()
+    expect(keys.nth(0)).to_contain_text("backup")
+    expect(keys.nth(0)).to_contain_text("used first")
+    expect(card.locator(".fact-key")).to_have_text("sk-proj-…ijQR")
+    # The provider's settings stay with the configuration.
+    expect(card.get_by_label("Model")).to_have_value("gpt-4o")
+    card.get_by_role("button", name="Delete Key 2").click()
+    expect(page.locator("#notice")).to_contain_text("Key 2 deleted")
+    expect(card.locator(".keys")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "07-backup-first")
+
     # Delete, confirmed in the dialog.
     card.get_by_role("button", name="Delete key").click()
     expect(card.locator(".fact-key")).to_have_text("No key saved")
     expect(page.locator("#notice")).to_contain_text("key deleted")
-    shot(page, "06-deleted")
+    shot(page, "08-deleted")
 
 
 def test_every_field_has_a_label_and_the_keyboard_reaches_the_buttons(page: Page) -> None:
@@ -126,4 +154,4 @@ def test_every_field_has_a_label_and_the_keyboard_reaches_the_buttons(page: Page
         if page.evaluate("document.activeElement.id") == "dev-signin":
             break
     assert page.evaluate("document.activeElement.id") == "dev-signin"
-    shot(page, "07-keyboard")
+    shot(page, "09-keyboard")
