@@ -6,7 +6,6 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use secrecy::SecretString;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -18,10 +17,8 @@ use super::keys::key_path;
 use super::request::StoreRequest;
 use super::respond::json_response;
 use super::serve::serve;
-use super::store_checks::{endpoint_refused, validate};
-use crate::crypto::KeyContext;
+use super::store_checks::seal_request;
 use crate::domain::{timestamp, KeyView};
-use crate::keytest::KeyStatus;
 use crate::repo::{Added, KeyWrite, StoreWrite, MAX_KEYS_PER_PROVIDER};
 use crate::sealing_state::SealingState;
 
@@ -59,44 +56,21 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
                 return Err(ApiError::Invalid(refused));
             }
         };
-        if let Some(endpoint) = &request.endpoint {
-            state
-                .tester
-                .guard_endpoint(provider, endpoint)
-                .await
-                .map_err(endpoint_refused)?;
-        }
-        state.keys.keyring().await.map_err(ApiError::KeyMaterial)?;
-        let validated_at = if request.validate {
-            Some(validate(state, call, &request).await?)
-        } else {
-            None
-        };
+        let sealed = seal_request(state, call, &request).await?;
         let user = call.user.as_str();
-        let no_key = SecretString::from(String::new());
-        let secret = request.api_key.as_ref().map_or(&no_key, |k| k.secret());
-        let envelope = state
-            .keys
-            .seal(&KeyContext::new(user, provider.as_str()), secret)
-            .await?;
-        let hint = request.api_key.as_ref().map(|k| k.hint(provider));
-        let endpoint = request.endpoint.as_ref().map(|e| e.to_json());
         let now = OffsetDateTime::now_utc();
         let now_text = timestamp(now);
         let new_id = uuid::Uuid::new_v4().to_string();
-        let validation = validated_at
-            .as_deref()
-            .map(|at| (at, KeyStatus::Valid.as_str()));
         let write = KeyWrite {
             user_id: user,
             provider,
-            envelope: &envelope,
-            key_hint: hint.as_ref().map(|h| h.as_str()),
-            endpoint: endpoint.as_ref(),
+            envelope: &sealed.envelope,
+            key_hint: sealed.hint(),
+            endpoint: sealed.endpoint.as_ref(),
             key_expires_at: request.expires_at.as_deref(),
             label: label.as_deref(),
             priority,
-            validation,
+            validation: sealed.validation(),
             now: &now_text,
             new_id: &new_id,
         };
@@ -117,12 +91,12 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
                     .store(StoreWrite {
                         user_id: user,
                         provider,
-                        envelope: &envelope,
+                        envelope: write.envelope,
                         key_hint: write.key_hint,
                         endpoint: write.endpoint,
                         key_expires_at: write.key_expires_at,
                         settings: None,
-                        validation,
+                        validation: write.validation,
                         now: &now_text,
                         new_id: &new_id,
                         label: write.label,

@@ -7,7 +7,7 @@
 //! endpoint, expiry, label, usage, status, marks, use tokens) moves with the key.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem,
 };
 
@@ -116,18 +116,7 @@ impl ConfigRepository {
         now: &str,
     ) -> Result<MadePrimary, RepoError> {
         let pk = ConfigItem::key(user_id, provider);
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .select(Select::AllAttributes)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(&pk))
-            .send()
-            .await
-            .map_err(|e| RepoError::sdk("make primary", e))?;
-        let items = out.items.unwrap_or_default();
+        let items = self.partition("make primary", &pk).await?;
         let slot = |item: &Item| match item.get(SORT_KEY) {
             Some(AttributeValue::S(sk)) => sk.clone(),
             _ => String::new(),

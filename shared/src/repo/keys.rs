@@ -374,15 +374,21 @@ impl ConfigRepository {
 
 /// The primary first, then the others by priority, age and id.
 pub fn sort_keys(keys: &mut [ConfigItem]) {
-    keys.sort_by(|a, b| {
-        let order = |k: &ConfigItem| {
-            (
-                k.sk != PRIMARY_SLOT,
-                k.priority.unwrap_or(0),
-                k.created_at.clone(),
-                k.id.clone(),
-            )
-        };
-        order(a).cmp(&order(b))
-    });
+    keys.sort_by_key(|k| use_rank(&k.sk, k.priority.map(i64::from), &k.created_at, &k.id));
+}
+
+/// Where a key stands in the order use-key tries keys in (and lists show them): the
+/// primary first, then by priority (lower first; none is 0), age and id.
+pub(crate) fn use_rank(
+    sk: &str,
+    priority: Option<i64>,
+    created_at: &str,
+    id: &str,
+) -> (bool, i64, String, String) {
+    (
+        sk != PRIMARY_SLOT,
+        priority.unwrap_or(0),
+        created_at.to_owned(),
+        id.to_owned(),
+    )
 }

@@ -163,6 +163,27 @@ impl ConfigRepository {
         Ok(out.item)
     }
 
+    /// Every item of a provider's partition, ciphertext included (a strongly
+    /// consistent Query; at most five keys): for the code that picks or moves keys.
+    pub(crate) async fn partition(
+        &self,
+        operation: &'static str,
+        pk: &str,
+    ) -> Result<Vec<Item>, RepoError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .select(aws_sdk_dynamodb::types::Select::AllAttributes)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .send()
+            .await
+            .map_err(|e| RepoError::sdk(operation, e))?;
+        Ok(out.items.unwrap_or_default())
+    }
+
     /// Sends one UpdateItem of the item under (`pk`, `sk`): `build` adds the
     /// expressions to the chain every write shares. A failed condition is
     /// [`Written::Refused`].

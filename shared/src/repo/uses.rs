@@ -9,11 +9,10 @@
 //! primary's or another key's, never both); the primary's refusal carries the
 //! provider's settings for another key.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
+use super::keys::use_rank;
 use super::ring::Ring;
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY};
 use super::{
@@ -114,19 +113,18 @@ fn combined(refusals: Vec<UseRecord>) -> UseRecord {
 
 /// The order keys are tried in: the primary, then by `priority`, age, id.
 fn use_order(items: &mut [Item]) {
-    let key = |item: &Item| {
+    items.sort_by_key(|item| {
         let text = |name: &str| match item.get(name) {
-            Some(AttributeValue::S(v)) => v.clone(),
-            _ => String::new(),
+            Some(AttributeValue::S(v)) => v.as_str(),
+            _ => "",
         };
-        (
-            text(SORT_KEY) != PRIMARY_SLOT,
-            number::<i64>(item, "priority").unwrap_or(0),
+        use_rank(
+            text(SORT_KEY),
+            number::<i64>(item, "priority"),
             text("createdAt"),
             text("id"),
         )
-    };
-    items.sort_by_key(key);
+    });
 }
 
 /// What one attempt on one key found: the record, and the item the refusal showed.
@@ -180,7 +178,7 @@ impl ConfigRepository {
             };
             return Ok(with_settings(other.record, primary.seen.as_ref()));
         }
-        let mut items = self.partition(&pk).await?;
+        let mut items = self.partition("record use", &pk).await?;
         let primary = items
             .iter()
             .find(|i| matches!(i.get(SORT_KEY), Some(AttributeValue::S(sk)) if sk == PRIMARY_SLOT))
@@ -202,23 +200,6 @@ impl ConfigRepository {
             }
         }
         Ok(combined(refusals))
-    }
-
-    /// Every item of a provider's partition, ciphertext included (a strongly
-    /// consistent Query; at most five keys).
-    async fn partition(&self, pk: &str) -> Result<Vec<Item>, RepoError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .select(Select::AllAttributes)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(pk))
-            .send()
-            .await
-            .map_err(|e| RepoError::sdk("record use", e))?;
-        Ok(out.items.unwrap_or_default())
     }
 
     /// Records a use of the key at (`pk`, `sk`), retrying while the item changes

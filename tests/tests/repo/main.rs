@@ -81,6 +81,17 @@ fn client_with(stack: &Stack, interceptor: impl Intercept + 'static) -> aws_sdk_
     )
 }
 
+/// The DynamoDB operation of a request about to be sent (`X-Amz-Target`), e.g.
+/// "UpdateItem".
+fn operation_of(context: &BeforeTransmitInterceptorContextRef<'_>) -> String {
+    let target = context
+        .request()
+        .headers()
+        .get("x-amz-target")
+        .unwrap_or_default();
+    target.rsplit('.').next().unwrap_or_default().to_owned()
+}
+
 /// Every answer a DynamoDB client received: the operation (`X-Amz-Target`) and
 /// the raw body, error answers included.
 #[derive(Debug, Clone, Default)]
@@ -107,13 +118,7 @@ impl Intercept for Answers {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        let operation = target.rsplit('.').next().unwrap_or_default();
-        *self.target.lock().unwrap() = operation.to_owned();
+        *self.target.lock().unwrap() = operation_of(context);
         Ok(())
     }
 
@@ -153,12 +158,7 @@ impl Intercept for LoseFirstAnswer {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        *self.target.lock().unwrap() = target.rsplit('.').next().unwrap_or_default().to_owned();
+        *self.target.lock().unwrap() = operation_of(context);
         Ok(())
     }
 
