@@ -52,10 +52,12 @@ async fn update_settings_never_receives_the_ciphertext_and_answers_the_whole_con
     // Given alice's key, used once and tested
     let stack = Stack::new().await;
     let (_, stored) = store_as(&stack, ALICE, json!({"provider": "openai", "apiKey": KEY})).await;
-    let now = timestamp(OffsetDateTime::now_utc());
+    // One instant for the use and the test, so both record the same millisecond.
+    let at = OffsetDateTime::now_utc();
+    let now = timestamp(at);
     let repo = &stack.state.repo;
     assert!(matches!(
-        repo.record_use(ALICE, ProviderId::OpenAi, None, OffsetDateTime::now_utc())
+        repo.record_use(ALICE, ProviderId::OpenAi, None, at)
             .await
             .unwrap(),
         apikeys::repo::UseRecord::Used(_)
