@@ -2,14 +2,19 @@
 //! Lambda Invoke API (never through API Gateway) to get a user's key:
 //!
 //! - `{"userId", "provider", "keyId"?}` →
-//!   `{"found": true, "apiKey", "keyId", "keyHint", "provider", "settings", "endpoint"?}`
+//!   `{"found": true, "apiKey", "keyId", "lease", "keyHint", "provider", "settings",
+//!   "endpoint"?}`
 //!   or `{"found": false, "reason": "none" | "inactive" | "expired" | "all_unavailable", …}`
 //!   (`all_unavailable` adds `"unavailable"`, what the provider said, and
 //!   `"availableAt"`, the earliest time a key is usable again, or null when only
 //!   replacing or testing it again makes it usable).
-//! - `{"userId", "provider", "keyId", "outcome": "rate_limited" | "invalid" |
-//!   "quota_exceeded" | "ok", "retryAfterSeconds"?}` → `{"recorded": true | false}`:
-//!   what the provider answered the app's server, so the next call can skip the key.
+//! - `{"userId", "provider", "keyId", "lease"?, "outcome": "rate_limited" | "invalid" |
+//!   "quota_exceeded" | "ok", "retryAfterSeconds"?}` → `{"recorded": true}` or
+//!   `{"recorded": false, "reason": "stale" | "none"}`: what the provider answered the
+//!   app's server, so the next call can skip the key. The `lease` is the one the use
+//!   answered: a report about a key replaced or tested since is stale and marks
+//!   nothing. A report without one (callers before leases) applies to the key as it
+//!   is now; that form is kept for one release.
 //! - Bad input → `{"error": {"field", "message"}}`; unavailable key material →
 //!   `{"error": {"message"}, "retryAfterSeconds"}`; anything else →
 //!   `{"error": {"message": "internal error"}, "requestId"}` with the cause in the
@@ -44,9 +49,25 @@ const FIELDS: &[&str] = &[
     "userId",
     "provider",
     "keyId",
+    "lease",
     "outcome",
     "retryAfterSeconds",
 ];
+
+/// The lease of a handed-out key: the key's revision, in a form callers pass back
+/// as it is.
+pub fn lease_of(key_revision: u64) -> String {
+    format!("rev-{key_revision}")
+}
+
+/// The key revision a lease names; `None` when it is not one.
+fn lease_revision(lease: &str) -> Option<u64> {
+    let digits = lease.strip_prefix("rev-")?;
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
 
 /// A payload, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +89,9 @@ pub enum UseKeyRequest {
         provider: ProviderId,
         /// Which key.
         key_id: String,
+        /// The revision of the key the report is about (its lease); `None` from
+        /// callers before leases: the key as it is now.
+        lease: Option<u64>,
         /// What the provider said.
         outcome: Outcome,
         /// For `rate_limited`: how long to skip the key.
@@ -163,6 +187,12 @@ impl UseKeyRequest {
             }
             other => other.map(str::to_owned),
         };
+        let lease = match string(body, "lease")? {
+            None => None,
+            Some(raw) => Some(lease_revision(raw).ok_or_else(|| {
+                wrong("lease", "must be the lease use-key answered with the key")
+            })?),
+        };
         let outcome = match string(body, "outcome")? {
             None => None,
             Some("rate_limited") => Some(Outcome::RateLimited),
@@ -196,6 +226,9 @@ impl UseKeyRequest {
                 if retry_after_secs.is_some() {
                     return Err(wrong("retryAfterSeconds", "belongs to an outcome report"));
                 }
+                if lease.is_some() {
+                    return Err(wrong("lease", "belongs to an outcome report"));
+                }
                 Ok(Self::Use {
                     user,
                     provider,
@@ -214,6 +247,7 @@ impl UseKeyRequest {
                     user,
                     provider,
                     key_id,
+                    lease,
                     outcome,
                     retry_after_secs: retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS),
                 })
@@ -255,6 +289,7 @@ pub async fn handle(state: &SealingState, payload: &Value, request_id: &str) -> 
             user,
             provider,
             key_id,
+            lease,
             outcome,
             retry_after_secs,
         } => {
@@ -270,21 +305,27 @@ pub async fn handle(state: &SealingState, payload: &Value, request_id: &str) -> 
             match state
                 .base
                 .repo
-                .report_outcome(user.as_str(), provider, &key_id, reported, now)
+                .report_outcome(user.as_str(), provider, &key_id, reported, lease, now)
                 .await
             {
-                Ok(recorded) => {
+                Ok(answer) => {
+                    let reason = answer.reason();
                     tracing::info!(
                         target: "apikeys::audit",
                         event = "api_key.outcome_reported",
-                        outcome = if recorded { "success" } else { "failure" },
+                        outcome = if reason.is_none() { "success" } else { "failure" },
                         user_id = user.as_str(),
                         provider = provider.as_str(),
                         key_id = key_id.as_str(),
                         reported = reported.as_str(),
+                        reason = reason.unwrap_or(""),
+                        leased = lease.is_some(),
                         request_id,
                     );
-                    json!({"recorded": recorded})
+                    match reason {
+                        None => json!({"recorded": true}),
+                        Some(reason) => json!({"recorded": false, "reason": reason}),
+                    }
                 }
                 Err(e) => internal(&e, request_id),
             }
@@ -317,6 +358,7 @@ fn answer_use(
                 "found": true,
                 "apiKey": key.expose_secret(),
                 "keyId": config.id,
+                "lease": lease_of(config.key_revision),
                 "keyHint": config.key_hint,
                 "provider": provider.as_str(),
                 "settings": config.settings,

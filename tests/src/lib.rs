@@ -7,6 +7,8 @@
 //! `operations` (provision, import, rewrap, usage, maintenance, stats), and the
 //! checks of the template, key checks and seed sources.
 
+pub mod calls;
+pub mod pause;
 pub mod template;
 
 use std::collections::HashMap;
@@ -237,6 +239,23 @@ impl Stack {
         }
     }
 
+    /// The states of the functions over this table, with `pause` on their DynamoDB
+    /// client: for deterministic races (see [`pause`]).
+    pub fn paused(&self, pause: &pause::PauseBefore) -> (State, SealingState) {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+                .interceptor(pause.clone())
+                .build(),
+        );
+        let state = State::new(client, self.state.config.clone());
+        let sealing = SealingState::new(
+            state.clone(),
+            test_key_material(&self.sdk),
+            apikeys::keytest::KeyTester::new(apikeys::keytest::KeyTestSettings::default()),
+        );
+        (state, sealing)
+    }
+
     /// A `State` over a table that does not exist: every DynamoDB call fails, so the
     /// functions answer 500.
     pub fn state_over_missing_table(&self) -> State {
@@ -280,6 +299,35 @@ impl Stack {
             .send()
             .await
             .expect("update item");
+    }
+
+    /// Every item of the partition `pk` (a user's provider), read strongly
+    /// consistent, every attribute.
+    pub async fn partition(&self, pk: &str) -> Vec<Item> {
+        self.dynamodb
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .send()
+            .await
+            .expect("query a partition")
+            .items
+            .unwrap_or_default()
+    }
+
+    /// The ids of the active keys of the partition `pk`, as the table holds them.
+    pub async fn active_ids(&self, pk: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .partition(pk)
+            .await
+            .iter()
+            .filter(|i| matches!(i.get("isActive"), Some(AttributeValue::Bool(true))))
+            .filter_map(|i| text(i, "id").map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// The primary key's item of `pk`, read strongly consistent, every attribute.

@@ -22,6 +22,10 @@ use crate::domain::{timestamp, KeyView};
 use crate::repo::{Added, KeyWrite, StoreWrite, MAX_KEYS_PER_PROVIDER};
 use crate::sealing_state::SealingState;
 
+/// Adds a provider's first key and keys beside it: how often an add starts again
+/// when another add or a delete changes the provider between its writes.
+const ADD_ATTEMPTS: usize = 3;
+
 /// Handles an add-key request.
 pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
     serve(req, "api_key.store", async |req, call| {
@@ -74,36 +78,48 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
             now: &now_text,
             new_id: &new_id,
         };
-        let item = match state.base.repo.add_key(&write).await? {
-            Added::Added(item) => *item,
-            Added::Full => {
-                call.audit.event("api_key.store_refused");
-                return Err(ApiError::Conflict(format!(
-                    "{provider} has {MAX_KEYS_PER_PROVIDER} keys already, the most a provider \
-                     keeps: delete one first"
-                )));
+        let mut kept = None;
+        for _ in 0..ADD_ATTEMPTS {
+            match state.base.repo.add_key(&write).await? {
+                Added::Added(item) => kept = Some(*item),
+                Added::Full => {
+                    call.audit.event("api_key.store_refused");
+                    return Err(ApiError::Conflict(format!(
+                        "{provider} has {MAX_KEYS_PER_PROVIDER} keys already, the most a \
+                         provider keeps: delete one first"
+                    )));
+                }
+                // The provider's first key: it becomes the primary, unless another
+                // first key got there meanwhile (then it goes beside that one).
+                Added::NoPrimary => {
+                    kept = state
+                        .base
+                        .repo
+                        .create(StoreWrite {
+                            user_id: user,
+                            provider,
+                            envelope: write.envelope,
+                            key_hint: write.key_hint,
+                            endpoint: write.endpoint,
+                            key_expires_at: write.key_expires_at,
+                            settings: None,
+                            validation: write.validation,
+                            now: &now_text,
+                            new_id: &new_id,
+                            label: write.label,
+                        })
+                        .await?
+                        .map(|stored| stored.item);
+                }
             }
-            Added::NoPrimary => {
-                // The provider's first key: it becomes the primary.
-                let stored = state
-                    .base
-                    .repo
-                    .store(StoreWrite {
-                        user_id: user,
-                        provider,
-                        envelope: write.envelope,
-                        key_hint: write.key_hint,
-                        endpoint: write.endpoint,
-                        key_expires_at: write.key_expires_at,
-                        settings: None,
-                        validation: write.validation,
-                        now: &now_text,
-                        new_id: &new_id,
-                        label: write.label,
-                    })
-                    .await?;
-                stored.item
+            if kept.is_some() {
+                break;
             }
+        }
+        let Some(item) = kept else {
+            return Err(ApiError::Conflict(format!(
+                "The keys of {provider} changed meanwhile: read them again and retry"
+            )));
         };
         call.audit.event("api_key.stored");
         let key = KeyView::from_item(item, now, state.base.config.rotation_after);

@@ -22,7 +22,7 @@ use super::respond::{empty_response, json_response};
 use super::serve::serve;
 use crate::domain::KeyView;
 use crate::provider::ProviderId;
-use crate::repo::MAX_KEYS_PER_PROVIDER;
+use crate::repo::{PrimaryDelete, MAX_KEYS_PER_PROVIDER};
 use crate::state::State;
 
 /// The `{provider}` and `{keyId}` of a key route: from the path parameters API
@@ -113,31 +113,43 @@ pub async fn delete(state: &State, req: Request) -> Response<Body> {
         let id = key_id(raw_id)?;
         call.audit.provider(provider);
         let user = call.user.as_str();
-        if state.repo.delete_key(user, provider, &id).await? {
-            call.audit.event("api_key.deleted");
-            return Ok(empty_response(StatusCode::NO_CONTENT));
-        }
-        // Not another key: the primary, or none of this user's.
-        let keys = state.repo.provider_keys(user, provider).await?;
-        match keys.iter().find(|k| k.id == id) {
-            Some(_) if keys.len() > 1 => Err(ApiError::Conflict(format!(
-                "That is the primary key of {provider}: make another key primary first \
-                 (PUT /api/provider-configs/{provider}/keys/{{keyId}} with primary: true), or \
-                 delete every key with DELETE /api/provider-configs/{provider}"
-            ))),
-            Some(_) => {
-                let now = OffsetDateTime::now_utc();
-                let purge_at = (now + state.config.delete_grace).unix_timestamp();
-                let now = crate::domain::timestamp(now);
-                if state.repo.delete(user, provider, &now, purge_at).await? {
-                    call.audit.event("api_key.deleted");
-                    Ok(empty_response(StatusCode::NO_CONTENT))
-                } else {
-                    Err(ApiError::KeyNotFound(provider))
-                }
+        // Another key, or the primary; a key made primary (or another made primary
+        // instead) between the two writes is looked for again where it is now.
+        for _ in 0..DELETE_ATTEMPTS {
+            if state.repo.delete_key(user, provider, &id).await? {
+                call.audit.event("api_key.deleted");
+                return Ok(empty_response(StatusCode::NO_CONTENT));
             }
-            None => Err(ApiError::KeyNotFound(provider)),
+            let now = OffsetDateTime::now_utc();
+            let purge_at = (now + state.config.delete_grace).unix_timestamp();
+            let now = crate::domain::timestamp(now);
+            match state
+                .repo
+                .delete_only_key(user, provider, &id, &now, purge_at)
+                .await?
+            {
+                PrimaryDelete::Deleted => {
+                    call.audit.event("api_key.deleted");
+                    return Ok(empty_response(StatusCode::NO_CONTENT));
+                }
+                PrimaryDelete::HasOthers => {
+                    return Err(ApiError::Conflict(format!(
+                        "That is the primary key of {provider}: make another key primary \
+                         first (PUT /api/provider-configs/{provider}/keys/{{keyId}} with \
+                         primary: true), or delete every key with DELETE \
+                         /api/provider-configs/{provider}"
+                    )))
+                }
+                PrimaryDelete::NotFound => return Err(ApiError::KeyNotFound(provider)),
+                PrimaryDelete::Moved => {}
+            }
         }
+        Err(ApiError::Conflict(
+            "The provider's keys changed meanwhile: read them again and retry".to_owned(),
+        ))
     })
     .await
 }
+
+/// Writes a delete of one key makes while the key moves between places.
+const DELETE_ATTEMPTS: usize = 3;

@@ -63,6 +63,10 @@ pub struct ConfigItem {
     /// Incremented on every write.
     #[serde(default)]
     pub version: u64,
+    /// Incremented when the key is replaced or tested again: what a lease names, so
+    /// that a report about the key as it was marks nothing (absent reads as 0).
+    #[serde(default)]
+    pub key_revision: u64,
     /// DynamoDB TTL (epoch seconds) of a soft-deleted item.
     #[serde(default)]
     pub expires_at: Option<i64>,

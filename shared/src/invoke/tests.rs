@@ -82,3 +82,34 @@ fn an_api_gateway_event_is_refused_before_anything_else() {
     });
     assert_eq!(field_of(event), "requestContext");
 }
+
+#[test]
+fn a_lease_is_read_back_from_what_a_use_answered_and_nothing_else() {
+    let report = UseKeyRequest::parse(&json!({
+        "userId": "u", "provider": "openai", "keyId": "k", "outcome": "invalid",
+        "lease": lease_of(7)
+    }))
+    .unwrap();
+    assert!(matches!(
+        report,
+        UseKeyRequest::Report { lease: Some(7), .. }
+    ));
+    for wrong_lease in [
+        json!("7"),
+        json!("rev-"),
+        json!("rev-x1"),
+        json!(7),
+        json!("rev-1 "),
+    ] {
+        assert_eq!(
+            field_of(json!({"userId": "u", "provider": "openai", "keyId": "k",
+                            "outcome": "ok", "lease": wrong_lease})),
+            "lease"
+        );
+    }
+    // A lease belongs to a report, not to a use.
+    assert_eq!(
+        field_of(json!({"userId": "u", "provider": "openai", "lease": lease_of(1)})),
+        "lease"
+    );
+}

@@ -93,6 +93,15 @@ const UPDATE_SETTINGS: &str = "SET settings = :s, updatedAt = :now, id = id, \
 /// Upserts a store makes before giving up on an item that changes under it.
 const STORE_ATTEMPTS: usize = 3;
 
+/// What a store may write over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upsert {
+    /// An active configuration too: its key is replaced (the store route).
+    Replace,
+    /// Only where no configuration is active (a provider's first key, added).
+    CreateOnly,
+}
+
 impl ConfigRepository {
     /// Creates or replaces a user's key for a provider in one upsert (answering
     /// `ALL_OLD`). Replacing an active configuration keeps its id, creation time,
@@ -103,22 +112,52 @@ impl ConfigRepository {
     /// inactive) is first brought to that shape, which costs one more round trip
     /// once per such item.
     pub async fn store(&self, w: StoreWrite<'_>) -> Result<Stored, RepoError> {
-        let pk = ConfigItem::key(w.user_id, w.provider);
-        for _ in 0..STORE_ATTEMPTS {
-            match self.upsert(&pk, &w).await? {
-                Written::Applied(old) => {
-                    return stored(&w, pk, Some(old).filter(|a| !a.is_empty()));
-                }
-                Written::Refused(_) => self.forget_history(&pk).await?,
-            }
+        match self.write_primary(&w, Upsert::Replace).await? {
+            Some(stored) => Ok(stored),
+            None => Err(RepoError::new(
+                "store",
+                "the item changed under every attempt",
+            )),
         }
-        Err(RepoError::new(
-            "store",
-            "the item changed under every attempt",
-        ))
     }
 
-    async fn upsert(&self, pk: &str, w: &StoreWrite<'_>) -> Result<Written, RepoError> {
+    /// Makes a provider's first key, as [`Self::store`] does, but only where no
+    /// active configuration is: `None` when one is (another first key won the race;
+    /// the caller adds beside it instead of replacing it).
+    pub async fn create(&self, w: StoreWrite<'_>) -> Result<Option<Stored>, RepoError> {
+        self.write_primary(&w, Upsert::CreateOnly).await
+    }
+
+    async fn write_primary(
+        &self,
+        w: &StoreWrite<'_>,
+        mode: Upsert,
+    ) -> Result<Option<Stored>, RepoError> {
+        let pk = ConfigItem::key(w.user_id, w.provider);
+        for _ in 0..STORE_ATTEMPTS {
+            match self.upsert(&pk, w, mode).await? {
+                Written::Applied(old) => {
+                    return stored(w, pk, Some(old).filter(|a| !a.is_empty())).map(Some);
+                }
+                Written::Refused(_) => {
+                    // Refused: a deleted item that still holds its history (bring it
+                    // to the shape a delete leaves, then write again), or, for a
+                    // create, an active configuration.
+                    if !self.forget_history(&pk).await? && mode == Upsert::CreateOnly {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn upsert(
+        &self,
+        pk: &str,
+        w: &StoreWrite<'_>,
+        mode: Upsert,
+    ) -> Result<Written, RepoError> {
         let mut set = vec![
             "userId = :u",
             "provider = :p",
@@ -133,7 +172,9 @@ impl ConfigRepository {
         ];
         // A new or replaced key starts usable: no mark from what a provider said of the
         // one before.
+        // A key written by the functions is no longer a migration's copy.
         let mut remove = vec![
+            "migratedVersion",
             "deletedAt",
             "expiresAt",
             "deletedId",
@@ -194,16 +235,22 @@ impl ConfigRepository {
             }
             None => remove.extend(["lastValidatedAt", "lastValidationStatus"]),
         }
+        // A new or replaced key is a new revision: leases of the one before are stale.
         let expression = format!(
-            "SET {} REMOVE {} ADD version :one",
+            "SET {} REMOVE {} ADD version :one, keyRevision :one",
             set.join(", "),
             remove.join(", ")
         );
+        let condition = match mode {
+            // Absent, active, or deleted with its history forgotten.
+            Upsert::Replace => "attribute_not_exists(id) OR isActive = :t",
+            // Absent, or deleted with its history forgotten.
+            Upsert::CreateOnly => "attribute_not_exists(id)",
+        };
         self.update("store", pk, PRIMARY_SLOT, |u| {
             u.update_expression(expression)
                 .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
-                // Absent, active, or deleted with its history forgotten.
-                .condition_expression("attribute_not_exists(id) OR isActive = :t")
+                .condition_expression(condition)
                 .set_expression_attribute_values(Some(values))
                 .return_values(ReturnValue::AllOld)
         })
@@ -211,19 +258,20 @@ impl ConfigRepository {
     }
 
     /// Brings a deleted item that still holds its history to the shape a delete
-    /// leaves. Refused when the item is active or has that shape already.
-    async fn forget_history(&self, pk: &str) -> Result<(), RepoError> {
-        self.update("store", pk, PRIMARY_SLOT, |u| {
-            u.update_expression(format!(
-                "SET {KEEP_FORMER} REMOVE {FORGET} ADD version :one"
-            ))
-            .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
-            .condition_expression("isActive = :f AND attribute_exists(id)")
-            .expression_attribute_values(":f", AttributeValue::Bool(false))
-            .expression_attribute_values(":one", n(1))
-        })
-        .await?;
-        Ok(())
+    /// leaves. Refused (false) when the item is active or has that shape already.
+    async fn forget_history(&self, pk: &str) -> Result<bool, RepoError> {
+        let written = self
+            .update("store", pk, PRIMARY_SLOT, |u| {
+                u.update_expression(format!(
+                    "SET {KEEP_FORMER} REMOVE {FORGET} ADD version :one"
+                ))
+                .expression_attribute_names(ENDPOINT_NAME.0, ENDPOINT_NAME.1)
+                .condition_expression("isActive = :f AND attribute_exists(id)")
+                .expression_attribute_values(":f", AttributeValue::Bool(false))
+                .expression_attribute_values(":one", n(1))
+            })
+            .await?;
+        Ok(written.applied().is_some())
     }
 
     /// A user's active configurations, by provider, from the `byUser` index
@@ -299,11 +347,13 @@ impl ConfigRepository {
 
 /// The item a store wrote, from what it held before (`ALL_OLD`).
 fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, RepoError> {
-    let version = old
-        .as_ref()
-        .and_then(|o| number::<u64>(o, "version"))
-        .unwrap_or(0)
-        + 1;
+    let next = |name: &str| {
+        old.as_ref()
+            .and_then(|o| number::<u64>(o, name))
+            .unwrap_or(0)
+            + 1
+    };
+    let (version, key_revision) = (next("version"), next("keyRevision"));
     let kept = match old {
         Some(o) if is_active(&o) => Some(decode("store", o)?),
         _ => None,
@@ -345,6 +395,7 @@ fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, R
         deleted_at: None,
         usage_count,
         version,
+        key_revision,
         expires_at: None,
     };
     Ok(Stored { item, created })

@@ -154,6 +154,7 @@ impl ConfigRepository {
             };
         }
         promoted.insert("updatedAt".into(), s(now));
+        promoted.remove(super::migrate::MIGRATED_VERSION);
         promoted.insert("version".into(), bump(primary));
         // The former primary: its key, in the place the promoted key had.
         let mut demoted = primary.clone();
@@ -166,6 +167,7 @@ impl ConfigRepository {
             None => demoted.insert("priority".into(), n(0)),
         };
         demoted.insert("updatedAt".into(), s(now));
+        demoted.remove(super::migrate::MIGRATED_VERSION);
         demoted.insert("version".into(), bump(other));
         let unchanged = |item: &Item| {
             item.get("version")

@@ -16,9 +16,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::Value;
 
-use super::schema::{
-    extra_slot, BY_USER_INDEX, EXTRA_SLOT_PREFIX, PRIMARY_SLOT, SORT_KEY, TABLE_KEY,
-};
+use super::schema::{extra_slot, BY_USER_INDEX, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
 use super::transact::{is_cancelled, send_transaction};
 use super::{active, decode, is_active, n, s, ConfigRepository, Item, RepoError};
 use crate::config::ConfigItem;
@@ -94,6 +92,7 @@ impl ConfigRepository {
             ("priority".to_owned(), n(w.priority)),
             ("usageCount".to_owned(), n(0)),
             ("version".to_owned(), n(1)),
+            ("keyRevision".to_owned(), n(1)),
         ]);
         let optional = [
             ("keyHint", w.key_hint.map(s)),
@@ -121,9 +120,7 @@ impl ConfigRepository {
     /// the primary, as [`Self::add_key`] does: never over an existing item, with the
     /// primary's count in the same transaction.
     pub async fn put_new_key(&self, item: &ConfigItem, envelope: &str) -> Result<Added, RepoError> {
-        let mut attrs: Item = serde_dynamo::to_item(item)
-            .map_err(|e| RepoError::new("encode item", e.to_string()))?;
-        attrs.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+        let mut attrs = super::row_of(item)?;
         attrs.insert(super::schema::CIPHERTEXT_ATTRIBUTE.into(), s(envelope));
         self.insert_beside_primary(&item.pk, attrs, &item.id).await
     }
@@ -141,7 +138,9 @@ impl ConfigRepository {
             .table_name(&self.table)
             .key(TABLE_KEY, s(pk))
             .key(SORT_KEY, s(PRIMARY_SLOT))
-            .update_expression("ADD keyCount :one")
+            // The count and the version: a delete of every key reads the version and
+            // is refused when a key was added since.
+            .update_expression("ADD keyCount :one, version :one")
             .condition_expression(
                 "isActive = :t AND (attribute_not_exists(keyCount) OR keyCount < :most)",
             )
@@ -238,9 +237,10 @@ impl ConfigRepository {
             .table_name(&self.table)
             .key(TABLE_KEY, s(&pk))
             .key(SORT_KEY, s(PRIMARY_SLOT))
-            .update_expression("ADD keyCount :minus")
+            .update_expression("ADD keyCount :minus, version :one")
             .condition_expression("keyCount > :zero")
             .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":zero", n(0))
             .build()
             .map_err(|e| RepoError::new("delete key", e.to_string()))?;
@@ -263,8 +263,12 @@ impl ConfigRepository {
     /// The provider's other keys go with it. False when none was active.
     ///
     /// One round trip when the provider has one key (the update's condition says
-    /// so); otherwise two: the other keys' slots, then one transaction that deletes
-    /// them with the soft delete.
+    /// so: the count changes only in a transaction with the key it counts).
+    /// Otherwise the provider's keys are read, then deleted in one transaction with
+    /// the soft delete, conditional on what was read: the primary's version (which
+    /// every add, delete and swap of a key changes) and each other key's. A key
+    /// added or moved between the read and the write cancels it, and the delete
+    /// starts again from a fresh read.
     pub async fn delete(
         &self,
         user_id: &str,
@@ -273,18 +277,16 @@ impl ConfigRepository {
         expires_at: i64,
     ) -> Result<bool, RepoError> {
         let pk = ConfigItem::key(user_id, provider);
-        let values = [
-            (":f", AttributeValue::Bool(false)),
-            (":t", active()),
-            (":now", s(now)),
-            (":exp", n(expires_at)),
-            (":one", n(1)),
-        ];
-        let written = self
+        let values = Item::from([
+            (":f".to_owned(), AttributeValue::Bool(false)),
+            (":t".to_owned(), active()),
+            (":now".to_owned(), s(now)),
+            (":exp".to_owned(), n(expires_at)),
+            (":one".to_owned(), n(1)),
+        ]);
+        let alone = self
             .update("delete", pk.as_str(), PRIMARY_SLOT, |u| {
-                values
-                    .iter()
-                    .fold(u, |u, (k, v)| u.expression_attribute_values(*k, v.clone()))
+                u.set_expression_attribute_values(Some(values.clone()))
                     .update_expression(super::configs::delete_expression())
                     .expression_attribute_names(
                         super::configs::ENDPOINT_NAME.0,
@@ -297,66 +299,114 @@ impl ConfigRepository {
                     .return_values(ReturnValue::None)
             })
             .await?;
-        if written.applied().is_some() {
+        if alone.applied().is_some() {
             return Ok(true);
         }
-        // Refused: nothing active, or other keys to delete with it.
-        let extras = self.extra_slots(&pk).await?;
-        if extras.is_empty() {
-            return Ok(false);
-        }
-        let soft = Update::builder()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(&pk))
-            .key(SORT_KEY, s(PRIMARY_SLOT))
-            .update_expression(super::configs::delete_expression())
-            .expression_attribute_names(
-                super::configs::ENDPOINT_NAME.0,
-                super::configs::ENDPOINT_NAME.1,
-            )
-            .condition_expression("isActive = :t")
-            .set_expression_attribute_values(Some(
-                values
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                    .collect(),
-            ))
-            .build()
-            .map_err(|e| RepoError::new("delete", e.to_string()))?;
-        let mut request = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(soft).build());
-        for sk in extras {
-            let gone = Delete::builder()
+        for _ in 0..DELETE_ATTEMPTS {
+            let slots = self.slots(&pk).await?;
+            let Some(primary) = slots.iter().find(|k| k.sk == PRIMARY_SLOT && k.active) else {
+                return Ok(false);
+            };
+            let mut soft_values = values.clone();
+            soft_values.insert(":v".to_owned(), n(primary.version));
+            let soft = Update::builder()
                 .table_name(&self.table)
                 .key(TABLE_KEY, s(&pk))
-                .key(SORT_KEY, s(sk))
+                .key(SORT_KEY, s(PRIMARY_SLOT))
+                .update_expression(super::configs::delete_expression())
+                .expression_attribute_names(
+                    super::configs::ENDPOINT_NAME.0,
+                    super::configs::ENDPOINT_NAME.1,
+                )
+                .condition_expression("isActive = :t AND version = :v")
+                .set_expression_attribute_values(Some(soft_values))
                 .build()
                 .map_err(|e| RepoError::new("delete", e.to_string()))?;
-            request = request.transact_items(TransactWriteItem::builder().delete(gone).build());
+            let mut request = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(soft).build());
+            for other in slots.iter().filter(|k| k.sk != PRIMARY_SLOT) {
+                let gone = Delete::builder()
+                    .table_name(&self.table)
+                    .key(TABLE_KEY, s(&pk))
+                    .key(SORT_KEY, s(&other.sk))
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(other.version))
+                    .build()
+                    .map_err(|e| RepoError::new("delete", e.to_string()))?;
+                request = request.transact_items(TransactWriteItem::builder().delete(gone).build());
+            }
+            match send_transaction(request).await {
+                Ok(_) => return Ok(true),
+                // Something changed since the read: read again.
+                Err(err) if is_cancelled(&err) => continue,
+                Err(err) => return Err(RepoError::sdk("delete", err)),
+            }
         }
-        match send_transaction(request).await {
-            Ok(_) => Ok(true),
-            Err(err) if is_cancelled(&err) => Ok(false),
-            Err(err) => Err(RepoError::sdk("delete", err)),
-        }
+        Err(RepoError::new(
+            "delete",
+            "the provider's keys changed under every attempt",
+        ))
     }
 
-    /// The sort keys of the provider's keys other than the primary (a strongly
-    /// consistent Query of the keys alone).
-    pub(crate) async fn extra_slots(&self, pk: &str) -> Result<Vec<String>, RepoError> {
+    /// Deletes the primary key `key_id` when it is the provider's only key: the
+    /// configuration goes with it (one conditional update). A key added meanwhile
+    /// makes it [`PrimaryDelete::HasOthers`], never a second deleted key.
+    pub async fn delete_only_key(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        key_id: &str,
+        now: &str,
+        expires_at: i64,
+    ) -> Result<PrimaryDelete, RepoError> {
+        let pk = ConfigItem::key(user_id, provider);
+        let written = self
+            .update("delete", pk.as_str(), PRIMARY_SLOT, |u| {
+                u.update_expression(super::configs::delete_expression())
+                    .expression_attribute_names(
+                        super::configs::ENDPOINT_NAME.0,
+                        super::configs::ENDPOINT_NAME.1,
+                    )
+                    .condition_expression(
+                        "isActive = :t AND id = :k AND \
+                         (attribute_not_exists(keyCount) OR keyCount = :zero)",
+                    )
+                    .expression_attribute_values(":f", AttributeValue::Bool(false))
+                    .expression_attribute_values(":t", active())
+                    .expression_attribute_values(":k", s(key_id))
+                    .expression_attribute_values(":now", s(now))
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":zero", n(0))
+                    .return_values(ReturnValue::None)
+            })
+            .await?;
+        if written.applied().is_some() {
+            return Ok(PrimaryDelete::Deleted);
+        }
+        let slots = self.slots(&pk).await?;
+        Ok(match slots.iter().find(|k| k.active && k.id == key_id) {
+            Some(k) if k.sk == PRIMARY_SLOT => PrimaryDelete::HasOthers,
+            Some(_) => PrimaryDelete::Moved,
+            None => PrimaryDelete::NotFound,
+        })
+    }
+
+    /// Where the provider's keys are (a strongly consistent Query of the keys and
+    /// versions alone, never the ciphertext).
+    pub(crate) async fn slots(&self, pk: &str) -> Result<Vec<Slot>, RepoError> {
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .consistent_read(true)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :extra)")
+            .key_condition_expression("pk = :pk")
             // What delete-config's IAM policy requires (`dynamodb:Select`).
             .select(Select::SpecificAttributes)
-            .projection_expression("pk, sk")
+            .projection_expression("pk, sk, id, isActive, version")
             .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":extra", s(EXTRA_SLOT_PREFIX))
             .send()
             .await
             .map_err(|e| RepoError::sdk("list keys", e))?;
@@ -364,13 +414,47 @@ impl ConfigRepository {
             .items
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|mut i| match i.remove(SORT_KEY) {
-                Some(AttributeValue::S(sk)) => Some(sk),
-                _ => None,
+            .filter_map(|i| {
+                let text = |name: &str| match i.get(name) {
+                    Some(AttributeValue::S(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                Some(Slot {
+                    sk: text(SORT_KEY)?,
+                    id: text("id").unwrap_or_default(),
+                    active: is_active(&i),
+                    version: super::number(&i, "version").unwrap_or(0),
+                })
             })
             .collect())
     }
 }
+
+/// One of a provider's items, as a delete reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    sk: String,
+    id: String,
+    active: bool,
+    version: u64,
+}
+
+/// What deleting a primary key by its id did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimaryDelete {
+    /// It was the only key: the configuration is deleted.
+    Deleted,
+    /// It is the primary, and the provider has other keys.
+    HasOthers,
+    /// It is one of the other keys now (made another key primary meanwhile).
+    Moved,
+    /// The provider has no active key of that id.
+    NotFound,
+}
+
+/// Reads and transactions a delete of every key makes before giving up on keys
+/// that change under it.
+const DELETE_ATTEMPTS: usize = 5;
 
 /// The primary first, then the others by priority, age and id.
 pub fn sort_keys(keys: &mut [ConfigItem]) {

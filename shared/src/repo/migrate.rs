@@ -5,11 +5,14 @@
 //! unchanged): nothing is opened or decoded. Each item lands at its slot, `primary`
 //! (a rate-limit counter at `counter`), with a conditional write:
 //!
-//! - absent here: written;
+//! - absent here: written, stamped with the source's version ([`MIGRATED_VERSION`]);
 //! - here and identical: nothing to do (a rerun, or a retry of a lost answer);
-//! - here and different: replaced only when the source's `version` is higher (the
-//!   source changed since an earlier run), else left alone (written here since, by
-//!   the functions): the newer write always wins.
+//! - here and different: replaced only when it is this tool's own copy, untouched
+//!   since (its stamp equals its `version`, which every write of the functions
+//!   raises), and the source's `version` is higher (the source changed since an
+//!   earlier run). Anything the functions wrote here — a key stored after the
+//!   switch, a key added beside a copy, a delete — is left alone, whatever the
+//!   versions say: the two tables count versions apart.
 //!
 //! So a run can stop anywhere and be run again, from the start or from where it
 //! stopped, and the target ends with every source item.
@@ -17,7 +20,9 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::schema::{COUNTER_SLOT, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
-use super::{is_condition_failure, number, s, ConfigRepository, Item, RepoError, SCAN_PAGE_ITEMS};
+use super::{
+    is_condition_failure, n, number, s, ConfigRepository, Item, RepoError, SCAN_PAGE_ITEMS,
+};
 
 /// One page of a raw scan: every attribute of every item, as stored.
 #[derive(Debug, Default)]
@@ -37,9 +42,13 @@ pub enum Copied {
     Identical,
     /// A copy of an older version was there and is replaced.
     Updated,
-    /// A different item of the same or a higher version was there: left alone.
+    /// Something the functions wrote (or a copy as new as the source) was there:
+    /// left alone.
     KeptNewer,
 }
+
+/// The attribute that stamps an item as this tool's copy: the source's version.
+pub const MIGRATED_VERSION: &str = "migratedVersion";
 
 /// The slot a single-key item lands at.
 pub fn single_key_slot(pk: &str) -> &'static str {
@@ -84,21 +93,31 @@ impl ConfigRepository {
         }
         let sk = single_key_slot(&pk);
         item.insert(SORT_KEY.to_owned(), s(sk));
-        if self.put_if(&item, "attribute_not_exists(pk)", None).await? {
+        let version = number::<u64>(&item, "version");
+        item.insert(MIGRATED_VERSION.to_owned(), n(version.unwrap_or(0)));
+        if self.put_if(&item, "attribute_not_exists(pk)", &[]).await? {
             return Ok(Copied::Written);
         }
-        let here = self.read_item("migrate", &pk, sk).await?;
-        if here.as_ref() == Some(&item) {
-            return Ok(Copied::Identical);
-        }
-        let Some(version) = number::<u64>(&item, "version") else {
+        let Some(here) = self.read_item("migrate", &pk, sk).await? else {
+            // Gone between the write and the read (a purge): copy it next run.
             return Ok(Copied::KeptNewer);
         };
+        if here == item {
+            return Ok(Copied::Identical);
+        }
+        let (Some(version), Some(here_version)) = (version, number::<u64>(&here, "version")) else {
+            return Ok(Copied::KeptNewer);
+        };
+        let own_copy = number::<u64>(&here, MIGRATED_VERSION) == Some(here_version);
+        if !own_copy || here_version >= version {
+            return Ok(Copied::KeptNewer);
+        }
+        // Conditional on the copy as it was read: a function's write since wins.
         let replaced = self
             .put_if(
                 &item,
-                "attribute_not_exists(version) OR version < :v",
-                Some(version),
+                "version = :here AND migratedVersion = :here",
+                &[(":here", here_version)],
             )
             .await?;
         Ok(if replaced {
@@ -113,7 +132,7 @@ impl ConfigRepository {
         &self,
         item: &Item,
         condition: &str,
-        version: Option<u64>,
+        numbers: &[(&str, u64)],
     ) -> Result<bool, RepoError> {
         let mut request = self
             .client
@@ -122,8 +141,8 @@ impl ConfigRepository {
             .set_item(Some(item.clone()))
             .condition_expression(condition)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None);
-        if let Some(v) = version {
-            request = request.expression_attribute_values(":v", AttributeValue::N(v.to_string()));
+        for (name, value) in numbers {
+            request = request.expression_attribute_values(*name, n(value));
         }
         match request.send().await {
             Ok(_) => Ok(true),

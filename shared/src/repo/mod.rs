@@ -39,12 +39,12 @@ use crate::config::ConfigItem;
 
 pub use configs::{StoreWrite, Stored};
 pub use key_changes::{KeyChanges, MadePrimary};
-pub use keys::{sort_keys, Added, KeyWrite, MAX_KEYS_PER_PROVIDER};
-pub use migrate::{single_key_slot, Copied, RawPage};
+pub use keys::{sort_keys, Added, KeyWrite, PrimaryDelete, MAX_KEYS_PER_PROVIDER};
+pub use migrate::{single_key_slot, Copied, RawPage, MIGRATED_VERSION};
 pub use ratelimit::{Allowance, MAX_KEY_TESTS_PER_MINUTE};
 pub use scan::{Pages, ScanPage, SCAN_PAGE_ITEMS};
 pub use schema::{BY_USER_INDEX, NON_KEY_VIEW_ATTRIBUTES};
-pub use sealed::ReportedOutcome;
+pub use sealed::{Reported, ReportedOutcome};
 pub use uses::{UseRecord, USE_TOKENS};
 
 /// A DynamoDB item: attributes by name.
@@ -240,10 +240,37 @@ pub(crate) fn is_active(item: &Item) -> bool {
     matches!(item.get("isActive"), Some(AttributeValue::Bool(true)))
 }
 
-/// The settings object as a map attribute.
+/// The settings object as stored: one string attribute holding its JSON text.
+///
+/// A map attribute would hold each number as a DynamoDB number, and backends differ
+/// on which numbers they take and give back (moto stores `10^40` written out and then
+/// fails every read of the item; DynamoDB refuses what dynalite refuses). As text,
+/// whatever the API accepted reads back the same on every backend.
 pub(crate) fn settings_value(settings: &Map<String, Value>) -> Result<AttributeValue, RepoError> {
-    serde_dynamo::to_attribute_value(settings)
+    serde_json::to_string(settings)
+        .map(AttributeValue::S)
         .map_err(|e| RepoError::new("encode settings", e.to_string()))
+}
+
+/// The settings of a stored attribute: JSON text (how they are written), or a map
+/// (how items written before were stored; they keep reading).
+pub(crate) fn settings_of(value: &AttributeValue) -> Result<Map<String, Value>, RepoError> {
+    let decoded = match value {
+        AttributeValue::S(text) => serde_json::from_str(text).map_err(|e| e.to_string()),
+        AttributeValue::Null(_) => Ok(Map::new()),
+        other => serde_dynamo::from_attribute_value(other.clone()).map_err(|e| e.to_string()),
+    };
+    decoded.map_err(|e| RepoError::new("decode settings", e))
+}
+
+/// A whole item for a PutItem: every attribute of `item` but those that are absent,
+/// the settings as [`settings_value`] stores them.
+pub(crate) fn row_of(item: &ConfigItem) -> Result<Item, RepoError> {
+    let mut attrs: Item =
+        serde_dynamo::to_item(item).map_err(|e| RepoError::new("encode item", e.to_string()))?;
+    attrs.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+    attrs.insert("settings".to_owned(), settings_value(&item.settings)?);
+    Ok(attrs)
 }
 
 /// A configuration item without its ciphertext. A deleted one gets its former id
@@ -255,7 +282,14 @@ pub(crate) fn decode(operation: &'static str, mut item: Item) -> Result<ConfigIt
             item.entry(live.to_owned()).or_insert(value);
         }
     }
-    serde_dynamo::from_item(item).map_err(|e| RepoError::new(operation, e.to_string()))
+    let settings = item
+        .remove("settings")
+        .map(|v| settings_of(&v))
+        .transpose()?;
+    let mut config: ConfigItem =
+        serde_dynamo::from_item(item).map_err(|e| RepoError::new(operation, e.to_string()))?;
+    config.settings = settings.unwrap_or_default();
+    Ok(config)
 }
 
 /// A configuration item with its ciphertext, which it must hold.

@@ -142,9 +142,7 @@ impl ConfigRepository {
         item: &ConfigItem,
         envelope: Option<&str>,
     ) -> Result<bool, RepoError> {
-        let mut attrs: Item = serde_dynamo::to_item(item)
-            .map_err(|e| RepoError::new("encode item", e.to_string()))?;
-        attrs.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+        let mut attrs = super::row_of(item)?;
         if let Some(envelope) = envelope {
             attrs.insert(CIPHERTEXT_ATTRIBUTE.into(), s(envelope));
         }

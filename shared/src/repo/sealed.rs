@@ -2,12 +2,13 @@
 //! configuration, a reported outcome, a recorded key test (a recorded use is in
 //! `uses`).
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
 use super::{
     active, decode_sealed, epoch_ms, is_active, n, s, ConfigRepository, RepoError, SealedConfig,
+    Written,
 };
 use crate::config::{timestamp, ConfigItem};
 use crate::provider::ProviderId;
@@ -40,6 +41,29 @@ impl ReportedOutcome {
     }
 }
 
+/// What recording a report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    /// The key's mark is set (or cleared).
+    Recorded,
+    /// The key was replaced or tested again after the lease was handed out: the
+    /// report is about a key that is no longer there, and marks nothing.
+    Stale,
+    /// The provider has no active key of that id.
+    NotFound,
+}
+
+impl Reported {
+    /// The `reason` of an answer that recorded nothing.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Self::Recorded => None,
+            Self::Stale => Some("stale"),
+            Self::NotFound => Some("none"),
+        }
+    }
+}
+
 /// A recorded key test also settles the use mark (see [`ReportedOutcome`]): a
 /// valid key is usable again, a refused one stays unusable until it is replaced
 /// or tested again; any other answer leaves the mark as it is.
@@ -47,13 +71,16 @@ fn validation_expression(status: &str) -> &'static str {
     match status {
         "valid" => {
             "SET lastValidatedAt = :at, lastValidationStatus = :st \
-             REMOVE unavailableReason, unavailableUntil ADD version :one"
+             REMOVE unavailableReason, unavailableUntil ADD version :one, keyRevision :one"
         }
         "invalid" | "quota_exceeded" => {
             "SET lastValidatedAt = :at, lastValidationStatus = :st, unavailableReason = :st \
-             REMOVE unavailableUntil ADD version :one"
+             REMOVE unavailableUntil ADD version :one, keyRevision :one"
         }
-        _ => "SET lastValidatedAt = :at, lastValidationStatus = :st ADD version :one",
+        _ => {
+            "SET lastValidatedAt = :at, lastValidationStatus = :st \
+             ADD version :one, keyRevision :one"
+        }
     }
 }
 
@@ -86,24 +113,52 @@ impl ConfigRepository {
     /// Records what a provider answered the app's server for a key: `rate_limited`
     /// marks it unavailable until `until`, `invalid` and `quota_exceeded` until it
     /// is replaced or tested again (and become its last known status), `ok` clears
-    /// the mark. One round trip; false when no active configuration has that id.
+    /// the mark. With a `lease` (the key revision use-key handed out), only the key
+    /// as it was then: a key replaced or tested since is [`Reported::Stale`]. One
+    /// round trip (two requests at once), and one read more for a refusal on a
+    /// backend that sends no item with it.
     pub async fn report_outcome(
         &self,
         user_id: &str,
         provider: ProviderId,
         key_id: &str,
         outcome: ReportedOutcome,
+        lease: Option<u64>,
         now: OffsetDateTime,
-    ) -> Result<bool, RepoError> {
+    ) -> Result<Reported, RepoError> {
         // The primary and the key's own slot at once (one round trip): the id is
         // one of them, never both, so at most one write applies.
         let pk = ConfigItem::key(user_id, provider);
         let other = extra_slot(key_id);
-        let (primary, other) = tokio::join!(
-            self.report_at(&pk, PRIMARY_SLOT, key_id, outcome, now),
-            self.report_at(&pk, &other, key_id, outcome, now),
+        let (primary, other_written) = tokio::join!(
+            self.report_at(&pk, PRIMARY_SLOT, key_id, outcome, lease, now),
+            self.report_at(&pk, &other, key_id, outcome, lease, now),
         );
-        Ok(primary? || other?)
+        let answers = [(PRIMARY_SLOT, primary?), (other.as_str(), other_written?)];
+        if answers
+            .iter()
+            .any(|(_, w)| matches!(w, Written::Applied(_)))
+        {
+            return Ok(Reported::Recorded);
+        }
+        if lease.is_none() {
+            return Ok(Reported::NotFound);
+        }
+        // Refused: the key is gone, or it is there under another revision.
+        for (sk, written) in answers {
+            let found = match written {
+                Written::Refused(Some(item)) => Some(item),
+                Written::Refused(None) => self.read_item("report outcome", &pk, sk).await?,
+                Written::Applied(_) => None,
+            };
+            if found.is_some_and(|item| {
+                is_active(&item)
+                    && matches!(item.get("id"), Some(AttributeValue::S(v)) if v == key_id)
+            }) {
+                return Ok(Reported::Stale);
+            }
+        }
+        Ok(Reported::NotFound)
     }
 
     async fn report_at(
@@ -112,39 +167,51 @@ impl ConfigRepository {
         sk: &str,
         key_id: &str,
         outcome: ReportedOutcome,
+        lease: Option<u64>,
         now: OffsetDateTime,
-    ) -> Result<bool, RepoError> {
+    ) -> Result<Written, RepoError> {
         let expression = match outcome {
             ReportedOutcome::RateLimited { .. } => {
-                "SET unavailableReason = :r, unavailableUntil = :until"
+                "SET unavailableReason = :r, unavailableUntil = :until ADD version :one"
             }
             ReportedOutcome::Invalid | ReportedOutcome::QuotaExceeded => {
                 "SET unavailableReason = :r, lastValidationStatus = :r, lastValidatedAt = :now \
                  REMOVE unavailableUntil ADD version :one"
             }
-            ReportedOutcome::Ok => "REMOVE unavailableReason, unavailableUntil",
+            ReportedOutcome::Ok => "REMOVE unavailableReason, unavailableUntil ADD version :one",
         };
-        let written = self
-            .update("report outcome", pk, sk, |u| {
-                let u = u
-                    .update_expression(expression)
-                    .condition_expression("isActive = :t AND id = :k")
-                    .expression_attribute_values(":t", active())
-                    .expression_attribute_values(":k", s(key_id))
-                    .return_values(ReturnValue::None);
-                match outcome {
-                    ReportedOutcome::RateLimited { until } => u
-                        .expression_attribute_values(":r", s(outcome.as_str()))
-                        .expression_attribute_values(":until", n(epoch_ms(until))),
-                    ReportedOutcome::Invalid | ReportedOutcome::QuotaExceeded => u
-                        .expression_attribute_values(":r", s(outcome.as_str()))
-                        .expression_attribute_values(":now", s(timestamp(now)))
-                        .expression_attribute_values(":one", n(1)),
-                    ReportedOutcome::Ok => u,
-                }
-            })
-            .await?;
-        Ok(written.applied().is_some())
+        let condition = match lease {
+            None => "isActive = :t AND id = :k",
+            // Items written before revisions were counted are at revision 0.
+            Some(0) => "isActive = :t AND id = :k AND attribute_not_exists(keyRevision)",
+            Some(_) => "isActive = :t AND id = :k AND keyRevision = :rev",
+        };
+        self.update("report outcome", pk, sk, |u| {
+            let u = u
+                .update_expression(expression)
+                .condition_expression(condition)
+                .expression_attribute_values(":t", active())
+                .expression_attribute_values(":k", s(key_id))
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::None)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            let u = match lease {
+                Some(rev) if rev > 0 => u.expression_attribute_values(":rev", n(rev)),
+                _ => u,
+            };
+            match outcome {
+                ReportedOutcome::RateLimited { until } => u
+                    .expression_attribute_values(":r", s(outcome.as_str()))
+                    .expression_attribute_values(":until", n(epoch_ms(until))),
+                ReportedOutcome::Invalid | ReportedOutcome::QuotaExceeded => u
+                    .expression_attribute_values(":r", s(outcome.as_str()))
+                    .expression_attribute_values(":now", s(timestamp(now))),
+                ReportedOutcome::Ok => u,
+            }
+        })
+        .await
     }
 
     /// One active key of the provider with its sealed key: the primary without

@@ -292,20 +292,21 @@ impl ConfigRepository {
                 Some(k) => u.expression_attribute_values(":k", s(k)),
                 None => u,
             };
-            u.update_expression(format!("SET {} ADD usageCount :one", set.join(", ")))
-                .condition_expression(condition)
-                .expression_attribute_values(":now", s(timestamp(now)))
-                .expression_attribute_values(":nowms", n(epoch_ms(now)))
-                .expression_attribute_values(":tok", token.clone())
-                .expression_attribute_values(":none", s("-"))
-                // The type name: an expiry written as NULL (by a settings update) is none.
-                .expression_attribute_values(":nul", s("NULL"))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":t", active())
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
+            u.update_expression(format!(
+                "SET {} ADD usageCount :one, version :one",
+                set.join(", ")
+            ))
+            .condition_expression(condition)
+            .expression_attribute_values(":now", s(timestamp(now)))
+            .expression_attribute_values(":nowms", n(epoch_ms(now)))
+            .expression_attribute_values(":tok", token.clone())
+            .expression_attribute_values(":none", s("-"))
+            // The type name: an expiry written as NULL (by a settings update) is none.
+            .expression_attribute_values(":nul", s("NULL"))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":t", active())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         })
         .await
     }
@@ -318,7 +319,7 @@ fn with_settings(record: UseRecord, primary: Option<&Item>) -> UseRecord {
         (UseRecord::Used(mut used), Some(primary)) if used.item.sk != PRIMARY_SLOT => {
             if let Some(settings) = primary
                 .get("settings")
-                .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok())
+                .and_then(|v| super::settings_of(v).ok())
             {
                 used.item.settings = settings;
             }

@@ -554,3 +554,69 @@ async fn a_longer_rotation_period_is_honoured() {
     // Then it is not due yet
     assert_eq!(body["configs"][0]["rotationDue"], false, "{body}");
 }
+
+#[tokio::test]
+async fn settings_any_backend_takes_read_back_through_the_list_the_same() {
+    // Given settings with numbers DynamoDB takes but an emulator could not give back
+    // as a number attribute (10^40 written out, the smallest and largest magnitudes,
+    // 38 significant digits), stored and then updated
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("numbers");
+    let settings_text = r#"{"big": 10000000000000000000000000000000000000000,
+        "tiny": 1e-130, "huge": 9.99e125, "neg": -1.5e-7, "int": -42,
+        "digits": 1.2345678901234567890123456789012345678,
+        "nested": {"list": [0, 1.25, {"deep": 3e40}]}}"#;
+    let settings: Value = serde_json::from_str(settings_text).unwrap();
+    let mut event = apikeys_integration_tests::event_for("store.json", Some(&user));
+    event["body"] = json!(format!(
+        r#"{{"provider": "openai", "apiKey": "{KEY}", "settings": {settings_text}}}"#
+    ));
+    let (status, _, stored) = apikeys_integration_tests::parts(
+        apikeys::api::store::handle(&stack.sealing, apikeys_integration_tests::request(&event))
+            .await,
+    );
+    assert_eq!(status, 201, "{stored}");
+
+    // Then the list reads them back as sent, and again after an update
+    let (status, _, listed) = list_as(&stack.state, &user).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["configs"][0]["settings"], settings);
+    let updated_settings = json!({"big": 1e40, "other": 1e125});
+    let (status, _, updated) = update_as(
+        &stack.state,
+        &user,
+        json!({"provider": "openai", "settings": updated_settings}),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["config"]["settings"], updated_settings);
+    let (status, _, listed) = list_as(&stack.state, &user).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["configs"][0]["settings"], updated_settings);
+}
+
+#[tokio::test]
+async fn settings_stored_as_a_map_by_earlier_versions_keep_reading() {
+    // Given an item whose settings an earlier version stored as a map attribute
+    let stack = Stack::new().await;
+    let user = apikeys_integration_tests::unique("map");
+    assert_eq!(store_as(&stack, &user, openai(KEY)).await.0, 201);
+    let map = AttributeValue::M(
+        [
+            ("model".to_owned(), AttributeValue::S("gpt-4o".into())),
+            ("temperature".to_owned(), AttributeValue::N("0.5".into())),
+        ]
+        .into(),
+    );
+    stack
+        .set_attribute(&pk(&user, "openai"), "settings", map)
+        .await;
+
+    // Then the list shows them
+    let (status, _, listed) = list_as(&stack.state, &user).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(
+        listed["configs"][0]["settings"],
+        json!({"model": "gpt-4o", "temperature": 0.5})
+    );
+}

@@ -92,6 +92,7 @@ fn seeded_item(
         deleted_at: (!active).then(|| at(1)),
         usage_count: 0,
         version: 1,
+        key_revision: 1,
         expires_at: None,
         key_expires_at: None,
         label: None,

@@ -166,6 +166,12 @@ fn expected(item: &Item) -> Item {
         panic!("no pk")
     };
     want.insert("sk".into(), s(apikeys::repo::single_key_slot(pk)));
+    // Stamped as the migration's own copy, with the version it copied.
+    let version = match item.get("version") {
+        Some(v) => v.clone(),
+        None => n(0),
+    };
+    want.insert(apikeys::repo::MIGRATED_VERSION.into(), version);
     want
 }
 

@@ -77,6 +77,7 @@ async fn rotation_then_an_interrupted_rewrap_loses_nothing() {
                     deleted_at: None,
                     usage_count: 0,
                     version: 1,
+                    key_revision: 1,
                     expires_at: None,
                     key_expires_at: None,
                     label: None,

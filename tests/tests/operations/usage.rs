@@ -207,7 +207,10 @@ async fn an_invalid_key_stays_unused_until_it_is_replaced_or_tested_again() {
 
     // A report for another id records nothing.
     report["keyId"] = json!("00000000-0000-4000-8000-00000000dead");
-    assert_eq!(invoke(&stack, &report).await, json!({"recorded": false}));
+    assert_eq!(
+        invoke(&stack, &report).await,
+        json!({"recorded": false, "reason": "none"})
+    );
 
     // Replacing the key makes it usable again.
     store(&stack, &user, OTHER_KEY).await;

@@ -96,7 +96,11 @@ async fn update_settings_never_receives_the_ciphertext_and_answers_the_whole_con
     let item = stack.item(&pk(ALICE, "openai")).await.unwrap();
     assert_eq!(text(&item, "apiKey"), Some(envelope.as_str()));
     assert_eq!(number(&item, "usageCount"), Some(1));
-    assert_eq!(number(&item, "version"), Some(3), "store, test, update");
+    assert_eq!(
+        number(&item, "version"),
+        Some(4),
+        "store, use, test, update"
+    );
 }
 
 #[tokio::test]

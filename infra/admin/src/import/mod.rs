@@ -236,6 +236,7 @@ pub async fn import(
             deleted_at: None,
             usage_count: row.usage_count.unwrap_or(0),
             version: 1,
+            key_revision: 1,
             expires_at: None,
             key_expires_at: None,
             label: None,
