@@ -330,6 +330,70 @@ impl Stack {
         ids
     }
 
+    /// A table as the single-key version provisioned it (`pk` alone) holding
+    /// `items`: the source of a migration.
+    pub async fn single_key_table(&self, items: &[Value]) -> apikeys::repo::ConfigRepository {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let table = unique("single-key");
+        self.dynamodb
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("create the single-key table");
+        for item in items {
+            self.put_json(&table, item).await;
+        }
+        apikeys::repo::ConfigRepository::new(self.dynamodb.clone(), table)
+    }
+
+    /// Writes `item` (JSON, as serde_dynamo maps it) into `table`, over anything.
+    pub async fn put_json(&self, table: &str, item: &Value) {
+        self.dynamodb
+            .put_item()
+            .table_name(table)
+            .set_item(Some(serde_dynamo::to_item(item).expect("an item")))
+            .send()
+            .await
+            .expect("put an item");
+    }
+
+    /// An active OpenAI key of the single-key layout for `user` at `version`, its
+    /// id `old-{user}`, sealing `plaintext` under the test seed.
+    pub async fn single_key_item(&self, user: &str, plaintext: &str, version: u64) -> Value {
+        let keyring = self.sealing.keys.keyring().await.expect("the test keyring");
+        let envelope = keyring
+            .seal(
+                &apikeys::crypto::KeyContext::new(user, "openai"),
+                &secrecy::SecretString::from(plaintext.to_owned()),
+            )
+            .expect("seal");
+        serde_json::json!({
+            "pk": format!("{user}#openai"), "userId": user, "provider": "openai",
+            "id": format!("old-{user}"), "apiKey": envelope, "keyHint": "sk-p…old0",
+            "isActive": true, "createdAt": "2025-01-01T00:00:00.000Z",
+            "updatedAt": "2025-01-02T00:00:00.000Z", "keyStoredAt": "2025-01-01T00:00:00.000Z",
+            "settings": {}, "usageCount": 3, "version": version
+        })
+    }
+
     /// The primary key's item of `pk`, read strongly consistent, every attribute.
     pub async fn item(&self, pk: &str) -> Option<Item> {
         self.item_at(pk, "primary").await

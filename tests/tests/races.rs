@@ -4,7 +4,6 @@
 //! it holds. Tests that need DynamoDB transactions carry `several_keys` in their
 //! name (the dynalite run leaves them to moto).
 
-use apikeys::repo::ConfigRepository;
 use apikeys_integration_tests::calls::{key_ids, Calls};
 use apikeys_integration_tests::pause::PauseBefore;
 use apikeys_integration_tests::{unique, Stack};
@@ -290,69 +289,6 @@ async fn a_report_about_a_key_tested_since_its_use_is_stale_and_a_current_one_ma
     assert_eq!(calls.use_key(&user, "openai").await["found"], true);
 }
 
-/// A table as the single-key version provisioned it (`pk` alone), with `items`.
-async fn single_key_source(stack: &Stack, items: &[Value]) -> ConfigRepository {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let table = unique("single-key");
-    stack
-        .dynamodb
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create the single-key table");
-    for item in items {
-        put_json(stack, &table, item).await;
-    }
-    ConfigRepository::new(stack.dynamodb.clone(), table)
-}
-
-async fn put_json(stack: &Stack, table: &str, item: &Value) {
-    stack
-        .dynamodb
-        .put_item()
-        .table_name(table)
-        .set_item(Some(serde_dynamo::to_item(item).unwrap()))
-        .send()
-        .await
-        .expect("put a source item");
-}
-
-/// An item of the single-key layout for `user`, at `version`, sealing `plaintext`.
-async fn old_item(stack: &Stack, user: &str, plaintext: &str, version: u64) -> Value {
-    let keyring = stack.sealing.keys.keyring().await.unwrap();
-    let envelope = keyring
-        .seal(
-            &apikeys::crypto::KeyContext::new(user, "openai"),
-            &secrecy::SecretString::from(plaintext.to_owned()),
-        )
-        .unwrap();
-    json!({
-        "pk": pk(user), "userId": user, "provider": "openai",
-        "id": format!("old-{user}"), "apiKey": envelope, "keyHint": "sk-p…old0",
-        "isActive": true, "createdAt": "2025-01-01T00:00:00.000Z",
-        "updatedAt": "2025-01-02T00:00:00.000Z", "keyStoredAt": "2025-01-01T00:00:00.000Z",
-        "settings": {}, "usageCount": 3, "version": version
-    })
-}
-
 #[tokio::test]
 async fn several_keys_a_migration_never_replaces_what_the_functions_wrote_in_the_new_table() {
     // Given old items of three users at versions above anything in the new table
@@ -361,9 +297,9 @@ async fn several_keys_a_migration_never_replaces_what_the_functions_wrote_in_the
     let (stored, added, deleted) = (unique("m-store"), unique("m-add"), unique("m-del"));
     let mut olds = Vec::new();
     for user in [&stored, &added, &deleted] {
-        olds.push(old_item(&stack, user, &key(9), 5).await);
+        olds.push(stack.single_key_item(user, &key(9), 5).await);
     }
-    let source = single_key_source(&stack, &olds).await;
+    let source = stack.single_key_table(&olds).await;
 
     // And, in the new table, a store, a store with a key added, and a delete
     assert_eq!(
@@ -406,13 +342,15 @@ async fn a_store_between_a_migration_read_and_its_write_wins() {
     let stack = Stack::new().await;
     let calls = Calls::of(&stack);
     let user = unique("m-race");
-    let source = single_key_source(&stack, &[old_item(&stack, &user, &key(8), 3).await]).await;
+    let source = stack
+        .single_key_table(&[stack.single_key_item(&user, &key(8), 3).await])
+        .await;
     let first = apikeys_admin::migrate::migrate(&source, &stack.state.repo, None, None, |_| {})
         .await
         .unwrap();
     assert_eq!(first.copied, 1, "{first:?}");
-    let newer = old_item(&stack, &user, &key(9), 6).await;
-    put_json(&stack, source.table(), &newer).await;
+    let newer = stack.single_key_item(&user, &key(9), 6).await;
+    stack.put_json(source.table(), &newer).await;
 
     // When a rerun is held after it read the copy, before it replaces it
     let pause = PauseBefore::default();
