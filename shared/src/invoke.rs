@@ -352,18 +352,18 @@ fn answer_use(
         );
     };
     match used {
-        Ok(UsedKey::Active { key, config }) => {
-            audit("success", &config.id, "");
+        Ok(UsedKey::Active { key, stored }) => {
+            audit("success", &stored.id, "");
             let mut answer = json!({
                 "found": true,
                 "apiKey": key.expose_secret(),
-                "keyId": config.id,
-                "lease": lease_of(config.key_revision),
-                "keyHint": config.key_hint,
+                "keyId": stored.id,
+                "lease": lease_of(stored.key_revision),
+                "keyHint": stored.key_hint,
                 "provider": provider.as_str(),
-                "settings": config.settings,
+                "settings": stored.settings,
             });
-            if let Some(endpoint) = config.endpoint.filter(|e| !e.is_null()) {
+            if let Some(endpoint) = stored.endpoint.filter(|e| !e.is_null()) {
                 answer["endpoint"] = endpoint;
             }
             answer

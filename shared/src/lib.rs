@@ -38,10 +38,6 @@ pub mod telemetry;
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod usage;
 
-/// The domain types under the name they had before [`domain`]: `config::ConfigItem`,
-/// `config::timestamp` and the rest keep working.
-pub use domain as config;
-
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub use sealing_state::SealingState;
 pub use service_config::ServiceConfig;

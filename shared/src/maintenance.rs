@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::config::ConfigItem;
+use crate::domain::ProviderKey;
 use crate::repo::{ConfigRepository, RepoError};
 
 /// Days without use after which a key is reported, by default.
@@ -52,7 +52,7 @@ fn parse(t: Option<&str>) -> Option<OffsetDateTime> {
 
 /// The findings of one item at `now`.
 pub fn findings(
-    item: &ConfigItem,
+    item: &ProviderKey,
     now: OffsetDateTime,
     rotation_after: Duration,
     unused_after: Duration,
@@ -94,7 +94,8 @@ pub async fn sweep(
             if item.is_active {
                 summary.active += 1;
             }
-            for finding in findings(item, now, rotation_after, unused_after) {
+            let key = ProviderKey::from(item.clone());
+            for finding in findings(&key, now, rotation_after, unused_after) {
                 let event = match finding {
                     Finding::RotationDue => {
                         summary.rotation_due += 1;
@@ -140,16 +141,17 @@ pub async fn sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::timestamp;
+    use crate::domain::timestamp;
 
-    fn item(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> ConfigItem {
-        serde_json::from_value(serde_json::json!({
+    fn item(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> ProviderKey {
+        let row: crate::repo::KeyRow = serde_json::from_value(serde_json::json!({
             "pk": "u#openai", "userId": "u", "provider": "openai", "id": "i",
             "isActive": true, "createdAt": timestamp(now), "updatedAt": timestamp(now),
             "lastUsedAt": timestamp(now),
             "keyExpiresAt": expires_at.map(timestamp),
         }))
-        .unwrap()
+        .unwrap();
+        row.into()
     }
 
     #[test]

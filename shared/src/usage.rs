@@ -7,8 +7,8 @@
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::config::ConfigItem;
 use crate::crypto::{CryptoError, KeyContext};
+use crate::domain::ProviderKey;
 use crate::provider::ProviderId;
 use crate::repo::{RepoError, UseRecord};
 use crate::sealing_state::SealingState;
@@ -20,8 +20,8 @@ pub enum UsedKey {
     Active {
         /// The plaintext key.
         key: SecretString,
-        /// The configuration, with this use counted.
-        config: Box<ConfigItem>,
+        /// The key as the vault knows it, with this use counted.
+        stored: Box<ProviderKey>,
     },
     /// No key to hand out.
     Refused(Refusal),
@@ -61,10 +61,10 @@ impl Refusal {
 impl std::fmt::Debug for UsedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Active { config, .. } => f
+            Self::Active { stored, .. } => f
                 .debug_struct("Active")
                 .field("key", &"[REDACTED]")
-                .field("config", config)
+                .field("stored", stored)
                 .finish(),
             Self::Refused(why) => f.debug_tuple("Refused").field(why).finish(),
         }
@@ -128,6 +128,6 @@ pub async fn use_key(
     let opened = state.keys.open(&ctx, &sealed.envelope).await?;
     Ok(UsedKey::Active {
         key: opened.secret,
-        config: Box::new(sealed.item),
+        stored: Box::new(sealed.item.into()),
     })
 }

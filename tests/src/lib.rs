@@ -419,6 +419,8 @@ pub fn test_key_material(sdk: &SdkConfig) -> KeyMaterial {
     let config = KeyMaterialConfig::from_lookup(|name| match name {
         "API_KEY_ENCRYPTION_SEED" => Some(TEST_SEED.to_owned()),
         "API_KEY_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
+        // A long run (the model-based test's) may shorten it, to reload often.
+        "APIKEYS_KEYRING_MAX_AGE_SECONDS" => std::env::var(name).ok(),
         _ => None,
     })
     .expect("test key material configuration");

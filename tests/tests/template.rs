@@ -48,9 +48,9 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
     (
         "delete-config",
         &[
-            // The soft delete; with several keys, the transaction and its reads.
+            // The soft delete; with several keys, the read of where they are and
+            // the transaction conditional on it.
             ("dynamodb:DeleteItem", TABLE),
-            ("dynamodb:Query", BY_USER_INDEX),
             ("dynamodb:Query", TABLE),
             ("dynamodb:UpdateItem", TABLE),
         ],
@@ -497,8 +497,11 @@ fn key_free_conditions() -> Vec<(&'static str, Vec<Value>)> {
                     "ForAllValues:StringEquals": {"dynamodb:Attributes": in_transaction},
                     "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]},
                 }),
-                held(vec!["pk", "sk"], "dynamodb:Select", "SPECIFIC_ATTRIBUTES"),
-                held(view.clone(), "dynamodb:Select", "ALL_PROJECTED_ATTRIBUTES"),
+                held(
+                    schema::SLOT_ATTRIBUTES.to_vec(),
+                    "dynamodb:Select",
+                    "SPECIFIC_ATTRIBUTES",
+                ),
             ],
         ),
         (

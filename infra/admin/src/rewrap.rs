@@ -5,8 +5,8 @@
 
 use std::process::ExitCode;
 
-use apikeys::config::ConfigItem;
 use apikeys::crypto::{KeyContext, Keyring, StoredFormat};
+use apikeys::repo::KeyRow;
 use apikeys::repo::{ConfigRepository, RepoError};
 use clap::Args;
 use serde::Serialize;
@@ -133,7 +133,7 @@ pub enum ItemOutcome {
 pub async fn rewrap_item(
     repo: &ConfigRepository,
     keyring: &Keyring,
-    item: &ConfigItem,
+    item: &KeyRow,
     envelope: &str,
 ) -> Result<ItemOutcome, RepoError> {
     let format = match Keyring::format_of(envelope) {

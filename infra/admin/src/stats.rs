@@ -281,7 +281,8 @@ pub async fn stats(
             if let Some(envelope) = envelope {
                 stats.count(envelope, known);
             }
-            for finding in findings(item, now, rotation_after, unused_after) {
+            let key = apikeys::domain::ProviderKey::from(item.clone());
+            for finding in findings(&key, now, rotation_after, unused_after) {
                 match finding {
                     Finding::RotationDue => stats.rotation_due += 1,
                     Finding::Unused => stats.unused += 1,

@@ -30,9 +30,15 @@ class Vault:
             payload["keyId"] = key_id
         return self._invoke(payload)
 
-    def report_outcome(self, user_id, provider, key_id, outcome, retry_after_seconds=None):
-        """What the provider answered: rate_limited, invalid, quota_exceeded or ok."""
+    def report_outcome(self, user_id, provider, key_id, outcome, retry_after_seconds=None, lease=None):
+        """What the provider answered: rate_limited, invalid, quota_exceeded or ok.
+
+        `lease` is the one the key came with: a report about a key replaced or tested
+        since is then stale and marks nothing (without it, the report applies to the
+        key as it is now, as for callers before leases)."""
         payload = {"userId": user_id, "provider": provider, "keyId": key_id, "outcome": outcome}
         if retry_after_seconds:
             payload["retryAfterSeconds"] = retry_after_seconds
+        if lease:
+            payload["lease"] = lease
         return self._invoke(payload)["recorded"]

@@ -8,9 +8,7 @@ use time::OffsetDateTime;
 
 use super::respond::json_response;
 use super::serve::serve;
-use crate::domain::{KeySummary, KeyView, ProviderConfig};
-use crate::repo::schema::PRIMARY_SLOT;
-use crate::repo::sort_keys;
+use crate::domain::{sort_keys, KeySummary, KeyView, ProviderConfig};
 use crate::state::State;
 
 /// Handles a list request.
@@ -29,15 +27,15 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
         let summaries: Vec<(String, KeySummary)> = items
             .iter()
             .map(|item| {
-                let view = KeyView::from_item(item.clone(), now, rotation_after);
+                let view = KeyView::from_key(item.clone(), now, rotation_after);
                 (item.provider.clone(), KeySummary::from(&view))
             })
             .collect();
         let configs: Vec<ProviderConfig> = items
             .into_iter()
-            .filter(|item| item.sk == PRIMARY_SLOT)
+            .filter(|item| item.primary)
             .map(|item| {
-                let mut config = ProviderConfig::from_item(item, now, rotation_after);
+                let mut config = ProviderConfig::from_key(item, now, rotation_after);
                 config.keys = Some(
                     summaries
                         .iter()

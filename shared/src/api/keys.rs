@@ -95,7 +95,7 @@ pub async fn list(state: &State, req: Request) -> Response<Body> {
             .provider_keys(call.user.as_str(), provider)
             .await?
             .into_iter()
-            .map(|item| KeyView::from_item(item, now, state.config.rotation_after))
+            .map(|item| KeyView::from_key(item, now, state.config.rotation_after))
             .collect();
         call.audit.event("keys.listed");
         Ok(json_response(

@@ -54,7 +54,8 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
             (StatusCode::OK, "api_key.replaced")
         };
         call.audit.event(event);
-        let config = ProviderConfig::from_item(stored.item, now, state.base.config.rotation_after);
+        let config =
+            ProviderConfig::from_key(stored.item.into(), now, state.base.config.rotation_after);
         Ok(json_response(status, &json!({ "config": config })))
     })
     .await

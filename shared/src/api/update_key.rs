@@ -53,7 +53,7 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
             .await?
             .ok_or(ApiError::KeyNotFound(provider))?;
         call.audit.event("api_key.updated");
-        let key = KeyView::from_item(item, now, state.base.config.rotation_after);
+        let key = KeyView::from_key(item.into(), now, state.base.config.rotation_after);
         Ok(json_response(StatusCode::OK, &json!({ "key": key })))
     })
     .await

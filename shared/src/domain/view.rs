@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
-use super::item::ConfigItem;
+use super::key::ProviderKey;
 
 /// The `config` object of the HTTP API: never the key, never the ciphertext.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,7 +80,7 @@ impl From<&KeyView> for KeySummary {
 
 impl ProviderConfig {
     /// The view of a stored item at `now`.
-    pub fn from_item(item: ConfigItem, now: OffsetDateTime, rotation_after: Duration) -> Self {
+    pub fn from_key(item: ProviderKey, now: OffsetDateTime, rotation_after: Duration) -> Self {
         let rotation_due = item.is_active && item.rotation_due(now, rotation_after);
         let expired = item.is_expired(now);
         Self {
@@ -149,20 +149,21 @@ pub struct KeyView {
 
 impl KeyView {
     /// The view of a stored key at `now`.
-    pub fn from_item(item: ConfigItem, now: OffsetDateTime, rotation_after: Duration) -> Self {
+    pub fn from_key(item: ProviderKey, now: OffsetDateTime, rotation_after: Duration) -> Self {
         let rotation_due = item.rotation_due(now, rotation_after);
         let expired = item.is_expired(now);
-        let now_ms = now.unix_timestamp_nanos() / 1_000_000;
-        let until = item.unavailable_until.map(i128::from);
-        // A wait that has passed is no mark.
-        let marked = item.unavailable_reason.is_some() && until.is_none_or(|t| t > now_ms);
-        let available_at = until.filter(|_| marked).and_then(|ms| {
-            OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
-                .ok()
-                .map(super::timestamp)
+        let mark = item
+            .mark(now)
+            .map(|(reason, until)| (reason.to_owned(), until));
+        let available_at = mark.as_ref().and_then(|(_, until)| {
+            until.and_then(|ms| {
+                OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
+                    .ok()
+                    .map(super::timestamp)
+            })
         });
         Self {
-            primary: item.sk == crate::repo::schema::PRIMARY_SLOT,
+            primary: item.primary,
             id: item.id,
             provider: item.provider,
             label: item.label,
@@ -177,7 +178,7 @@ impl KeyView {
             rotation_due,
             expires_at: item.key_expires_at,
             expired,
-            unavailable: item.unavailable_reason.filter(|_| marked),
+            unavailable: mark.map(|(reason, _)| reason),
             available_at,
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::config::timestamp;
+use crate::domain::timestamp;
 use crate::provider::{Answer, ProviderId, Reading};
 
 /// The longest `Retry-After` a check waits for (once).

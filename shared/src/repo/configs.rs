@@ -11,14 +11,16 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use serde_json::{Map, Value};
 
 use super::schema::{
-    BY_USER_HASH_KEY, BY_USER_INDEX, BY_USER_RANGE_KEY, PRIMARY_SLOT, SORT_KEY, TABLE_KEY,
+    BY_USER_HASH_KEY, BY_USER_INDEX, BY_USER_RANGE_KEY, MIGRATED_VERSION, PRIMARY_SLOT, SORT_KEY,
+    TABLE_KEY,
 };
 use super::{
     active, decode, is_active, n, number, s, settings_value, ConfigRepository, Item, RepoError,
     Written,
 };
-use crate::config::ConfigItem;
+use crate::domain::ProviderKey;
 use crate::provider::ProviderId;
+use crate::repo::KeyRow;
 
 /// What a store writes besides the item key.
 pub struct StoreWrite<'a> {
@@ -51,7 +53,7 @@ pub struct StoreWrite<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     /// The item as it is now.
-    pub item: ConfigItem,
+    pub item: KeyRow,
     /// True when no active configuration existed before (none, or a deleted one).
     pub created: bool,
 }
@@ -133,7 +135,7 @@ impl ConfigRepository {
         w: &StoreWrite<'_>,
         mode: Upsert,
     ) -> Result<Option<Stored>, RepoError> {
-        let pk = ConfigItem::key(w.user_id, w.provider);
+        let pk = KeyRow::key(w.user_id, w.provider);
         for _ in 0..STORE_ATTEMPTS {
             match self.upsert(&pk, w, mode).await? {
                 Written::Applied(old) => {
@@ -174,7 +176,7 @@ impl ConfigRepository {
         // one before.
         // A key written by the functions is no longer a migration's copy.
         let mut remove = vec![
-            "migratedVersion",
+            MIGRATED_VERSION,
             "deletedAt",
             "expiresAt",
             "deletedId",
@@ -276,7 +278,7 @@ impl ConfigRepository {
 
     /// A user's active configurations, by provider, from the `byUser` index
     /// (which holds no ciphertext).
-    pub async fn list(&self, user_id: &str) -> Result<Vec<ConfigItem>, RepoError> {
+    pub async fn list(&self, user_id: &str) -> Result<Vec<ProviderKey>, RepoError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -296,7 +298,7 @@ impl ConfigRepository {
                 .await
                 .map_err(|e| RepoError::sdk("list", e))?;
             for item in out.items.unwrap_or_default() {
-                items.push(decode("list", item)?);
+                items.push(decode("list", item)?.into());
             }
             match out.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
@@ -315,8 +317,8 @@ impl ConfigRepository {
         provider: ProviderId,
         settings: &Map<String, Value>,
         now: &str,
-    ) -> Result<Option<ConfigItem>, RepoError> {
-        let pk = ConfigItem::key(user_id, provider);
+    ) -> Result<Option<KeyRow>, RepoError> {
+        let pk = KeyRow::key(user_id, provider);
         let settings = settings_value(settings)?;
         let written = self
             .update("update settings", pk.as_str(), PRIMARY_SLOT, |u| {
@@ -370,7 +372,7 @@ fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, R
         ),
         None => (w.new_id.to_owned(), w.now.to_owned(), 0, None, None, None),
     };
-    let item = ConfigItem {
+    let item = KeyRow {
         pk,
         sk: PRIMARY_SLOT.to_owned(),
         user_id: w.user_id.to_owned(),

@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::{
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
 use super::transact::{is_cancelled, send_transaction};
 use super::{active, decode, n, number, s, ConfigRepository, Item, RepoError};
-use crate::config::ConfigItem;
 use crate::provider::ProviderId;
+use crate::repo::KeyRow;
 
 /// What a change of a key sets; `None` leaves the attribute as it is.
 #[derive(Debug, Default, Clone)]
@@ -36,9 +36,9 @@ const PROVIDER_ATTRIBUTES: &[&str] = &["settings", "keyCount"];
 #[derive(Debug)]
 pub enum MadePrimary {
     /// The key is the primary now: its item.
-    Done(Box<ConfigItem>),
+    Done(Box<KeyRow>),
     /// It was the primary already.
-    Already(Box<ConfigItem>),
+    Already(Box<KeyRow>),
     /// The provider has no active key of that id.
     NotFound,
     /// One of the two keys changed between the read and the swap: nothing written.
@@ -55,7 +55,7 @@ impl ConfigRepository {
         key_id: &str,
         changes: &KeyChanges,
         now: &str,
-    ) -> Result<Option<ConfigItem>, RepoError> {
+    ) -> Result<Option<KeyRow>, RepoError> {
         let mut set = vec!["updatedAt = :now"];
         let mut remove = Vec::new();
         let mut values = Item::from([
@@ -89,7 +89,7 @@ impl ConfigRepository {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         expression.push_str(" ADD version :one");
-        let pk = ConfigItem::key(user_id, provider);
+        let pk = KeyRow::key(user_id, provider);
         for sk in [PRIMARY_SLOT.to_owned(), extra_slot(key_id)] {
             let written = self
                 .update("update key", pk.as_str(), &sk, |u| {
@@ -115,7 +115,7 @@ impl ConfigRepository {
         key_id: &str,
         now: &str,
     ) -> Result<MadePrimary, RepoError> {
-        let pk = ConfigItem::key(user_id, provider);
+        let pk = KeyRow::key(user_id, provider);
         let items = self.partition("make primary", &pk).await?;
         let slot = |item: &Item| match item.get(SORT_KEY) {
             Some(AttributeValue::S(sk)) => sk.clone(),
@@ -154,7 +154,7 @@ impl ConfigRepository {
             };
         }
         promoted.insert("updatedAt".into(), s(now));
-        promoted.remove(super::migrate::MIGRATED_VERSION);
+        promoted.remove(super::schema::MIGRATED_VERSION);
         promoted.insert("version".into(), bump(primary));
         // The former primary: its key, in the place the promoted key had.
         let mut demoted = primary.clone();
@@ -167,7 +167,7 @@ impl ConfigRepository {
             None => demoted.insert("priority".into(), n(0)),
         };
         demoted.insert("updatedAt".into(), s(now));
-        demoted.remove(super::migrate::MIGRATED_VERSION);
+        demoted.remove(super::schema::MIGRATED_VERSION);
         demoted.insert("version".into(), bump(other));
         let unchanged = |item: &Item| {
             item.get("version")

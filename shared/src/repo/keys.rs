@@ -16,10 +16,13 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::Value;
 
-use super::schema::{extra_slot, BY_USER_INDEX, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
+use super::schema::{
+    extra_slot, BY_USER_INDEX, PRIMARY_SLOT, SLOT_ATTRIBUTES, SORT_KEY, TABLE_KEY,
+};
 use super::transact::{is_cancelled, send_transaction};
+use super::KeyRow;
 use super::{active, decode, is_active, n, s, ConfigRepository, Item, RepoError};
-use crate::config::ConfigItem;
+use crate::domain::{sort_keys, ProviderKey};
 use crate::provider::ProviderId;
 
 /// The most keys a user keeps for one provider, the primary included.
@@ -55,7 +58,7 @@ pub struct KeyWrite<'a> {
 #[derive(Debug)]
 pub enum Added {
     /// Stored beside the primary.
-    Added(Box<ConfigItem>),
+    Added(Box<KeyRow>),
     /// The provider has no active primary: the key is to be its primary (a store).
     NoPrimary,
     /// The provider holds [`MAX_KEYS_PER_PROVIDER`] keys already.
@@ -77,7 +80,7 @@ impl ConfigRepository {
     /// (never over an existing one) and the primary's count, which must be active and
     /// below the limit.
     pub async fn add_key(&self, w: &KeyWrite<'_>) -> Result<Added, RepoError> {
-        let pk = ConfigItem::key(w.user_id, w.provider);
+        let pk = KeyRow::key(w.user_id, w.provider);
         let mut item = Item::from([
             (TABLE_KEY.to_owned(), s(&pk)),
             (SORT_KEY.to_owned(), s(extra_slot(w.new_id))),
@@ -119,7 +122,8 @@ impl ConfigRepository {
     /// Writes a whole key item (an import's second row of a user's provider) beside
     /// the primary, as [`Self::add_key`] does: never over an existing item, with the
     /// primary's count in the same transaction.
-    pub async fn put_new_key(&self, item: &ConfigItem, envelope: &str) -> Result<Added, RepoError> {
+    #[cfg(feature = "operator")]
+    pub async fn put_new_key(&self, item: &KeyRow, envelope: &str) -> Result<Added, RepoError> {
         let mut attrs = super::row_of(item)?;
         attrs.insert(super::schema::CIPHERTEXT_ATTRIBUTE.into(), s(envelope));
         self.insert_beside_primary(&item.pk, attrs, &item.id).await
@@ -192,7 +196,7 @@ impl ConfigRepository {
         &self,
         user_id: &str,
         provider: ProviderId,
-    ) -> Result<Vec<ConfigItem>, RepoError> {
+    ) -> Result<Vec<ProviderKey>, RepoError> {
         let out = self
             .client
             .query()
@@ -211,7 +215,7 @@ impl ConfigRepository {
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(|item| decode("list keys", item))
+            .map(|item| decode("list keys", item).map(ProviderKey::from))
             .collect::<Result<Vec<_>, _>>()?;
         sort_keys(&mut keys);
         Ok(keys)
@@ -225,7 +229,7 @@ impl ConfigRepository {
         provider: ProviderId,
         key_id: &str,
     ) -> Result<bool, RepoError> {
-        let pk = ConfigItem::key(user_id, provider);
+        let pk = KeyRow::key(user_id, provider);
         let delete = Delete::builder()
             .table_name(&self.table)
             .key(TABLE_KEY, s(&pk))
@@ -276,7 +280,7 @@ impl ConfigRepository {
         now: &str,
         expires_at: i64,
     ) -> Result<bool, RepoError> {
-        let pk = ConfigItem::key(user_id, provider);
+        let pk = KeyRow::key(user_id, provider);
         let values = Item::from([
             (":f".to_owned(), AttributeValue::Bool(false)),
             (":t".to_owned(), active()),
@@ -361,7 +365,7 @@ impl ConfigRepository {
         now: &str,
         expires_at: i64,
     ) -> Result<PrimaryDelete, RepoError> {
-        let pk = ConfigItem::key(user_id, provider);
+        let pk = KeyRow::key(user_id, provider);
         let written = self
             .update("delete", pk.as_str(), PRIMARY_SLOT, |u| {
                 u.update_expression(super::configs::delete_expression())
@@ -405,7 +409,7 @@ impl ConfigRepository {
             .key_condition_expression("pk = :pk")
             // What delete-config's IAM policy requires (`dynamodb:Select`).
             .select(Select::SpecificAttributes)
-            .projection_expression("pk, sk, id, isActive, version")
+            .projection_expression(SLOT_ATTRIBUTES.join(", "))
             .expression_attribute_values(":pk", s(pk))
             .send()
             .await
@@ -455,24 +459,3 @@ pub enum PrimaryDelete {
 /// Reads and transactions a delete of every key makes before giving up on keys
 /// that change under it.
 const DELETE_ATTEMPTS: usize = 5;
-
-/// The primary first, then the others by priority, age and id.
-pub fn sort_keys(keys: &mut [ConfigItem]) {
-    keys.sort_by_key(|k| use_rank(&k.sk, k.priority.map(i64::from), &k.created_at, &k.id));
-}
-
-/// Where a key stands in the order use-key tries keys in (and lists show them): the
-/// primary first, then by priority (lower first; none is 0), age and id.
-pub(crate) fn use_rank(
-    sk: &str,
-    priority: Option<i64>,
-    created_at: &str,
-    id: &str,
-) -> (bool, i64, String, String) {
-    (
-        sk != PRIMARY_SLOT,
-        priority.unwrap_or(0),
-        created_at.to_owned(),
-        id.to_owned(),
-    )
-}

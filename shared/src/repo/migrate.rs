@@ -19,7 +19,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::schema::{COUNTER_SLOT, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
+use super::schema::{COUNTER_SLOT, MIGRATED_VERSION, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
 use super::{
     is_condition_failure, n, number, s, ConfigRepository, Item, RepoError, SCAN_PAGE_ITEMS,
 };
@@ -46,9 +46,6 @@ pub enum Copied {
     /// left alone.
     KeptNewer,
 }
-
-/// The attribute that stamps an item as this tool's copy: the source's version.
-pub const MIGRATED_VERSION: &str = "migratedVersion";
 
 /// The slot a single-key item lands at.
 pub fn single_key_slot(pk: &str) -> &'static str {

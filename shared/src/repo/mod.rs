@@ -17,9 +17,13 @@
 mod configs;
 mod key_changes;
 mod keys;
+#[cfg(feature = "operator")]
 mod migrate;
+#[cfg(feature = "operator")]
+mod operator;
 mod ratelimit;
 mod ring;
+mod row;
 mod scan;
 pub mod schema;
 mod sealed;
@@ -35,14 +39,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 
-use crate::config::ConfigItem;
-
 pub use configs::{StoreWrite, Stored};
 pub use key_changes::{KeyChanges, MadePrimary};
-pub use keys::{sort_keys, Added, KeyWrite, PrimaryDelete, MAX_KEYS_PER_PROVIDER};
-pub use migrate::{single_key_slot, Copied, RawPage, MIGRATED_VERSION};
+pub use keys::{Added, KeyWrite, PrimaryDelete, MAX_KEYS_PER_PROVIDER};
+#[cfg(feature = "operator")]
+pub use migrate::{single_key_slot, Copied, RawPage};
 pub use ratelimit::{Allowance, MAX_KEY_TESTS_PER_MINUTE};
+pub use row::KeyRow;
 pub use scan::{Pages, ScanPage, SCAN_PAGE_ITEMS};
+pub use schema::MIGRATED_VERSION;
 pub use schema::{BY_USER_INDEX, NON_KEY_VIEW_ATTRIBUTES};
 pub use sealed::{Reported, ReportedOutcome};
 pub use uses::{UseRecord, USE_TOKENS};
@@ -111,7 +116,7 @@ impl Written {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SealedConfig {
     /// The item.
-    pub item: ConfigItem,
+    pub item: KeyRow,
     /// The stored `apiKey`: an `akv1` envelope (or a legacy value before rewrap).
     pub envelope: String,
 }
@@ -265,7 +270,8 @@ pub(crate) fn settings_of(value: &AttributeValue) -> Result<Map<String, Value>, 
 
 /// A whole item for a PutItem: every attribute of `item` but those that are absent,
 /// the settings as [`settings_value`] stores them.
-pub(crate) fn row_of(item: &ConfigItem) -> Result<Item, RepoError> {
+#[cfg(feature = "operator")]
+pub(crate) fn row_of(item: &KeyRow) -> Result<Item, RepoError> {
     let mut attrs: Item =
         serde_dynamo::to_item(item).map_err(|e| RepoError::new("encode item", e.to_string()))?;
     attrs.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
@@ -275,7 +281,7 @@ pub(crate) fn row_of(item: &ConfigItem) -> Result<Item, RepoError> {
 
 /// A configuration item without its ciphertext. A deleted one gets its former id
 /// and creation time back from where the delete kept them.
-pub(crate) fn decode(operation: &'static str, mut item: Item) -> Result<ConfigItem, RepoError> {
+pub(crate) fn decode(operation: &'static str, mut item: Item) -> Result<KeyRow, RepoError> {
     item.remove(schema::CIPHERTEXT_ATTRIBUTE);
     for (live, kept) in [("id", "deletedId"), ("createdAt", "deletedCreatedAt")] {
         if let Some(value) = item.remove(kept) {
@@ -286,7 +292,7 @@ pub(crate) fn decode(operation: &'static str, mut item: Item) -> Result<ConfigIt
         .remove("settings")
         .map(|v| settings_of(&v))
         .transpose()?;
-    let mut config: ConfigItem =
+    let mut config: KeyRow =
         serde_dynamo::from_item(item).map_err(|e| RepoError::new(operation, e.to_string()))?;
     config.settings = settings.unwrap_or_default();
     Ok(config)

@@ -38,6 +38,16 @@ pub fn extra_slot(id: &str) -> String {
     format!("{EXTRA_SLOT_PREFIX}{id}")
 }
 
+/// The attribute that stamps an item as a copy `migrate-keys` made (the source's
+/// version): only such a copy, untouched since, may be replaced by a newer one.
+/// Every write of the functions removes it or raises `version` past it.
+pub const MIGRATED_VERSION: &str = "migratedVersion";
+
+/// What a delete reads of a provider's keys before it deletes them, conditional on
+/// what it read: where each key is and its version, never more (delete-config's IAM
+/// policy allows these alone for its Query).
+pub const SLOT_ATTRIBUTES: &[&str] = &[TABLE_KEY, SORT_KEY, "id", "isActive", "version"];
+
 /// The name of the index that lists a user's configurations without ciphertext.
 pub const BY_USER_INDEX: &str = "byUser";
 

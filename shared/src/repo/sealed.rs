@@ -10,8 +10,9 @@ use super::{
     active, decode_sealed, epoch_ms, is_active, n, s, ConfigRepository, RepoError, SealedConfig,
     Written,
 };
-use crate::config::{timestamp, ConfigItem};
+use crate::domain::timestamp;
 use crate::provider::ProviderId;
+use crate::repo::KeyRow;
 
 /// What a provider answered the app's server, as reported to the vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +97,7 @@ impl ConfigRepository {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(TABLE_KEY, s(ConfigItem::key(user_id, provider)))
+            .key(TABLE_KEY, s(KeyRow::key(user_id, provider)))
             .key(SORT_KEY, s(PRIMARY_SLOT))
             .consistent_read(true)
             .send()
@@ -128,7 +129,7 @@ impl ConfigRepository {
     ) -> Result<Reported, RepoError> {
         // The primary and the key's own slot at once (one round trip): the id is
         // one of them, never both, so at most one write applies.
-        let pk = ConfigItem::key(user_id, provider);
+        let pk = KeyRow::key(user_id, provider);
         let other = extra_slot(key_id);
         let (primary, other_written) = tokio::join!(
             self.report_at(&pk, PRIMARY_SLOT, key_id, outcome, lease, now),
@@ -225,7 +226,7 @@ impl ConfigRepository {
         let Some(id) = key_id else {
             return self.get_sealed(user_id, provider).await;
         };
-        let pk = ConfigItem::key(user_id, provider);
+        let pk = KeyRow::key(user_id, provider);
         for sk in [PRIMARY_SLOT.to_owned(), extra_slot(id)] {
             match self.read_item("get", &pk, &sk).await? {
                 Some(item)
@@ -256,7 +257,7 @@ impl ConfigRepository {
         let written = self
             .update(
                 "record validation",
-                ConfigItem::key(user_id, provider),
+                KeyRow::key(user_id, provider),
                 slot,
                 |u| {
                     u.update_expression(validation_expression(status))

@@ -12,14 +12,13 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
-use super::keys::use_rank;
 use super::ring::Ring;
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY};
 use super::{
-    active, decode_sealed, epoch_ms, is_active, n, number, s, ConfigRepository, Item, RepoError,
+    active, decode, decode_sealed, epoch_ms, n, s, ConfigRepository, Item, KeyRow, RepoError,
     SealedConfig, Written,
 };
-use crate::config::{timestamp, ConfigItem};
+use crate::domain::{timestamp, ProviderKey, Refusal};
 use crate::provider::ProviderId;
 
 /// The recent use tokens an item keeps (`u0..`): a resent use is recognised as
@@ -56,33 +55,29 @@ pub enum UseRecord {
 const USE_ATTEMPTS: usize = 3;
 
 /// Why a use of `item` is refused at `now`; `None` when nothing in it refuses it.
-fn refusal(item: &Item, key_id: Option<&str>, now: OffsetDateTime) -> Option<UseRecord> {
+/// The rule is the domain's ([`ProviderKey::refusal`]); here only what the row
+/// adds: the id asked for, and an envelope to open.
+fn refusal(
+    item: &Item,
+    key_id: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Option<UseRecord>, RepoError> {
     let id = match item.get("id") {
         Some(AttributeValue::S(id)) => Some(id.as_str()),
         _ => None,
     };
     if key_id.is_some_and(|k| id != Some(k)) {
-        return Some(UseRecord::None);
+        return Ok(Some(UseRecord::None));
     }
-    if !is_active(item) || !item.contains_key("apiKey") {
-        return Some(UseRecord::Inactive);
+    if !item.contains_key("apiKey") {
+        return Ok(Some(UseRecord::Inactive));
     }
-    if let Some(AttributeValue::S(at)) = item.get("keyExpiresAt") {
-        if at.as_str() <= timestamp(now).as_str() {
-            return Some(UseRecord::Expired);
-        }
-    }
-    let Some(AttributeValue::S(reason)) = item.get("unavailableReason") else {
-        return None;
-    };
-    let until_ms = number::<i128>(item, "unavailableUntil");
-    if until_ms.is_some_and(|t| t <= epoch_ms(now)) {
-        return None;
-    }
-    Some(UseRecord::Unavailable {
-        reason: reason.clone(),
-        until_ms,
-    })
+    let key = ProviderKey::from(decode("record use", item.clone())?);
+    Ok(key.refusal(now).map(|why| match why {
+        Refusal::Inactive => UseRecord::Inactive,
+        Refusal::Expired => UseRecord::Expired,
+        Refusal::Unavailable { reason, until_ms } => UseRecord::Unavailable { reason, until_ms },
+    }))
 }
 
 /// The answer when no key could be used, from why each was refused: unavailable
@@ -111,20 +106,14 @@ fn combined(refusals: Vec<UseRecord>) -> UseRecord {
     best
 }
 
-/// The order keys are tried in: the primary, then by `priority`, age, id.
-fn use_order(items: &mut [Item]) {
-    items.sort_by_key(|item| {
-        let text = |name: &str| match item.get(name) {
-            Some(AttributeValue::S(v)) => v.as_str(),
-            _ => "",
-        };
-        use_rank(
-            text(SORT_KEY),
-            number::<i64>(item, "priority"),
-            text("createdAt"),
-            text("id"),
-        )
-    });
+/// The order keys are tried in: the domain's use order ([`ProviderKey::use_rank`]).
+fn use_order(items: Vec<Item>) -> Result<Vec<Item>, RepoError> {
+    let mut ranked = items
+        .into_iter()
+        .map(|item| Ok((ProviderKey::from(decode("record use", item.clone())?), item)))
+        .collect::<Result<Vec<_>, RepoError>>()?;
+    ranked.sort_by(|(a, _), (b, _)| a.use_rank().cmp(&b.use_rank()));
+    Ok(ranked.into_iter().map(|(_, item)| item).collect())
 }
 
 /// What one attempt on one key found: the record, and the item the refusal showed.
@@ -150,7 +139,7 @@ impl ConfigRepository {
         key_id: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<UseRecord, RepoError> {
-        let pk = ConfigItem::key(user_id, provider);
+        let pk = KeyRow::key(user_id, provider);
         let token = s(uuid::Uuid::new_v4().simple().to_string());
         if let Some(id) = key_id {
             // Both places at once, one round trip: the id is the primary's or it is
@@ -178,15 +167,14 @@ impl ConfigRepository {
             };
             return Ok(with_settings(other.record, primary.seen.as_ref()));
         }
-        let mut items = self.partition("record use", &pk).await?;
+        let items = self.partition("record use", &pk).await?;
         let primary = items
             .iter()
             .find(|i| matches!(i.get(SORT_KEY), Some(AttributeValue::S(sk)) if sk == PRIMARY_SLOT))
             .cloned();
-        use_order(&mut items);
         let mut refusals = Vec::new();
-        for item in items {
-            if let Some(refused) = refusal(&item, None, now) {
+        for item in use_order(items)? {
+            if let Some(refused) = refusal(&item, None, now)? {
                 refusals.push(refused);
                 continue;
             }
@@ -260,7 +248,7 @@ impl ConfigRepository {
             // This write's own earlier attempt: the use is recorded, once.
             return used(item);
         }
-        Ok(refusal(&item, key_id, now).map(|refused| SlotUse {
+        Ok(refusal(&item, key_id, now)?.map(|refused| SlotUse {
             record: refused,
             seen: Some(item),
         }))

@@ -1,7 +1,7 @@
 //! A configuration's life: store, replace, list, update, delete, store again; the
 //! concurrency and round-trip guarantees of those writes; rotation reminders.
 
-use apikeys::config::timestamp;
+use apikeys::domain::timestamp;
 use apikeys::provider::ProviderId;
 use apikeys::{ServiceConfig, State};
 use apikeys_integration_tests::{number, text, Stack};

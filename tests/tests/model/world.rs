@@ -111,6 +111,10 @@ pub struct World {
 
 const PROVIDER: &str = "openai";
 
+/// The longest a round (or the checks after it) may take: every SDK call ends
+/// within its own timeout long before this.
+const ROUND_AT_MOST: std::time::Duration = std::time::Duration::from_secs(180);
+
 impl World {
     /// A fresh table and a single-key source table with one old key per user.
     pub async fn new(seed: u64, kinds: &[Kind]) -> Self {
@@ -145,10 +149,24 @@ impl World {
         while done < cases {
             let width = self.rng.random_range(1..=4).min(cases - done);
             let ops: Vec<Op> = (0..width).map(|_| self.draw()).collect();
-            let answers = self.apply(&ops).await;
+            // A round that never ends is a failure that names its operations.
+            let Ok(answers) = tokio::time::timeout(ROUND_AT_MOST, self.apply(&ops)).await else {
+                panic!(
+                    "round {} did not end within {ROUND_AT_MOST:?}: {ops:?}",
+                    self.rounds + 1
+                );
+            };
             self.rounds += 1;
-            self.check(&answers).await;
+            if tokio::time::timeout(ROUND_AT_MOST, self.check(&answers))
+                .await
+                .is_err()
+            {
+                panic!("the checks after round {} did not end", self.rounds);
+            }
             done += width;
+            if self.rounds % 250 == 0 {
+                eprintln!("  {done} operations, {} rounds", self.rounds);
+            }
         }
         done
     }

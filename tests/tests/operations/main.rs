@@ -17,11 +17,12 @@ mod rewrap;
 mod stats;
 mod usage;
 
-use apikeys::config::{timestamp, ConfigItem};
 use apikeys::crypto::{
     KdfParams, Keyring, LegacyPolicy, Seed, DEFAULT_KDF_SALT, MIN_KDF_ITERATIONS,
 };
+use apikeys::domain::timestamp;
 use apikeys::provider::ProviderId;
+use apikeys::repo::KeyRow;
 use apikeys_integration_tests::TEST_SEED;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -65,16 +66,11 @@ fn import_keyring(legacy_seeds: &[&str]) -> Keyring {
 }
 
 /// An item as the functions write it, its key stored `key_age_days` ago.
-fn seeded_item(
-    user: &str,
-    key_age_days: i64,
-    last_used_days: Option<i64>,
-    active: bool,
-) -> ConfigItem {
+fn seeded_item(user: &str, key_age_days: i64, last_used_days: Option<i64>, active: bool) -> KeyRow {
     let now = OffsetDateTime::now_utc();
     let at = |days: i64| timestamp(now - Duration::days(days));
-    ConfigItem {
-        pk: ConfigItem::key(user, ProviderId::OpenAi),
+    KeyRow {
+        pk: KeyRow::key(user, ProviderId::OpenAi),
         sk: "primary".to_owned(),
         user_id: user.to_owned(),
         provider: "openai".into(),

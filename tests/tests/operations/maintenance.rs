@@ -68,7 +68,7 @@ async fn several_keys_the_sweep_and_stats_see_every_key_of_a_provider() {
         &mut add,
         &json!({
             "apiKey": "sk-proj-SweepSecond0123456789abcdefghijklmno",
-            "expiresAt": apikeys::config::timestamp(soon),
+            "expiresAt": apikeys::domain::timestamp(soon),
         }),
     );
     assert_eq!(

@@ -1,8 +1,9 @@
 //! `apikeys-admin rewrap`: every key under the current seed after a rotation.
 
-use apikeys::config::{timestamp, ConfigItem};
 use apikeys::crypto::{KeyContext, Keyring, StoredFormat, MIN_KDF_ITERATIONS};
+use apikeys::domain::timestamp;
 use apikeys::provider::ProviderId;
+use apikeys::repo::KeyRow;
 use apikeys::seed::{KeyMaterial, KeyMaterialConfig};
 use apikeys_admin::rewrap::{rewrap, rewrap_item, ItemOutcome};
 use apikeys_integration_tests::{event_for, parts, request, set_body, unique, Stack};
@@ -58,8 +59,8 @@ async fn rotation_then_an_interrupted_rewrap_loses_nothing() {
                 let envelope = ring_1
                     .seal(&ctx, &SecretString::from(plaintext(i)))
                     .unwrap();
-                let item = ConfigItem {
-                    pk: ConfigItem::key(&user, ProviderId::OpenAi),
+                let item = KeyRow {
+                    pk: KeyRow::key(&user, ProviderId::OpenAi),
                     sk: "primary".to_owned(),
                     user_id: user.clone(),
                     provider: "openai".into(),

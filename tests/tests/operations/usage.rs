@@ -230,7 +230,7 @@ async fn an_invalid_key_stays_unused_until_it_is_replaced_or_tested_again() {
         Some(AttributeValue::S(e)) => e.clone(),
         other => panic!("{other:?}"),
     };
-    let now = apikeys::config::timestamp(OffsetDateTime::now_utc());
+    let now = apikeys::domain::timestamp(OffsetDateTime::now_utc());
     assert!(stack
         .state
         .repo

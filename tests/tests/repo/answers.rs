@@ -1,7 +1,7 @@
 //! update-settings, delete-config and get-configs never receive the ciphertext: every
 //! DynamoDB answer their client gets is read as it arrived, errors included.
 
-use apikeys::config::timestamp;
+use apikeys::domain::timestamp;
 use apikeys::provider::ProviderId;
 use apikeys::{ServiceConfig, State};
 use apikeys_integration_tests::{number, text, Stack};

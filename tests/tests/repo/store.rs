@@ -1,8 +1,8 @@
 //! A store means what the original app means: it replaces the settings with what it
 //! sends, and after a delete it creates a new configuration.
 
-use apikeys::config::ConfigItem;
 use apikeys::provider::ProviderId;
+use apikeys::repo::KeyRow;
 use apikeys::repo::UseRecord;
 use apikeys_integration_tests::{number, text, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -166,7 +166,7 @@ async fn a_store_replaces_the_settings_with_what_it_sends() {
 async fn a_store_over_an_item_deleted_with_its_history_starts_afresh_too() {
     // Given an inactive item that still holds its history, as imports write them
     let stack = Stack::new().await;
-    let old = ConfigItem {
+    let old = KeyRow {
         pk: pk(ALICE, "openai"),
         sk: "primary".to_owned(),
         user_id: ALICE.into(),
@@ -219,7 +219,7 @@ async fn an_import_write_whose_answer_was_lost_still_counts_as_written() {
     let stack = Stack::new().await;
     let client = super::client_with(&stack, super::LoseFirstAnswer::default());
     let repo = apikeys::repo::ConfigRepository::new(client, stack.table.clone());
-    let item = ConfigItem {
+    let item = KeyRow {
         pk: pk(ALICE, "openai"),
         sk: "primary".to_owned(),
         user_id: ALICE.into(),

@@ -4,8 +4,8 @@
 //! (too short, characters no provider issues): the user's stored value must reach
 //! the vault, marked, so that the user sees it and can replace it.
 
-use apikeys::config::ApiKey;
 use apikeys::crypto::{CryptoError, KeyContext, Keyring, StoredFormat};
+use apikeys::domain::ApiKey;
 use apikeys::provider::ProviderId;
 use secrecy::{ExposeSecret, SecretString};
 

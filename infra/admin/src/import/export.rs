@@ -1,7 +1,7 @@
 //! The RealMultiLLM `ProviderConfig` export: its rows, and how their times and
 //! settings read.
 
-use apikeys::config::{timestamp, Settings};
+use apikeys::domain::{timestamp, Settings};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;

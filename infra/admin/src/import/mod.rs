@@ -10,11 +10,12 @@ mod export;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use apikeys::config::{timestamp, ConfigItem};
 use apikeys::crypto::Keyring;
+use apikeys::domain::timestamp;
 use apikeys::keytest::KeyStatus;
 use apikeys::provider::ProviderId;
 use apikeys::repo::schema::{extra_slot, PRIMARY_SLOT};
+use apikeys::repo::KeyRow;
 use apikeys::repo::{Added, ConfigRepository, RepoError, MAX_KEYS_PER_PROVIDER};
 use clap::Args;
 use serde::Serialize;
@@ -187,7 +188,7 @@ pub async fn import(
             fail(&mut report, "no userId".into());
             continue;
         }
-        let pk = ConfigItem::key(&row.user_id, provider);
+        let pk = KeyRow::key(&row.user_id, provider);
         // A second row of the same user and provider is another key of it.
         let slot = match repo.id_at(&pk, PRIMARY_SLOT).await? {
             None => PRIMARY_SLOT.to_owned(),
@@ -214,7 +215,7 @@ pub async fn import(
             }
         };
         let extra = slot != PRIMARY_SLOT;
-        let mut item = ConfigItem {
+        let mut item = KeyRow {
             pk,
             sk: slot,
             user_id: row.user_id.clone(),

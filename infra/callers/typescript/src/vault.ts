@@ -8,6 +8,9 @@ export type UseKeyAnswer =
       found: true;
       apiKey: string;
       keyId: string;
+      /** Pass back with a report about this key: a report about a key replaced or
+       * tested since is stale and marks nothing. */
+      lease: string;
       keyHint: string | null;
       provider: string;
       settings: Record<string, unknown>;
@@ -51,13 +54,16 @@ export class Vault {
     return this.invoke({ userId, provider, ...(keyId ? { keyId } : {}) });
   }
 
-  /** Tells the vault what the provider answered, so the next call can fall back. */
+  /** Tells the vault what the provider answered, so the next call can fall back.
+   * `lease` is the one the key came with (without it, the report applies to the key
+   * as it is now: the form of callers before leases). */
   async reportOutcome(
     userId: string,
     provider: string,
     keyId: string,
     outcome: Outcome,
     retryAfterSeconds?: number,
+    lease?: string,
   ): Promise<boolean> {
     const answer = await this.invoke<{ recorded: boolean }>({
       userId,
@@ -65,6 +71,7 @@ export class Vault {
       keyId,
       outcome,
       ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+      ...(lease ? { lease } : {}),
     });
     return answer.recorded;
   }

@@ -2,21 +2,27 @@ use super::*;
 
 fn key(sk: &str, priority: i64, created: &str) -> Item {
     Item::from([
+        ("pk".to_owned(), s("u#openai")),
         (SORT_KEY.to_owned(), s(sk)),
+        ("userId".to_owned(), s("u")),
+        ("provider".to_owned(), s("openai")),
+        ("id".to_owned(), s(sk)),
+        ("isActive".to_owned(), active()),
         ("priority".to_owned(), n(priority)),
         ("createdAt".to_owned(), s(created)),
+        ("updatedAt".to_owned(), s(created)),
     ])
 }
 
 #[test]
 fn the_primary_comes_first_then_priority_then_age() {
-    let mut items = vec![
+    let items = vec![
         key("key#b", 2, "2025-01-01"),
         key("key#c", 1, "2025-03-01"),
         key("key#a", 1, "2025-02-01"),
         key(PRIMARY_SLOT, 9, "2025-04-01"),
     ];
-    use_order(&mut items);
+    let items = use_order(items).unwrap();
     let order: Vec<_> = items
         .iter()
         .map(|i| match i.get(SORT_KEY) {

@@ -1,21 +1,21 @@
-//! A provider configuration as DynamoDB stores it.
+//! The row: one of a provider's keys as DynamoDB stores it, and the domain's
+//! [`ProviderKey`] built from it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
 
+use crate::domain::ProviderKey;
 use crate::provider::ProviderId;
 
 /// A provider configuration item as stored in DynamoDB, without the ciphertext
 /// (`apiKey`), which only the functions that seal or open read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConfigItem {
+pub struct KeyRow {
     /// `{userId}#{provider}`.
     pub pk: String,
     /// Which of the provider's keys: `primary` or `key#{id}` (see
-    /// [`crate::repo::schema::SORT_KEY`]); items written before there was a sort key
+    /// [`super::schema::SORT_KEY`]); items written before there was a sort key
     /// read as the primary.
     #[serde(default = "primary_slot")]
     pub sk: String,
@@ -94,29 +94,45 @@ pub struct ConfigItem {
 }
 
 fn primary_slot() -> String {
-    crate::repo::schema::PRIMARY_SLOT.to_owned()
+    super::schema::PRIMARY_SLOT.to_owned()
 }
 
-impl ConfigItem {
+impl KeyRow {
     /// The item key of a user's configuration for a provider.
     pub fn key(user_id: &str, provider: ProviderId) -> String {
         format!("{user_id}#{}", provider.as_str())
     }
 
-    /// Whether the key was stored more than `rotation_after` before `now`.
-    pub fn rotation_due(&self, now: OffsetDateTime, rotation_after: Duration) -> bool {
-        let stored = self.key_stored_at.as_deref().unwrap_or(&self.created_at);
-        OffsetDateTime::parse(stored, &Rfc3339).is_ok_and(|t| now - t > rotation_after)
+    /// Whether this row holds the provider's primary key.
+    pub fn is_primary(&self) -> bool {
+        self.sk == super::schema::PRIMARY_SLOT
     }
+}
 
-    /// When the key expires, if it does.
-    pub fn key_expiry(&self) -> Option<OffsetDateTime> {
-        let at = self.key_expires_at.as_deref()?;
-        OffsetDateTime::parse(at, &Rfc3339).ok()
-    }
-
-    /// Whether the key has expired at `now`.
-    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
-        self.key_expiry().is_some_and(|t| t <= now)
+impl From<KeyRow> for ProviderKey {
+    fn from(row: KeyRow) -> Self {
+        Self {
+            primary: row.is_primary(),
+            user_id: row.user_id,
+            provider: row.provider,
+            id: row.id,
+            key_hint: row.key_hint,
+            settings: row.settings,
+            endpoint: row.endpoint,
+            is_active: row.is_active,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            key_stored_at: row.key_stored_at,
+            last_used_at: row.last_used_at,
+            last_validated_at: row.last_validated_at,
+            last_validation_status: row.last_validation_status,
+            usage_count: row.usage_count,
+            label: row.label,
+            priority: row.priority,
+            unavailable_reason: row.unavailable_reason,
+            unavailable_until: row.unavailable_until,
+            key_expires_at: row.key_expires_at,
+            key_revision: row.key_revision,
+        }
     }
 }

@@ -1,0 +1,196 @@
+//! One of a provider's keys as the vault knows it (never the key itself), and the
+//! rules that decide which key the app's servers get: the use order and why a key
+//! is refused. use-key, the proxy and the lists all ask these two functions.
+
+use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+/// One of a user's keys for a provider, with what belongs to the provider (the
+/// settings, on the primary). The repository builds it from its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderKey {
+    /// The owner.
+    pub user_id: String,
+    /// The canonical provider id.
+    pub provider: String,
+    /// The key's stable id (`keyId`).
+    pub id: String,
+    /// The key the single-key routes act on and the app's servers try first.
+    pub primary: bool,
+    /// Masked form of the key.
+    pub key_hint: Option<String>,
+    /// The provider's settings (the primary holds them).
+    pub settings: Map<String, Value>,
+    /// The endpoint that belongs to the key (not a secret).
+    pub endpoint: Option<Value>,
+    /// False after a delete.
+    pub is_active: bool,
+    /// First store.
+    pub created_at: String,
+    /// Last write.
+    pub updated_at: String,
+    /// When the current key was stored (drives `rotationDue`).
+    pub key_stored_at: Option<String>,
+    /// Last use by the app's servers.
+    pub last_used_at: Option<String>,
+    /// Last key test.
+    pub last_validated_at: Option<String>,
+    /// Outcome of the last key test, as stored.
+    pub last_validation_status: Option<String>,
+    /// Uses by the app's servers.
+    pub usage_count: u64,
+    /// The user's name for the key.
+    pub label: Option<String>,
+    /// Place in the use order after the primary (lower first; none is 0).
+    pub priority: Option<u32>,
+    /// What a provider last said that makes the key unusable for now.
+    pub unavailable_reason: Option<String>,
+    /// Until when (epoch milliseconds); none: until replaced or tested again.
+    pub unavailable_until: Option<i64>,
+    /// When the key stops being handed out; none: never.
+    pub key_expires_at: Option<String>,
+    /// Raised when the key is replaced or tested again: what a lease names.
+    pub key_revision: u64,
+}
+
+/// Why a key is not handed out now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Deleted.
+    Inactive,
+    /// Its expiry has passed.
+    Expired,
+    /// A provider's refusal marks it: `rate_limited`, `invalid` or `quota_exceeded`.
+    Unavailable {
+        /// What the provider said.
+        reason: String,
+        /// Until when (epoch milliseconds); `None` until replaced or tested again.
+        until_ms: Option<i128>,
+    },
+}
+
+impl ProviderKey {
+    /// Whether the key was stored more than `rotation_after` before `now`.
+    pub fn rotation_due(&self, now: OffsetDateTime, rotation_after: Duration) -> bool {
+        let stored = self.key_stored_at.as_deref().unwrap_or(&self.created_at);
+        OffsetDateTime::parse(stored, &Rfc3339).is_ok_and(|t| now - t > rotation_after)
+    }
+
+    /// When the key expires, if it does.
+    pub fn key_expiry(&self) -> Option<OffsetDateTime> {
+        let at = self.key_expires_at.as_deref()?;
+        OffsetDateTime::parse(at, &Rfc3339).ok()
+    }
+
+    /// Whether the key has expired at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.key_expiry().is_some_and(|t| t <= now)
+    }
+
+    /// The provider's mark on the key at `now`, if one holds: a wait that has
+    /// passed is no mark.
+    pub fn mark(&self, now: OffsetDateTime) -> Option<(&str, Option<i128>)> {
+        let reason = self.unavailable_reason.as_deref()?;
+        let until = self.unavailable_until.map(i128::from);
+        let now_ms = now.unix_timestamp_nanos() / 1_000_000;
+        (until.is_none_or(|t| t > now_ms)).then_some((reason, until))
+    }
+
+    /// Why the key is not handed out at `now`; `None` when it may be.
+    pub fn refusal(&self, now: OffsetDateTime) -> Option<Refusal> {
+        if !self.is_active {
+            return Some(Refusal::Inactive);
+        }
+        if self.is_expired(now) {
+            return Some(Refusal::Expired);
+        }
+        self.mark(now)
+            .map(|(reason, until_ms)| Refusal::Unavailable {
+                reason: reason.to_owned(),
+                until_ms,
+            })
+    }
+
+    /// Where the key stands in the order keys are tried in (and listed): the
+    /// primary first, then by priority (lower first), age and id.
+    pub fn use_rank(&self) -> (bool, u32, &str, &str) {
+        (
+            !self.primary,
+            self.priority.unwrap_or(0),
+            &self.created_at,
+            &self.id,
+        )
+    }
+}
+
+/// A provider's keys in use order (see [`ProviderKey::use_rank`]).
+pub fn sort_keys(keys: &mut [ProviderKey]) {
+    keys.sort_by(|a, b| a.use_rank().cmp(&b.use_rank()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, primary: bool, priority: Option<u32>, stored: &str) -> ProviderKey {
+        ProviderKey {
+            user_id: "u".into(),
+            provider: "openai".into(),
+            id: id.into(),
+            primary,
+            key_hint: None,
+            settings: Map::new(),
+            endpoint: None,
+            is_active: true,
+            created_at: stored.into(),
+            updated_at: stored.into(),
+            key_stored_at: None,
+            last_used_at: None,
+            last_validated_at: None,
+            last_validation_status: None,
+            usage_count: 0,
+            label: None,
+            priority,
+            unavailable_reason: None,
+            unavailable_until: None,
+            key_expires_at: None,
+            key_revision: 1,
+        }
+    }
+
+    #[test]
+    fn the_primary_goes_first_then_priority_then_age() {
+        let mut keys = vec![
+            key("c", false, Some(1), "2025-01-03T00:00:00.000Z"),
+            key("b", false, Some(1), "2025-01-02T00:00:00.000Z"),
+            key("p", true, None, "2025-01-09T00:00:00.000Z"),
+            key("a", false, None, "2025-01-05T00:00:00.000Z"),
+        ];
+        sort_keys(&mut keys);
+        let order: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+        assert_eq!(order, ["p", "a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_key_is_refused_when_deleted_expired_or_marked_until_the_mark_passes() {
+        let now = OffsetDateTime::now_utc();
+        let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
+        let mut k = key("k", true, None, "2025-01-01T00:00:00.000Z");
+        assert_eq!(k.refusal(now), None);
+        k.unavailable_reason = Some("rate_limited".into());
+        k.unavailable_until = Some(ms(now + Duration::seconds(30)));
+        assert!(matches!(k.refusal(now), Some(Refusal::Unavailable { .. })));
+        k.unavailable_until = Some(ms(now - Duration::seconds(1)));
+        assert_eq!(k.refusal(now), None, "a wait that has passed is no mark");
+        k.unavailable_until = None;
+        assert!(matches!(
+            k.refusal(now),
+            Some(Refusal::Unavailable { until_ms: None, .. })
+        ));
+        k.key_expires_at = Some(super::super::timestamp(now - Duration::seconds(1)));
+        assert_eq!(k.refusal(now), Some(Refusal::Expired));
+        k.is_active = false;
+        assert_eq!(k.refusal(now), Some(Refusal::Inactive));
+    }
+}
