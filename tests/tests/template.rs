@@ -891,3 +891,49 @@ fn use_key_is_invoke_only_and_the_app_gets_a_policy_for_exactly_that() {
         canonical(&json!({"Ref": "UseKeyInvokePolicy"}))
     );
 }
+
+#[test]
+fn the_route_tables_the_template_the_contract_and_the_local_api_agree_route_by_route() {
+    // The functions' route tables: (method, pattern, function)
+    let tables: BTreeSet<(String, String, String)> = apikeys::api::route_tables()
+        .into_iter()
+        .map(|(function, method, pattern)| (method, pattern.to_owned(), function.to_owned()))
+        .collect();
+    assert!(tables.len() >= 9, "{tables:?}");
+
+    // template.yaml: the HttpApi events, each with the function it invokes
+    let in_template: BTreeSet<(String, String, String)> = template_routes(&template())
+        .into_iter()
+        .map(|((method, path), function)| (method, path, function))
+        .collect();
+    assert_eq!(tables, in_template, "route tables vs template.yaml");
+
+    // The local API: the routes it serves, read from the template as at start-up
+    let local = apikeys_local_api::template::ApiDefinition::from_template(
+        &apikeys_integration_tests::template::read("template.yaml"),
+        &|_| None,
+    )
+    .expect("the local API reads the template");
+    let in_local_api: BTreeSet<(String, String, String)> = local
+        .routes
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone(), r.function.clone()))
+        .collect();
+    assert_eq!(tables, in_local_api, "route tables vs the local API");
+
+    // infra/openapi.yaml: every documented operation under /api is a route, and back
+    let openapi = apikeys_integration_tests::template::load_yaml("infra/openapi.yaml");
+    let mut documented = BTreeSet::new();
+    for (path, item) in openapi["paths"].as_object().expect("paths") {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if item.get(method).is_some() {
+                documented.insert((method.to_ascii_uppercase(), path.clone()));
+            }
+        }
+    }
+    let served: BTreeSet<(String, String)> = tables
+        .iter()
+        .map(|(method, path, _)| (method.clone(), path.clone()))
+        .collect();
+    assert_eq!(served, documented, "route tables vs infra/openapi.yaml");
+}

@@ -1,37 +1,27 @@
-//! DELETE /api/provider-configs/{provider}: soft-deletes the configuration and
-//! removes the ciphertext. 204, or 404 when none is active.
+//! The delete-config function: what it serves.
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use time::OffsetDateTime;
 
-use super::error::ApiError;
-use super::request::DeleteConfigRequest;
-use super::respond::empty_response;
-use super::serve::serve;
-use crate::domain::timestamp;
+use super::edge::router::{serve_table, Route};
+use super::routes::{delete_config, keys};
 use crate::state::State;
 
-/// Handles a delete request.
-pub async fn handle(state: &State, req: Request) -> Response<Body> {
-    if super::keys::is_key_route(&req) {
-        return super::keys::delete(state, req).await;
-    }
-    serve(req, "api_key.delete", async |req, call| {
-        let DeleteConfigRequest { provider } = DeleteConfigRequest::parse(req)?;
-        call.audit.provider(provider);
+/// The routes of delete-config.
+pub static ROUTES: &[Route<State>] = &[
+    Route {
+        method: Method::DELETE,
+        pattern: "/api/provider-configs/{provider}",
+        serve: |state, req, path| Box::pin(delete_config::handle(state, req, path)),
+    },
+    Route {
+        method: Method::DELETE,
+        pattern: "/api/provider-configs/{provider}/keys/{keyId}",
+        serve: |state, req, path| Box::pin(keys::delete(state, req, path)),
+    },
+];
 
-        let now = OffsetDateTime::now_utc();
-        let purge_at = (now + state.config.delete_grace).unix_timestamp();
-        let deleted = state
-            .repo
-            .delete(call.user.as_str(), provider, &timestamp(now), purge_at)
-            .await?;
-        if !deleted {
-            return Err(ApiError::NotFound(provider));
-        }
-        call.audit.event("api_key.deleted");
-        Ok(empty_response(StatusCode::NO_CONTENT))
-    })
-    .await
+/// Serves one request of delete-config.
+pub async fn handle(state: &State, req: Request) -> Response<Body> {
+    serve_table(ROUTES, state, req).await
 }

@@ -1,56 +1,27 @@
-//! GET /api/provider-configs: the user's active configurations, by provider, each
-//! with a summary of its keys (`keys`, primary first).
+//! The get-configs function: what it serves.
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
-use time::OffsetDateTime;
 
-use super::respond::json_response;
-use super::serve::serve;
-use crate::domain::{sort_keys, KeySummary, KeyView, ProviderConfig};
+use super::edge::router::{serve_table, Route};
+use super::routes::{keys, list_configs};
 use crate::state::State;
 
-/// Handles a list request.
+/// The routes of get-configs.
+pub static ROUTES: &[Route<State>] = &[
+    Route {
+        method: Method::GET,
+        pattern: "/api/provider-configs",
+        serve: |state, req, _| Box::pin(list_configs::handle(state, req)),
+    },
+    Route {
+        method: Method::GET,
+        pattern: "/api/provider-configs/{provider}/keys",
+        serve: |state, req, path| Box::pin(keys::list(state, req, path)),
+    },
+];
+
+/// Serves one request of get-configs.
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
-    if super::keys::is_key_route(&req) {
-        return super::keys::list(state, req).await;
-    }
-    serve(req, "configs.list", async |_, call| {
-        let mut items = state.repo.list(call.user.as_str()).await?;
-        let now = OffsetDateTime::now_utc();
-        let rotation_after = state.config.rotation_after;
-        // One Query holds every key: each provider's primary is its configuration,
-        // and all its keys (primary first) are its `keys`.
-        sort_keys(&mut items);
-        items.sort_by(|a, b| a.provider.cmp(&b.provider));
-        let summaries: Vec<(String, KeySummary)> = items
-            .iter()
-            .map(|item| {
-                let view = KeyView::from_key(item.clone(), now, rotation_after);
-                (item.provider.clone(), KeySummary::from(&view))
-            })
-            .collect();
-        let configs: Vec<ProviderConfig> = items
-            .into_iter()
-            .filter(|item| item.primary)
-            .map(|item| {
-                let mut config = ProviderConfig::from_key(item, now, rotation_after);
-                config.keys = Some(
-                    summaries
-                        .iter()
-                        .filter(|(p, _)| *p == config.provider)
-                        .map(|(_, k)| k.clone())
-                        .collect(),
-                );
-                config
-            })
-            .collect();
-        call.audit.event("configs.listed");
-        Ok(json_response(
-            StatusCode::OK,
-            &json!({ "configs": configs }),
-        ))
-    })
-    .await
+    serve_table(ROUTES, state, req).await
 }

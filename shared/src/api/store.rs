@@ -1,62 +1,32 @@
-//! POST /api/provider-configs `{provider, apiKey, endpoint?, settings?, validate?}`:
-//! seals the key under (user, provider) and upserts the configuration with its
-//! endpoint. 201 new, 200 replaced. An endpoint that leads somewhere key tests never
-//! call is a 400 naming its field, before anything is written.
+//! The store function: what it serves (everything that seals a key or moves one).
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
-use time::OffsetDateTime;
 
-use super::body::JsonBody;
-use super::request::StoreRequest;
-use super::respond::json_response;
-use super::serve::serve;
-use super::store_checks::seal_request;
-use crate::domain::{timestamp, ProviderConfig};
-use crate::repo::StoreWrite;
+use super::edge::router::{serve_table, Route};
+use super::routes::{add_key, store_config, update_key};
 use crate::sealing_state::SealingState;
 
-/// Handles a store request.
-pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
-    if super::keys::is_key_route(&req) {
-        return match *req.method() {
-            lambda_http::http::Method::PUT => super::update_key::handle(state, req).await,
-            _ => super::add_key::handle(state, req).await,
-        };
-    }
-    serve(req, "api_key.store", async |req, call| {
-        let request = StoreRequest::parse(&JsonBody::read(req)?, &state.tester)?;
-        call.audit.provider(request.provider);
-        let sealed = seal_request(state, call, &request).await?;
-        let now = OffsetDateTime::now_utc();
-        let stored = state
-            .base
-            .repo
-            .store(StoreWrite {
-                user_id: call.user.as_str(),
-                provider: request.provider,
-                envelope: &sealed.envelope,
-                key_hint: sealed.hint(),
-                endpoint: sealed.endpoint.as_ref(),
-                key_expires_at: request.expires_at.as_deref(),
-                settings: request.settings.as_ref().map(|s| s.as_map()),
-                validation: sealed.validation(),
-                now: &timestamp(now),
-                new_id: &uuid::Uuid::new_v4().to_string(),
-                label: None,
-            })
-            .await?;
+/// The routes of store.
+pub static ROUTES: &[Route<SealingState>] = &[
+    Route {
+        method: Method::POST,
+        pattern: "/api/provider-configs",
+        serve: |state, req, _| Box::pin(store_config::handle(state, req)),
+    },
+    Route {
+        method: Method::POST,
+        pattern: "/api/provider-configs/{provider}/keys",
+        serve: |state, req, path| Box::pin(add_key::handle(state, req, path)),
+    },
+    Route {
+        method: Method::PUT,
+        pattern: "/api/provider-configs/{provider}/keys/{keyId}",
+        serve: |state, req, path| Box::pin(update_key::handle(state, req, path)),
+    },
+];
 
-        let (status, event) = if stored.created {
-            (StatusCode::CREATED, "api_key.stored")
-        } else {
-            (StatusCode::OK, "api_key.replaced")
-        };
-        call.audit.event(event);
-        let config =
-            ProviderConfig::from_key(stored.item.into(), now, state.base.config.rotation_after);
-        Ok(json_response(status, &json!({ "config": config })))
-    })
-    .await
+/// Serves one request of store.
+pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
+    serve_table(ROUTES, state, req).await
 }

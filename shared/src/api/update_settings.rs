@@ -1,40 +1,20 @@
-//! PUT /api/provider-configs `{provider, settings}`: replaces the settings of an
-//! active configuration. 404 when there is none.
+//! The update-settings function: what it serves.
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
-use time::OffsetDateTime;
 
-use super::body::JsonBody;
-use super::error::ApiError;
-use super::request::UpdateSettingsRequest;
-use super::respond::json_response;
-use super::serve::serve;
-use crate::domain::{timestamp, ProviderConfig};
+use super::edge::router::{serve_table, Route};
+use super::routes::update_settings;
 use crate::state::State;
 
-/// Handles a settings update.
-pub async fn handle(state: &State, req: Request) -> Response<Body> {
-    serve(req, "settings.update", async |req, call| {
-        let UpdateSettingsRequest { provider, settings } =
-            UpdateSettingsRequest::parse(&JsonBody::read(req)?)?;
-        call.audit.provider(provider);
+/// The routes of update-settings.
+pub static ROUTES: &[Route<State>] = &[Route {
+    method: Method::PUT,
+    pattern: "/api/provider-configs",
+    serve: |state, req, _| Box::pin(update_settings::handle(state, req)),
+}];
 
-        let now = OffsetDateTime::now_utc();
-        let item = state
-            .repo
-            .update_settings(
-                call.user.as_str(),
-                provider,
-                settings.as_map(),
-                &timestamp(now),
-            )
-            .await?
-            .ok_or(ApiError::NotFound(provider))?;
-        call.audit.event("settings.updated");
-        let config = ProviderConfig::from_key(item.into(), now, state.config.rotation_after);
-        Ok(json_response(StatusCode::OK, &json!({ "config": config })))
-    })
-    .await
+/// Serves one request of update-settings.
+pub async fn handle(state: &State, req: Request) -> Response<Body> {
+    serve_table(ROUTES, state, req).await
 }

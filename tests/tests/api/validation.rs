@@ -441,3 +441,27 @@ async fn settings_numbers_at_the_edges_of_what_dynamodb_holds_are_stored() {
     assert!(stored["digits"].is_number(), "{answer}");
     assert_eq!(stored["zero"].as_f64(), Some(0.0), "{answer}");
 }
+
+#[tokio::test]
+async fn a_function_answers_404_off_its_table_and_405_for_another_method_of_a_route() {
+    let stack = Stack::new().await;
+    // Given the store function's table (POST config, POST key, PUT key)
+    let mut event = apikeys_integration_tests::event_for("store.json", Some("alice"));
+    event["requestContext"]["http"]["method"] = json!("GET");
+    let (status, _, body) = apikeys_integration_tests::parts(
+        apikeys::api::store::handle(&stack.sealing, apikeys_integration_tests::request(&event))
+            .await,
+    );
+    assert_eq!(status, 405, "{body}");
+    assert!(body["requestId"].is_string(), "{body}");
+
+    let mut event = apikeys_integration_tests::event_for("store.json", Some("alice"));
+    event["rawPath"] = json!("/api/provider-configs/openai/other");
+    event["requestContext"]["http"]["path"] = event["rawPath"].clone();
+    let (status, _, body) = apikeys_integration_tests::parts(
+        apikeys::api::store::handle(&stack.sealing, apikeys_integration_tests::request(&event))
+            .await,
+    );
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"], "No such route");
+}

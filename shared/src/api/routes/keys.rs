@@ -12,82 +12,22 @@
 //! - `PUT .../keys/{keyId}` is in `update_key` (store: it moves ciphertext).
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::error::ApiError;
-use super::field_error::FieldError;
-use super::respond::{empty_response, json_response};
-use super::serve::serve;
+use crate::api::edge::error::ApiError;
+use crate::api::edge::respond::{empty_response, json_response};
+use crate::api::edge::router::{KeyPath, PathParams, ProviderPath};
+use crate::api::edge::serve::serve;
 use crate::domain::KeyView;
-use crate::provider::ProviderId;
 use crate::repo::{PrimaryDelete, MAX_KEYS_PER_PROVIDER};
 use crate::state::State;
 
-/// The `{provider}` and `{keyId}` of a key route: from the path parameters API
-/// Gateway sets, or from the path itself where none are set (`cargo lambda watch`).
-pub(crate) fn key_path(req: &Request) -> Result<(ProviderId, Option<String>), ApiError> {
-    let params = req.path_parameters_ref();
-    let from_path = || -> Option<(String, Option<String>)> {
-        let path = req.uri().path();
-        let (_, rest) = path.split_once("/provider-configs/")?;
-        let mut parts = rest.trim_end_matches('/').split('/');
-        let provider = parts.next()?.to_owned();
-        (parts.next()? == "keys").then_some(())?;
-        let key = parts.next().map(str::to_owned);
-        parts.next().is_none().then_some((provider, key))
-    };
-    let (provider, key_id) = match params.and_then(|p| p.first("provider")) {
-        Some(provider) => (
-            provider.to_owned(),
-            params.and_then(|p| p.first("keyId")).map(str::to_owned),
-        ),
-        None => from_path().ok_or_else(|| {
-            ApiError::Invalid(vec![FieldError::new("provider", "is required in the path")])
-        })?,
-    };
-    let provider = ProviderId::parse(&provider).ok_or_else(|| {
-        ApiError::Invalid(vec![FieldError::new(
-            "provider",
-            format!(
-                "unsupported provider; use one of {}",
-                ProviderId::accepted_ids()
-            ),
-        )])
-    })?;
-    Ok((provider, key_id))
-}
-
-/// Whether a request is for a key route (`.../{provider}/keys...`) rather than a
-/// single-key one: how a function that serves both tells them apart.
-pub fn is_key_route(req: &Request) -> bool {
-    req.uri()
-        .path()
-        .split_once("/provider-configs/")
-        .is_some_and(|(_, rest)| rest.split('/').nth(1) == Some("keys"))
-}
-
-/// Whether `id` has the form of a key id: a uuid's characters, at most 64.
-pub(crate) fn is_key_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// A key id as sent in the path.
-pub(crate) fn key_id(raw: Option<String>) -> Result<String, ApiError> {
-    match raw {
-        Some(id) if is_key_id(&id) => Ok(id),
-        _ => Err(ApiError::Invalid(vec![FieldError::new(
-            "keyId",
-            "must be the id of one of the provider's keys",
-        )])),
-    }
-}
-
 /// `GET /api/provider-configs/{provider}/keys`.
-pub async fn list(state: &State, req: Request) -> Response<Body> {
-    serve(req, "keys.list", async |req, call| {
-        let (provider, _) = key_path(req)?;
+pub async fn list(state: &State, req: Request, path: PathParams) -> Response<Body> {
+    serve(req, "keys.list", async |_, call| {
+        let ProviderPath { provider } = ProviderPath::of(&path)?;
         call.audit.provider(provider);
         let now = OffsetDateTime::now_utc();
         let keys: Vec<KeyView> = state
@@ -107,10 +47,12 @@ pub async fn list(state: &State, req: Request) -> Response<Body> {
 }
 
 /// `DELETE /api/provider-configs/{provider}/keys/{keyId}`.
-pub async fn delete(state: &State, req: Request) -> Response<Body> {
-    serve(req, "api_key.delete", async |req, call| {
-        let (provider, raw_id) = key_path(req)?;
-        let id = key_id(raw_id)?;
+pub async fn delete(state: &State, req: Request, path: PathParams) -> Response<Body> {
+    serve(req, "api_key.delete", async |_, call| {
+        let KeyPath {
+            provider,
+            key_id: id,
+        } = KeyPath::of(&path)?;
         call.audit.provider(provider);
         let user = call.user.as_str();
         // Another key, or the primary; a key made primary (or another made primary

@@ -31,6 +31,10 @@ pub enum ApiError {
     NotFound(ProviderId),
     /// The provider has no key of the id named (404): another user's id reads the same.
     KeyNotFound(ProviderId),
+    /// No route of the function has that path (404).
+    NoRoute,
+    /// A route has that path, for another method (405).
+    MethodNotAllowed,
     /// The request contradicts what is stored (409), with the reason.
     Conflict(String),
     /// Too many requests; retry after this many seconds (429).
@@ -51,7 +55,8 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::MalformedJson | Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::NotFound(_) | Self::KeyNotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::KeyNotFound(_) | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -92,6 +97,11 @@ impl ApiError {
             }),
             Self::KeyNotFound(provider) => json!({
                 "error": format!("No key of that id for provider {provider}"),
+                "requestId": request_id,
+            }),
+            Self::NoRoute => json!({"error": "No such route", "requestId": request_id}),
+            Self::MethodNotAllowed => json!({
+                "error": "The route does not take that method",
                 "requestId": request_id,
             }),
             Self::Conflict(reason) => json!({"error": reason, "requestId": request_id}),

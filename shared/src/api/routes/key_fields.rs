@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::field_error::FieldError;
+use crate::api::edge::field_error::FieldError;
 
 /// The most characters of a key's label.
 pub const LABEL_MAX_CHARS: usize = 64;

@@ -9,15 +9,15 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::body::JsonBody;
-use super::error::ApiError;
-use super::field_error::FieldError;
 use super::key_fields::{label, priority};
-use super::keys::key_path;
-use super::request::StoreRequest;
-use super::respond::json_response;
-use super::serve::serve;
 use super::store_checks::seal_request;
+use crate::api::edge::body::JsonBody;
+use crate::api::edge::error::ApiError;
+use crate::api::edge::field_error::FieldError;
+use crate::api::edge::request::StoreRequest;
+use crate::api::edge::respond::json_response;
+use crate::api::edge::router::{PathParams, ProviderPath};
+use crate::api::edge::serve::serve;
 use crate::domain::{timestamp, KeyView};
 use crate::repo::{Added, KeyWrite, StoreWrite, MAX_KEYS_PER_PROVIDER};
 use crate::sealing_state::SealingState;
@@ -27,9 +27,9 @@ use crate::sealing_state::SealingState;
 const ADD_ATTEMPTS: usize = 3;
 
 /// Handles an add-key request.
-pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
+pub async fn handle(state: &SealingState, req: Request, path: PathParams) -> Response<Body> {
     serve(req, "api_key.store", async |req, call| {
-        let (provider, _) = key_path(req)?;
+        let ProviderPath { provider } = ProviderPath::of(&path)?;
         call.audit.provider(provider);
         let body = JsonBody::read(req)?;
         let mut refused = Vec::new();

@@ -3,8 +3,8 @@
 
 use time::OffsetDateTime;
 
-use super::error::ApiError;
-use super::identity::UserId;
+use crate::api::edge::error::ApiError;
+use crate::api::edge::identity::UserId;
 use crate::repo::Allowance;
 use crate::state::State;
 

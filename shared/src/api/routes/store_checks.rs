@@ -6,10 +6,10 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use super::allowance::take_key_test;
-use super::error::ApiError;
-use super::field_error::FieldError;
-use super::request::StoreRequest;
-use super::serve::Call;
+use crate::api::edge::error::ApiError;
+use crate::api::edge::field_error::FieldError;
+use crate::api::edge::request::StoreRequest;
+use crate::api::edge::serve::Call;
 use crate::crypto::KeyContext;
 use crate::domain::KeyHint;
 use crate::keytest::KeyStatus;

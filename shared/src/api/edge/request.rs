@@ -1,7 +1,6 @@
 //! The typed requests of the routes: each is parsed once, at the edge, and either
 //! holds only valid values or names every bad field.
 
-use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
 use super::body::JsonBody;
@@ -177,7 +176,7 @@ impl TestKeyRequest {
                 "keyId",
                 "names a stored key; leave apiKey out to test it",
             )),
-            Some(Value::String(id)) if super::keys::is_key_id(id) => Ok(Some(id.clone())),
+            Some(Value::String(id)) if super::router::is_key_id(id) => Ok(Some(id.clone())),
             Some(_) => Err(refuse(
                 "keyId",
                 "must be the id of one of the provider's keys",
@@ -197,33 +196,6 @@ impl TestKeyRequest {
                 key_id.err(),
             ])),
         }
-    }
-}
-
-/// DELETE /api/provider-configs/{provider}.
-#[derive(Debug)]
-pub struct DeleteConfigRequest {
-    /// The provider.
-    pub provider: ProviderId,
-}
-
-impl DeleteConfigRequest {
-    /// Reads the `{provider}` path parameter, or the last path segment where no API
-    /// Gateway route set one (a Lambda function URL, `cargo lambda watch`).
-    pub fn parse(req: &Request) -> Checked<Self> {
-        let raw = req
-            .path_parameters_ref()
-            .and_then(|p| p.first("provider"))
-            .map(str::to_owned)
-            .or_else(|| {
-                let path = req.uri().path();
-                let (_, rest) = path.split_once("/provider-configs/")?;
-                let segment = rest.trim_end_matches('/');
-                (!segment.is_empty() && !segment.contains('/')).then(|| segment.to_owned())
-            })
-            .ok_or_else(|| refuse("provider", "is required in the path"))?;
-        let provider = ProviderId::parse(&raw).ok_or_else(unsupported_provider)?;
-        Ok(Self { provider })
     }
 }
 

@@ -10,13 +10,13 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::body::JsonBody;
-use super::error::ApiError;
-use super::field_error::FieldError;
 use super::key_fields::{label, priority};
-use super::keys::{key_id, key_path};
-use super::respond::json_response;
-use super::serve::serve;
+use crate::api::edge::body::JsonBody;
+use crate::api::edge::error::ApiError;
+use crate::api::edge::field_error::FieldError;
+use crate::api::edge::respond::json_response;
+use crate::api::edge::router::{KeyPath, PathParams};
+use crate::api::edge::serve::serve;
 use crate::domain::{timestamp, KeyView};
 use crate::repo::{KeyChanges, MadePrimary};
 use crate::sealing_state::SealingState;
@@ -25,10 +25,12 @@ use crate::sealing_state::SealingState;
 const FIELDS: &[&str] = &["label", "priority", "expiresAt", "primary"];
 
 /// Handles a change of one key.
-pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
+pub async fn handle(state: &SealingState, req: Request, path: PathParams) -> Response<Body> {
     serve(req, "api_key.update", async |req, call| {
-        let (provider, raw_id) = key_path(req)?;
-        let id = key_id(raw_id)?;
+        let KeyPath {
+            provider,
+            key_id: id,
+        } = KeyPath::of(&path)?;
         call.audit.provider(provider);
         let body = JsonBody::read(req)?;
         let (changes, primary) = parse(&body)?;
@@ -83,7 +85,7 @@ fn parse(body: &JsonBody) -> Result<(KeyChanges, bool), ApiError> {
         }
     }
     if body.has("expiresAt") {
-        match super::request::expires_at(body) {
+        match crate::api::edge::request::expires_at(body) {
             Ok(at) => changes.expires_at = Some(at),
             Err(e) => refused.extend(e),
         }
