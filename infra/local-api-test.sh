@@ -113,7 +113,7 @@ pids+=("$watch_pid")
 wait_http "http://$host:$watch_port/2015-03-31/functions/store/invocations" "$watch_pid" "cargo lambda watch"
 
 for f in "${functions[@]}"; do
-  env APIKEYS_TABLE_NAME="$table" API_KEY_ENCRYPTION_SEED_SECRET_ID="$secret" \
+  env APIKEYS_TABLE_NAME="$table" APIKEYS_SEED_SECRET_ID="$secret" \
     APIKEYS_OPENAI_BASE_URL="$provider_url" RUST_LOG=info \
     AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 \
     AWS_LAMBDA_RUNTIME_API="http://$host:$watch_port/.rt/$f" \

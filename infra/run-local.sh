@@ -12,7 +12,7 @@
 # APIKEYS_LOCAL_API_PORT picks the API's port (default 3000), APIKEYS_PORT the
 # watcher's (default 9000), APIKEYS_AWS_PORT the emulator's (default 4599),
 # APIKEYS_VENV the venv (default .venv). The table and secret names come from
-# APIKEYS_TABLE_NAME, API_KEY_ENCRYPTION_SEED_SECRET_ID and APIKEYS_KMS_ALIAS
+# APIKEYS_TABLE_NAME, APIKEYS_SEED_SECRET_ID and APIKEYS_KMS_ALIAS
 # (defaults: apikeys-local, apikeys-local/seed, alias/apikeys-local). To accept the
 # tokens of another issuer (a Cognito user pool) instead of the local one, set
 # APIKEYS_JWT_ISSUER and APIKEYS_JWT_AUDIENCE (and APIKEYS_JWT_JWKS_URL if the issuer
@@ -39,14 +39,14 @@ eval "$(infra/local-aws.sh env)"
 infra/local-aws.sh start
 
 export APIKEYS_TABLE_NAME=${APIKEYS_TABLE_NAME:-apikeys-local}
-export API_KEY_ENCRYPTION_SEED_SECRET_ID=${API_KEY_ENCRYPTION_SEED_SECRET_ID:-apikeys-local/seed}
+export APIKEYS_SEED_SECRET_ID=${APIKEYS_SEED_SECRET_ID:-apikeys-local/seed}
 export APIKEYS_KMS_ALIAS=${APIKEYS_KMS_ALIAS:-alias/apikeys-local}
 export APIKEYS_LOCAL_ISSUER_DIR=${APIKEYS_LOCAL_ISSUER_DIR:-$root/.local/issuer}
 
 # One build for both: one feature set, so the shared crate is compiled once for them.
 say "building apikeys-admin and the local API (a first build takes minutes)"
 cargo build --locked -q -p apikeys-admin -p apikeys-local-api
-say "provisioning table $APIKEYS_TABLE_NAME, secret $API_KEY_ENCRYPTION_SEED_SECRET_ID and the local issuer"
+say "provisioning table $APIKEYS_TABLE_NAME, secret $APIKEYS_SEED_SECRET_ID and the local issuer"
 target/debug/apikeys-admin provision
 
 # cargo-lambda from the venv; on PATH, `cargo lambda …` finds it too.
@@ -64,7 +64,7 @@ fi
 export RUST_LOG=${RUST_LOG:-info}
 function_env=(
   APIKEYS_TABLE_NAME="$APIKEYS_TABLE_NAME"
-  API_KEY_ENCRYPTION_SEED_SECRET_ID="$API_KEY_ENCRYPTION_SEED_SECRET_ID"
+  APIKEYS_SEED_SECRET_ID="$APIKEYS_SEED_SECRET_ID"
   AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL"
   AWS_REGION="$AWS_REGION"
   AWS_DEFAULT_REGION="$AWS_DEFAULT_REGION"
@@ -128,7 +128,7 @@ run-local: the API is at $base (functions build on their first request: minutes 
   use-key (the app's servers; Invoke API only, no route):
     ${APIKEYS_VENV#"$root"/}/bin/cargo-lambda lambda invoke use-key --data-file events/use-key.json --invoke-address $host --invoke-port $port
     or an AWS SDK's Lambda client with endpoint http://$host:$port (README: "The app's servers")
-  AWS emulator: $AWS_ENDPOINT_URL (table $APIKEYS_TABLE_NAME, secret $API_KEY_ENCRYPTION_SEED_SECRET_ID)
+  AWS emulator: $AWS_ENDPOINT_URL (table $APIKEYS_TABLE_NAME, secret $APIKEYS_SEED_SECRET_ID)
   stop: Ctrl-C, then \`infra/local-aws.sh stop\` for the emulator
 
 INFO

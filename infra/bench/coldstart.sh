@@ -51,7 +51,7 @@ trap cleanup EXIT
 
 # Names of their own, so the benchmark never touches `make run`'s data.
 export APIKEYS_TABLE_NAME=apikeys-bench
-export API_KEY_ENCRYPTION_SEED_SECRET_ID=apikeys-bench/seed
+export APIKEYS_SEED_SECRET_ID=apikeys-bench/seed
 export APIKEYS_KMS_ALIAS=alias/apikeys-bench
 say "provisioning $APIKEYS_TABLE_NAME at $AWS_ENDPOINT_URL"
 cargo run --locked -q -p apikeys-admin -- provision >&2

@@ -33,27 +33,22 @@ impl Default for AwsTimeouts {
 }
 
 impl AwsTimeouts {
-    /// Defaults, overridden by `APIKEYS_AWS_CONNECT_TIMEOUT_MS`,
-    /// `APIKEYS_AWS_ATTEMPT_TIMEOUT_MS`, `APIKEYS_AWS_OPERATION_TIMEOUT_MS` and
-    /// `APIKEYS_AWS_MAX_ATTEMPTS` where they hold a number.
-    pub fn from_env() -> Self {
-        let ms = |name: &str, default: Duration| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(default, Duration::from_millis)
-        };
+    /// Reads `APIKEYS_AWS_CONNECT_TIMEOUT_MS`, `APIKEYS_AWS_ATTEMPT_TIMEOUT_MS`,
+    /// `APIKEYS_AWS_OPERATION_TIMEOUT_MS` and `APIKEYS_AWS_MAX_ATTEMPTS` through `get`.
+    pub fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::settings::SettingsError> {
+        use crate::settings::positive;
         let d = Self::default();
-        Self {
-            connect: ms("APIKEYS_AWS_CONNECT_TIMEOUT_MS", d.connect),
-            attempt: ms("APIKEYS_AWS_ATTEMPT_TIMEOUT_MS", d.attempt),
-            operation: ms("APIKEYS_AWS_OPERATION_TIMEOUT_MS", d.operation),
-            max_attempts: std::env::var("APIKEYS_AWS_MAX_ATTEMPTS")
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .filter(|n| *n >= 1)
-                .unwrap_or(d.max_attempts),
-        }
+        let ms = |name: &str, default: Duration| {
+            positive(get, name, default.as_millis() as u64).map(Duration::from_millis)
+        };
+        Ok(Self {
+            connect: ms("APIKEYS_AWS_CONNECT_TIMEOUT_MS", d.connect)?,
+            attempt: ms("APIKEYS_AWS_ATTEMPT_TIMEOUT_MS", d.attempt)?,
+            operation: ms("APIKEYS_AWS_OPERATION_TIMEOUT_MS", d.operation)?,
+            max_attempts: positive(get, "APIKEYS_AWS_MAX_ATTEMPTS", d.max_attempts)?,
+        })
     }
 
     /// Applies the timeouts and the retry budget to an SDK config loader.
@@ -70,9 +65,10 @@ impl AwsTimeouts {
     }
 }
 
-/// Loads the SDK configuration from the environment with [`AwsTimeouts::from_env`].
-pub async fn load_sdk_config() -> SdkConfig {
-    AwsTimeouts::from_env()
+/// Loads the SDK configuration (region, credentials, endpoint) from the
+/// environment, with the timeouts of the settings.
+pub async fn sdk_config(timeouts: &AwsTimeouts) -> SdkConfig {
+    timeouts
         .apply(aws_config::defaults(BehaviorVersion::latest()))
         .load()
         .await

@@ -9,7 +9,8 @@
 //! - [`repo`]: the DynamoDB table, one round trip per operation.
 //! - [`keytest`]: zero-token provider checks of keys.
 //! - [`api`]: the HTTP handlers of the functions.
-//! - [`service_config`]: the service settings from the environment, with defaults.
+//! - [`settings`]: the one settings tree every `main` reads once, every variable
+//!   with its default.
 //! - [`state`] and [`sealing_state`]: what a function builds once per cold start.
 //! - [`telemetry`]: JSON log lines.
 //! - [`usage`]: a user's key for the app's other services, with the use recorded.
@@ -32,7 +33,7 @@ pub mod repo;
 pub mod sealing_state;
 #[cfg(feature = "sealing")]
 pub mod seed;
-pub mod service_config;
+pub mod settings;
 pub mod state;
 pub mod telemetry;
 #[cfg(all(feature = "sealing", feature = "keytest"))]
@@ -40,5 +41,5 @@ pub mod usage;
 
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub use sealing_state::SealingState;
-pub use service_config::ServiceConfig;
+pub use settings::Settings;
 pub use state::State;

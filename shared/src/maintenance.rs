@@ -10,7 +10,7 @@ use crate::domain::ProviderKey;
 use crate::repo::{ConfigRepository, RepoError};
 
 /// Days without use after which a key is reported, by default.
-pub const DEFAULT_UNUSED_DAYS: i64 = 30;
+pub use crate::settings::DEFAULT_UNUSED_DAYS;
 
 /// Days before its expiry from which a key is reported as expiring.
 pub const EXPIRY_NOTICE_DAYS: i64 = 7;

@@ -4,40 +4,34 @@
 use aws_config::SdkConfig;
 
 use crate::repo::ConfigRepository;
-use crate::service_config::ServiceConfig;
-
-// The settings and their defaults used to live here; their old paths stay valid.
-pub use crate::service_config::{
-    DEFAULT_DELETE_GRACE_DAYS, DEFAULT_KEY_TESTS_PER_MINUTE, DEFAULT_ROTATION_DAYS,
-    DEFAULT_TABLE_NAME,
-};
+use crate::settings::{ServiceSettings, Settings};
 
 /// The state of the functions that never touch key material.
 #[derive(Debug, Clone)]
 pub struct State {
     /// The configuration table.
     pub repo: ConfigRepository,
-    /// Service settings.
-    pub config: ServiceConfig,
+    /// The service's settings.
+    pub settings: ServiceSettings,
 }
 
 impl State {
     /// State over a DynamoDB client (tests pass one with an interceptor).
-    pub fn new(dynamodb: aws_sdk_dynamodb::Client, config: ServiceConfig) -> Self {
+    pub fn new(dynamodb: aws_sdk_dynamodb::Client, settings: ServiceSettings) -> Self {
         Self {
-            repo: ConfigRepository::new(dynamodb, config.table_name.clone()),
-            config,
+            repo: ConfigRepository::new(dynamodb, settings.table_name.clone()),
+            settings,
         }
     }
 
-    /// State from the environment and a shared SDK configuration.
-    pub fn from_sdk(sdk: &SdkConfig, config: ServiceConfig) -> Self {
-        Self::new(aws_sdk_dynamodb::Client::new(sdk), config)
+    /// State over a shared SDK configuration.
+    pub fn from_sdk(sdk: &SdkConfig, settings: ServiceSettings) -> Self {
+        Self::new(aws_sdk_dynamodb::Client::new(sdk), settings)
     }
 
-    /// State from the process environment: the cold start of a function.
-    pub async fn from_env() -> Self {
-        let sdk = crate::aws::load_sdk_config().await;
-        Self::from_sdk(&sdk, ServiceConfig::from_env())
+    /// The cold start of a function: the settings read once in its `main`.
+    pub async fn from_settings(settings: &Settings) -> Self {
+        let sdk = crate::aws::sdk_config(&settings.aws).await;
+        Self::from_sdk(&sdk, settings.service.clone())
     }
 }

@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apikeys::crypto::MIN_KDF_ITERATIONS;
-use apikeys::seed::{KeyMaterial, KeyMaterialConfig};
-use apikeys::{SealingState, ServiceConfig, State};
+use apikeys::seed::{KeyMaterial, SeedSettings};
+use apikeys::settings::ServiceSettings;
+use apikeys::{SealingState, State};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -217,10 +218,11 @@ impl Stack {
                 .interceptor(counter.clone())
                 .build(),
         );
-        let config = ServiceConfig::from_lookup(|name| match name {
+        let config = ServiceSettings::from_lookup(&|name: &str| match name {
             "APIKEYS_TABLE_NAME" => Some(table.clone()),
             other => get(other),
-        });
+        })
+        .expect("the service settings");
         let state = State::new(counted, config);
         // The default tester points at the real hosts: tests of key checks replace
         // it with one pointed at fake providers on loopback.
@@ -247,7 +249,7 @@ impl Stack {
                 .interceptor(pause.clone())
                 .build(),
         );
-        let state = State::new(client, self.state.config.clone());
+        let state = State::new(client, self.state.settings.clone());
         let sealing = SealingState::new(
             state.clone(),
             test_key_material(&self.sdk),
@@ -262,9 +264,10 @@ impl Stack {
         let table = unique("missing");
         State::new(
             aws_sdk_dynamodb::Client::new(&self.sdk),
-            ServiceConfig::from_lookup(|name| {
-                (name == "APIKEYS_TABLE_NAME").then(|| table.clone())
-            }),
+            ServiceSettings {
+                table_name: table,
+                ..ServiceSettings::default()
+            },
         )
     }
 
@@ -272,9 +275,9 @@ impl Stack {
     /// key material is unavailable, so store answers 503.
     pub fn sealing_without_seed(&self) -> SealingState {
         let secret_id = unique("missing-seed");
-        let config = KeyMaterialConfig::from_lookup(|name| match name {
-            "API_KEY_ENCRYPTION_SEED_SECRET_ID" => Some(secret_id.clone()),
-            "API_KEY_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
+        let config = SeedSettings::from_lookup(&|name| match name {
+            "APIKEYS_SEED_SECRET_ID" => Some(secret_id.clone()),
+            "APIKEYS_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
             _ => None,
         })
         .expect("key material configuration");
@@ -416,9 +419,9 @@ impl Stack {
 
 /// Key material from [`TEST_SEED`] at the lowest accepted iteration count.
 pub fn test_key_material(sdk: &SdkConfig) -> KeyMaterial {
-    let config = KeyMaterialConfig::from_lookup(|name| match name {
-        "API_KEY_ENCRYPTION_SEED" => Some(TEST_SEED.to_owned()),
-        "API_KEY_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
+    let config = SeedSettings::from_lookup(&|name| match name {
+        "APIKEYS_SEED" => Some(TEST_SEED.to_owned()),
+        "APIKEYS_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
         // A long run (the model-based test's) may shorten it, to reload often.
         "APIKEYS_KEYRING_MAX_AGE_SECONDS" => std::env::var(name).ok(),
         _ => None,

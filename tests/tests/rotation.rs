@@ -13,7 +13,7 @@ use apikeys::crypto::{
 use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
 use apikeys::repo::ConfigRepository;
-use apikeys::seed::{KeyMaterial, KeyMaterialConfig, KeyMaterialError, KeyUseError, SeedFetcher};
+use apikeys::seed::{KeyMaterial, KeyMaterialError, KeyUseError, SeedFetcher, SeedSettings};
 use apikeys::SealingState;
 use apikeys_integration_tests::{
     emulator_config, event_for, parts, request, sdk_config_for, set_body, text, unique, LogCapture,
@@ -32,14 +32,14 @@ const SEED_3: &str = "rotation-seed-three-0123456789abcdefghijklmnopqrstuvwx";
 const KEY: &str = "sk-proj-R0tationKey0123456789abcdefghijklmnOPQR";
 
 /// Key material over the secret `secret_id`, read again after `max_age_secs`.
-fn config(secret_id: &str, max_age_secs: u64) -> KeyMaterialConfig {
+fn config(secret_id: &str, max_age_secs: u64) -> SeedSettings {
     let vars: HashMap<&str, String> = [
-        ("API_KEY_ENCRYPTION_SEED_SECRET_ID", secret_id.to_owned()),
-        ("API_KEY_KDF_ITERATIONS", MIN_KDF_ITERATIONS.to_string()),
+        ("APIKEYS_SEED_SECRET_ID", secret_id.to_owned()),
+        ("APIKEYS_KDF_ITERATIONS", MIN_KDF_ITERATIONS.to_string()),
         ("APIKEYS_KEYRING_MAX_AGE_SECONDS", max_age_secs.to_string()),
     ]
     .into();
-    KeyMaterialConfig::from_lookup(|k| vars.get(k).cloned()).expect("valid configuration")
+    SeedSettings::from_lookup(&|k| vars.get(k).cloned()).expect("valid configuration")
 }
 
 /// The smallest max age, so that tests can outlive it.

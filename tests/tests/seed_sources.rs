@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use apikeys::aws::AwsTimeouts;
 use apikeys::crypto::{KdfParams, KeyId, Keyring, Seed, MIN_KDF_ITERATIONS};
-use apikeys::seed::{KeyMaterial, KeyMaterialConfig, KeyMaterialError, SeedConfigError};
+use apikeys::seed::{KeyMaterial, KeyMaterialError, SeedConfigError, SeedSettings};
 use apikeys_integration_tests::{emulator_config, sdk_config_for, unique};
 use aws_sdk_kms::primitives::Blob;
 use base64::engine::general_purpose::STANDARD;
@@ -15,14 +15,14 @@ use base64::Engine as _;
 const SEED_1: &str = "seed-one-0123456789abcdefghijklmnopqrstuvwxyz";
 const SEED_2: &str = "seed-two-0123456789abcdefghijklmnopqrstuvwxyz";
 
-fn config(vars: &[(&str, &str)]) -> KeyMaterialConfig {
+fn config(vars: &[(&str, &str)]) -> SeedSettings {
     let mut map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    map.entry("API_KEY_KDF_ITERATIONS".into())
+    map.entry("APIKEYS_KDF_ITERATIONS".into())
         .or_insert(MIN_KDF_ITERATIONS.to_string());
-    KeyMaterialConfig::from_lookup(|k| map.get(k).cloned()).expect("valid configuration")
+    SeedSettings::from_lookup(&|k| map.get(k).cloned()).expect("valid configuration")
 }
 
 fn key_id_of(seed: &str) -> KeyId {
@@ -72,10 +72,7 @@ async fn kms_blob_with_the_right_context_opens() {
     let blob = kms_blob(&kms, &key, SEED_1, &[("purpose", "apikeys-seed")]).await;
 
     // When the key material is loaded from it
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_CIPHERTEXT", &blob)]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_CIPHERTEXT", &blob)]), &sdk);
     let keyring = material.keyring().await.expect("keyring from KMS");
 
     // Then the keyring is the one derived from that seed
@@ -89,10 +86,7 @@ async fn kms_blob_with_a_wrong_context_is_refused() {
     let key = kms_key(&kms).await;
     let blob = kms_blob(&kms, &key, SEED_1, &[("purpose", "something-else")]).await;
 
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_CIPHERTEXT", &blob)]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_CIPHERTEXT", &blob)]), &sdk);
     let err = material
         .keyring()
         .await
@@ -116,12 +110,9 @@ async fn older_kms_blobs_only_open() {
 
     let material = KeyMaterial::new(
         config(&[
-            ("API_KEY_ENCRYPTION_SEED_CIPHERTEXT", &current),
-            ("API_KEY_ENCRYPTION_SEED_PREVIOUS_CIPHERTEXTS", &previous),
-            (
-                "API_KEY_ENCRYPTION_SEED_KMS_CONTEXT",
-                "app=apikeys, stage=test",
-            ),
+            ("APIKEYS_SEED_CIPHERTEXT", &current),
+            ("APIKEYS_SEED_PREVIOUS_CIPHERTEXTS", &previous),
+            ("APIKEYS_SEED_KMS_CONTEXT", "app=apikeys, stage=test"),
         ]),
         &sdk,
     );
@@ -153,10 +144,7 @@ async fn secrets_manager_current_and_previous_both_reach_the_keyring() {
         .await
         .expect("rotate secret");
 
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_SECRET_ID", &name)]), &sdk);
     let keyring = material.keyring().await.expect("keyring");
 
     // Then the current version seals and the previous one still opens
@@ -179,10 +167,7 @@ async fn a_secret_with_one_version_gives_a_one_key_ring() {
         .await
         .expect("create secret");
 
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_SECRET_ID", &name)]), &sdk);
     let keyring = material.keyring().await.expect("keyring");
 
     assert_eq!(keyring.key_ids(), vec![key_id_of(SEED_1)]);
@@ -192,10 +177,7 @@ async fn a_secret_with_one_version_gives_a_one_key_ring() {
 async fn a_missing_secret_is_a_clear_error() {
     let sdk = emulator_config().await;
     let name = unique("absent");
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_SECRET_ID", &name)]), &sdk);
 
     let err = material.keyring().await.expect_err("no such secret");
 
@@ -220,10 +202,7 @@ async fn a_secret_shorter_than_the_minimum_is_unusable() {
         .await
         .expect("create secret");
 
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_SECRET_ID", &name)]), &sdk);
     let err = material.keyring().await.expect_err("short seed");
 
     assert!(matches!(err, KeyMaterialError::Unusable { .. }), "{err:?}");
@@ -247,10 +226,7 @@ async fn a_closed_port_gives_the_typed_unavailable_error() {
         listener.local_addr().unwrap().port()
     };
     let sdk = sdk_config_for(&format!("http://127.0.0.1:{port}"), fast_timeouts()).await;
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", "any")]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_SECRET_ID", "any")]), &sdk);
 
     // When the keyring is asked for (the outer timeout only guards against a hang)
     let result = tokio::time::timeout(Duration::from_secs(20), material.keyring())
@@ -282,10 +258,7 @@ async fn an_endpoint_that_never_answers_times_out_as_unavailable() {
         }
     });
     let sdk = sdk_config_for(&format!("http://{addr}"), fast_timeouts()).await;
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", "any")]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_SECRET_ID", "any")]), &sdk);
 
     let result = tokio::time::timeout(Duration::from_secs(20), material.keyring())
         .await
@@ -315,10 +288,7 @@ async fn racing_first_requests_share_one_fetch() {
         .send()
         .await
         .unwrap();
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_SECRET_ID", &name)]), &sdk);
 
     let (a, b, c) = tokio::join!(material.keyring(), material.keyring(), material.keyring());
 
@@ -333,10 +303,7 @@ async fn a_failed_fetch_is_not_cached() {
     let sdk = emulator_config().await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = unique("late");
-    let material = KeyMaterial::new(
-        config(&[("API_KEY_ENCRYPTION_SEED_SECRET_ID", &name)]),
-        &sdk,
-    );
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED_SECRET_ID", &name)]), &sdk);
     assert!(material.keyring().await.is_err());
 
     // When it appears
@@ -357,7 +324,7 @@ async fn a_failed_fetch_is_not_cached() {
 async fn a_plain_seed_needs_no_aws_at_all() {
     // The plain development seed never calls AWS: a closed port is fine.
     let sdk = sdk_config_for("http://127.0.0.1:9", fast_timeouts()).await;
-    let material = KeyMaterial::new(config(&[("API_KEY_ENCRYPTION_SEED", SEED_1)]), &sdk);
+    let material = KeyMaterial::new(config(&[("APIKEYS_SEED", SEED_1)]), &sdk);
 
     let keyring = material.keyring().await.expect("plain seed");
 
@@ -366,32 +333,27 @@ async fn a_plain_seed_needs_no_aws_at_all() {
 
 #[test]
 fn a_short_plain_seed_is_refused_by_name_not_value() {
-    let map: HashMap<&str, &str> = [("API_KEY_ENCRYPTION_SEED", "short-dev-seed")].into();
-    let err = KeyMaterialConfig::from_lookup(|k| map.get(k).map(|v| v.to_string()))
-        .expect_err("short seed");
+    let map: HashMap<&str, &str> = [("APIKEYS_SEED", "short-dev-seed")].into();
+    let err =
+        SeedSettings::from_lookup(&|k| map.get(k).map(|v| v.to_string())).expect_err("short seed");
 
-    assert!(
-        matches!(err, SeedConfigError::Invalid { ref name, .. } if name == "API_KEY_ENCRYPTION_SEED")
-    );
+    assert!(matches!(err, SeedConfigError::Invalid { ref name, .. } if name == "APIKEYS_SEED"));
     assert!(!err.to_string().contains("short-dev-seed"));
 }
 
 #[test]
 fn two_seed_sources_are_ambiguous() {
-    let map: HashMap<&str, &str> = [
-        ("API_KEY_ENCRYPTION_SEED", SEED_1),
-        ("API_KEY_ENCRYPTION_SEED_SECRET_ID", "x"),
-    ]
-    .into();
-    let err = KeyMaterialConfig::from_lookup(|k| map.get(k).map(|v| v.to_string()))
-        .expect_err("ambiguous");
+    let map: HashMap<&str, &str> =
+        [("APIKEYS_SEED", SEED_1), ("APIKEYS_SEED_SECRET_ID", "x")].into();
+    let err =
+        SeedSettings::from_lookup(&|k| map.get(k).map(|v| v.to_string())).expect_err("ambiguous");
 
     assert!(matches!(err, SeedConfigError::Ambiguous(..)), "{err:?}");
 }
 
 #[test]
 fn debug_output_of_the_configuration_hides_the_plain_seed() {
-    let cfg = config(&[("API_KEY_ENCRYPTION_SEED", SEED_1)]);
+    let cfg = config(&[("APIKEYS_SEED", SEED_1)]);
     assert!(!format!("{cfg:?}").contains(SEED_1));
 }
 
@@ -408,7 +370,7 @@ async fn no_configured_source_is_not_configured() {
 #[test]
 fn the_keyring_max_age_defaults_to_five_minutes_and_refuses_nonsense() {
     assert_eq!(
-        config(&[("API_KEY_ENCRYPTION_SEED", SEED_1)]).keyring_max_age,
+        config(&[("APIKEYS_SEED", SEED_1)]).keyring_max_age,
         apikeys::seed::DEFAULT_KEYRING_MAX_AGE
     );
     assert_eq!(
@@ -421,8 +383,7 @@ fn the_keyring_max_age_defaults_to_five_minutes_and_refuses_nonsense() {
     );
     for bad in ["0", "-5", "1.5", "five"] {
         let map: HashMap<&str, &str> = [("APIKEYS_KEYRING_MAX_AGE_SECONDS", bad)].into();
-        let err =
-            KeyMaterialConfig::from_lookup(|k| map.get(k).map(|v| v.to_string())).expect_err(bad);
+        let err = SeedSettings::from_lookup(&|k| map.get(k).map(|v| v.to_string())).expect_err(bad);
         assert!(
             matches!(err, SeedConfigError::Invalid { ref name, .. } if name == "APIKEYS_KEYRING_MAX_AGE_SECONDS"),
             "{bad}: {err:?}"

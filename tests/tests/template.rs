@@ -84,7 +84,7 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
 ];
 
 /// The variable that points a function at the seed secret.
-const SEED_SECRET_VARIABLE: &str = "API_KEY_ENCRYPTION_SEED_SECRET_ID";
+const SEED_SECRET_VARIABLE: &str = "APIKEYS_SEED_SECRET_ID";
 
 fn template() -> Value {
     load_yaml("template.yaml")
@@ -578,6 +578,20 @@ fn functions_that_never_read_keys_are_held_to_it_by_iam_conditions() {
     }
 }
 
+/// A variable that says where the seed is or how keys derive from it (its aliases,
+/// the `API_KEY_*` names of earlier releases, too).
+fn is_seed_variable(name: &str) -> bool {
+    [
+        "APIKEYS_SEED",
+        "APIKEYS_LEGACY_SEED",
+        "APIKEYS_KDF_",
+        "APIKEYS_LEGACY_POLICY",
+        "API_KEY_",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
+}
+
 #[test]
 fn only_the_functions_that_seal_or_open_keys_see_the_seed() {
     let template = template();
@@ -585,7 +599,7 @@ fn only_the_functions_that_seal_or_open_keys_see_the_seed() {
     let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
     let mut problems = Vec::new();
     if let Some(vars) = globals.as_object() {
-        for name in vars.keys().filter(|n| n.starts_with("API_KEY_")) {
+        for name in vars.keys().filter(|n| is_seed_variable(n)) {
             problems.push(format!("Globals give every function {name}"));
         }
     }
@@ -597,16 +611,14 @@ fn only_the_functions_that_seal_or_open_keys_see_the_seed() {
             .as_object()
             .cloned()
             .unwrap_or_default();
-        let seed_vars: Vec<&String> = vars.keys().filter(|n| n.starts_with("API_KEY_")).collect();
+        let seed_vars: Vec<&String> = vars.keys().filter(|n| is_seed_variable(n)).collect();
         if reads_seed(grants) {
             if !vars.contains_key(SEED_SECRET_VARIABLE) {
                 problems.push(format!("{id} ({binary}) needs {SEED_SECRET_VARIABLE}"));
             }
             // The plain development seed never reaches a deployment.
-            if vars.contains_key("API_KEY_ENCRYPTION_SEED") {
-                problems.push(format!(
-                    "{id} ({binary}) sets the plain API_KEY_ENCRYPTION_SEED"
-                ));
+            if vars.contains_key("APIKEYS_SEED") {
+                problems.push(format!("{id} ({binary}) sets the plain APIKEYS_SEED"));
             }
         } else if !seed_vars.is_empty() {
             problems.push(format!(

@@ -1,14 +1,15 @@
-//! DELETE /api/provider-configs/{provider}. Wiring only: the handler is `apikeys::api::delete_config`.
+//! The delete-config function. Wiring only: its route table is `apikeys::api::delete_config`.
 //! This function never loads key material.
 
 use apikeys::api::delete_config::handle;
-use apikeys::State;
+use apikeys::{Settings, State};
 use lambda_http::{run, service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     apikeys::telemetry::init();
-    let state = State::from_env().await;
+    let settings = Settings::from_env()?;
+    let state = State::from_settings(&settings).await;
     let state = &state;
     run(service_fn(move |req| async move {
         Ok::<_, std::convert::Infallible>(handle(state, req).await)

@@ -2,18 +2,19 @@
 //! `apikeys::maintenance::sweep`. Never loads key material, never reads ciphertext.
 
 use apikeys::maintenance::sweep;
-use apikeys::State;
+use apikeys::{Settings, State};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use time::OffsetDateTime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     apikeys::telemetry::init();
-    let state = State::from_env().await;
+    let settings = Settings::from_env()?;
+    let state = State::from_settings(&settings).await;
     let state = &state;
     run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
-            let config = &state.config;
+            let config = &state.settings;
             let now = OffsetDateTime::now_utc();
             let summary =
                 sweep(&state.repo, now, config.rotation_after, config.unused_after).await?;

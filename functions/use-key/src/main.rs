@@ -3,14 +3,15 @@
 //! `apikeys::invoke`.
 
 use apikeys::invoke::handle;
-use apikeys::SealingState;
+use apikeys::{SealingState, Settings};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     apikeys::telemetry::init();
-    let state = SealingState::from_env().await?;
+    let settings = Settings::from_env()?;
+    let state = SealingState::from_settings(&settings).await;
     let state = &state;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Boxed: the handler future is deep, and the runtime nests it further.

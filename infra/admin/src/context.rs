@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use apikeys::crypto::{Keyring, LegacyPolicy};
 use apikeys::repo::ConfigRepository;
-use apikeys::seed::{KeyMaterialConfig, SeedFetcher};
-use apikeys::state::DEFAULT_TABLE_NAME;
+use apikeys::seed::{SeedFetcher, SeedSettings};
+use apikeys::settings::DEFAULT_TABLE_NAME;
 use aws_config::SdkConfig;
 use clap::Args;
 
@@ -33,9 +33,11 @@ impl TableArg {
     }
 }
 
-/// The AWS configuration from the environment.
-pub async fn sdk_config() -> SdkConfig {
-    apikeys::aws::load_sdk_config().await
+/// The AWS configuration from the environment, with the timeouts of the settings
+/// tree the functions read (`APIKEYS_AWS_*`).
+pub async fn sdk_config() -> Result<SdkConfig, AdminError> {
+    let timeouts = apikeys::aws::AwsTimeouts::from_lookup(&|n| std::env::var(n).ok())?;
+    Ok(apikeys::aws::sdk_config(&timeouts).await)
 }
 
 /// The endpoint the SDK is pointed at (`AWS_ENDPOINT_URL`), when one is.
@@ -62,8 +64,8 @@ pub async fn optional_keyring(sdk: &SdkConfig) -> Result<Option<Keyring>, AdminE
     Ok(Some(SeedFetcher::new(sdk).keyring(&config).await?))
 }
 
-fn operator_key_material() -> Result<KeyMaterialConfig, AdminError> {
-    let mut config = KeyMaterialConfig::from_env()?;
+fn operator_key_material() -> Result<SeedSettings, AdminError> {
+    let mut config = SeedSettings::from_lookup(&|n| std::env::var(n).ok())?;
     if config.legacy.is_some() {
         config.legacy_policy = LegacyPolicy::Allow;
     }

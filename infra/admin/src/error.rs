@@ -96,6 +96,9 @@ pub enum AdminError {
     /// The seed variables contradict each other or hold a value that cannot work.
     #[error(transparent)]
     SeedConfig(#[from] SeedConfigError),
+    /// A variable of the settings tree holds a value that cannot work.
+    #[error(transparent)]
+    Settings(#[from] apikeys::settings::SettingsError),
     /// The seed could not be fetched, or its keyring not built.
     #[error(transparent)]
     KeyMaterial(#[from] KeyMaterialError),

@@ -79,7 +79,7 @@ impl MigrateReport {
 
 /// Runs `migrate-keys`: progress on stderr after every page, the report on stdout.
 pub async fn run(args: MigrateArgs) -> Result<ExitCode, AdminError> {
-    let sdk = sdk_config().await;
+    let sdk = sdk_config().await?;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let source = ConfigRepository::new(client.clone(), &args.from);
     let target = args.table.repository(&sdk);

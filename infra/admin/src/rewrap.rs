@@ -29,7 +29,7 @@ pub struct RewrapArgs {
 
 /// Runs `rewrap`: progress on stderr after every page, the report on stdout.
 pub async fn run(args: RewrapArgs) -> Result<ExitCode, AdminError> {
-    let sdk = sdk_config().await;
+    let sdk = sdk_config().await?;
     let keyring = operator_keyring(&sdk).await?;
     let repo = args.table.repository(&sdk);
     eprintln!("rewrapping under key {}", keyring.current_key_id());

@@ -13,7 +13,7 @@ use apikeys::keytest::KeyStatus;
 use apikeys::maintenance::{findings, Finding, DEFAULT_UNUSED_DAYS};
 use apikeys::provider::ProviderId;
 use apikeys::repo::{ConfigRepository, RepoError};
-use apikeys::state::DEFAULT_ROTATION_DAYS;
+use apikeys::settings::DEFAULT_ROTATION_DAYS;
 use clap::Args;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
@@ -40,7 +40,7 @@ pub struct StatsArgs {
 /// Runs `stats` and prints the counts. With a seed configured (the functions'
 /// variables) the current key id is marked; without one, keys are counted all the same.
 pub async fn run(args: StatsArgs) -> Result<ExitCode, AdminError> {
-    let sdk = sdk_config().await;
+    let sdk = sdk_config().await?;
     let known = optional_keyring(&sdk).await?.as_ref().map(KnownKeys::of);
     let repo = args.table.repository(&sdk);
     let stats = stats(

@@ -23,6 +23,12 @@ pub struct KeyTestConfigError {
     pub reason: String,
 }
 
+impl From<KeyTestConfigError> for crate::settings::SettingsError {
+    fn from(err: KeyTestConfigError) -> Self {
+        Self::new(err.name, err.reason)
+    }
+}
+
 /// Timeouts, base URLs and the endpoint policy of the checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyTestSettings {
@@ -76,9 +82,9 @@ impl KeyTestSettings {
     /// [`ALLOW_LOOPBACK_ENDPOINTS`] and the base URLs through `get`. A base URL must
     /// be https, or http on loopback (a local fake provider): a key is never sent
     /// in clear over a network.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, KeyTestConfigError> {
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, KeyTestConfigError> {
         let mut settings = Self::default();
-        let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let set = |name: &str| crate::settings::lookup(get, name);
         let ms = |name: &str, default: Duration| -> Result<Duration, KeyTestConfigError> {
             match set(name) {
                 None => Ok(default),
@@ -189,7 +195,7 @@ mod tests {
             ALLOW_LOOPBACK_ENDPOINTS => Some("TRUE".into()),
             _ => None,
         };
-        let s = KeyTestSettings::from_lookup(env).unwrap();
+        let s = KeyTestSettings::from_lookup(&env).unwrap();
         assert_eq!(
             s.base_url(ProviderId::AzureOpenAi),
             Some("https://res.openai.azure.com")
@@ -197,7 +203,7 @@ mod tests {
         assert_eq!(s.base_url(ProviderId::OpenAiCompatible), None);
         assert_eq!(s.base_url(ProviderId::Groq), Some("https://api.groq.com"));
         assert!(s.allow_loopback_endpoints);
-        let bad = KeyTestSettings::from_lookup(|n| {
+        let bad = KeyTestSettings::from_lookup(&|n: &str| {
             (n == ALLOW_LOOPBACK_ENDPOINTS).then(|| "yes".to_owned())
         });
         assert_eq!(bad.unwrap_err().name, ALLOW_LOOPBACK_ENDPOINTS);

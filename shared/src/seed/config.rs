@@ -60,6 +60,15 @@ impl fmt::Debug for SeedSource {
     }
 }
 
+impl From<SeedConfigError> for crate::settings::SettingsError {
+    fn from(err: SeedConfigError) -> Self {
+        match &err {
+            SeedConfigError::Ambiguous(first, _) => Self::new(first.clone(), err.to_string()),
+            SeedConfigError::Invalid { name, reason } => Self::new(name.clone(), reason.clone()),
+        }
+    }
+}
+
 /// A configuration error: the deployment's variables contradict each other or
 /// hold a value that cannot work. Names the variable, never its value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,9 +86,10 @@ pub enum SeedConfigError {
     },
 }
 
-/// The key material configuration of a deployment.
+/// Where a deployment's seed comes from and how the master key is derived: the
+/// seed section of [`crate::settings::Settings`].
 #[derive(Debug, Clone)]
-pub struct KeyMaterialConfig {
+pub struct SeedSettings {
     /// The seed that seals (and its predecessors); `None` where none is configured.
     pub current: Option<SeedSource>,
     /// The RealMultiLLM seed, for reading legacy values.
@@ -93,37 +103,33 @@ pub struct KeyMaterialConfig {
     pub keyring_max_age: Duration,
 }
 
-impl KeyMaterialConfig {
-    /// Reads the configuration from the process environment.
-    pub fn from_env() -> Result<Self, SeedConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the configuration through `get` (the environment, or a map in tests).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SeedConfigError> {
-        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let current = source_from(&get, "API_KEY_ENCRYPTION_SEED", Some(MIN_SEED_LEN))?;
-        let legacy = source_from(&get, "API_KEY_LEGACY_SEED", None)?;
-        let legacy_policy = match get("API_KEY_LEGACY_POLICY").as_deref().map(str::trim) {
+impl SeedSettings {
+    /// Reads the section through `get` (the environment, or a map in tests), names
+    /// and aliases as [`crate::settings::VARIABLES`] lists them.
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, SeedConfigError> {
+        let get = |name: &str| crate::settings::lookup(get, name);
+        let current = source_from(&get, "APIKEYS_SEED", Some(MIN_SEED_LEN))?;
+        let legacy = source_from(&get, "APIKEYS_LEGACY_SEED", None)?;
+        let legacy_policy = match get("APIKEYS_LEGACY_POLICY").as_deref().map(str::trim) {
             None | Some("forbid") => LegacyPolicy::Forbid,
             Some("allow") => LegacyPolicy::Allow,
             Some(_) => {
                 return Err(SeedConfigError::Invalid {
-                    name: "API_KEY_LEGACY_POLICY".into(),
+                    name: "APIKEYS_LEGACY_POLICY".into(),
                     reason: "must be `allow` or `forbid`".into(),
                 })
             }
         };
-        let iterations = match get("API_KEY_KDF_ITERATIONS") {
+        let iterations = match get("APIKEYS_KDF_ITERATIONS") {
             None => DEFAULT_KDF_ITERATIONS,
             Some(v) => v.trim().parse().map_err(|_| SeedConfigError::Invalid {
-                name: "API_KEY_KDF_ITERATIONS".into(),
+                name: "APIKEYS_KDF_ITERATIONS".into(),
                 reason: "must be a whole number".into(),
             })?,
         };
-        let salt = get("API_KEY_KDF_SALT").unwrap_or_else(|| DEFAULT_KDF_SALT.to_owned());
+        let salt = get("APIKEYS_KDF_SALT").unwrap_or_else(|| DEFAULT_KDF_SALT.to_owned());
         let kdf = KdfParams::new(salt, iterations).map_err(|e| SeedConfigError::Invalid {
-            name: "API_KEY_KDF_ITERATIONS".into(),
+            name: "APIKEYS_KDF_ITERATIONS".into(),
             reason: e.to_string(),
         })?;
         let keyring_max_age = match get("APIKEYS_KEYRING_MAX_AGE_SECONDS") {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::config::KeyMaterialConfig;
+use super::config::SeedSettings;
 use super::error::KeyMaterialError;
 use super::fetch::{SeedFetcher, SeedVersions};
 use crate::crypto::{KdfParams, Keyring, LegacyPolicy, LegacySeedKeys, MasterKey, Seed};
@@ -40,7 +40,7 @@ impl SeedFetcher {
     /// Fetches every configured seed and derives the keyring (PBKDF2 runs on a
     /// blocking thread). Nothing is cached: this is for tools that run once. (Here
     /// rather than beside the fetching, which knows nothing of derivation.)
-    pub async fn keyring(&self, config: &KeyMaterialConfig) -> Result<Keyring, KeyMaterialError> {
+    pub async fn keyring(&self, config: &SeedSettings) -> Result<Keyring, KeyMaterialError> {
         let (keyring, _derived) = DerivedKeys::default().load(self, config).await?;
         Ok(keyring)
     }
@@ -53,7 +53,7 @@ impl DerivedKeys {
     pub(crate) async fn load(
         &mut self,
         fetcher: &SeedFetcher,
-        config: &KeyMaterialConfig,
+        config: &SeedSettings,
     ) -> Result<(Keyring, u32), KeyMaterialError> {
         let source = config
             .current
@@ -101,7 +101,7 @@ impl DerivedKeys {
         &self,
         versions: &SeedVersions,
         legacy: Option<&SeedVersions>,
-        config: &KeyMaterialConfig,
+        config: &SeedSettings,
     ) -> Result<Keyring, KeyMaterialError> {
         // Every listed version was derived above or before, so these lookups do
         // not miss; a miss would be a bug, answered as unusable, not a panic.

@@ -5,7 +5,7 @@ use crate::crypto::KeyId;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyMaterialError {
     /// No seed source is configured.
-    #[error("no seed source is configured: set API_KEY_ENCRYPTION_SEED_SECRET_ID, API_KEY_ENCRYPTION_SEED_CIPHERTEXT or (local development) API_KEY_ENCRYPTION_SEED")]
+    #[error("no seed source is configured: set APIKEYS_SEED_SECRET_ID, APIKEYS_SEED_CIPHERTEXT or (local development) APIKEYS_SEED")]
     NotConfigured,
     /// The configured secret does not exist, or has no `AWSCURRENT` version.
     #[error("the seed secret {secret_id} was not found")]

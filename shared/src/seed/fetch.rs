@@ -173,7 +173,7 @@ impl SeedFetcher {
                 if running_in_aws_lambda() {
                     tracing::error!(
                         event = "seed.plain_in_lambda",
-                        "a plain development seed is in use inside AWS Lambda: configure API_KEY_ENCRYPTION_SEED_SECRET_ID instead"
+                        "a plain development seed is in use inside AWS Lambda: configure APIKEYS_SEED_SECRET_ID instead"
                     );
                 }
                 (seed.expose_secret().as_bytes().to_vec(), "environment")

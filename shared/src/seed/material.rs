@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use secrecy::SecretString;
 
-use super::config::KeyMaterialConfig;
+use super::config::SeedSettings;
 use super::derived::DerivedKeys;
 use super::error::KeyMaterialError;
 use super::fetch::SeedFetcher;
@@ -47,7 +47,7 @@ struct Loaded {
 /// The keyring of a process (one Lambda execution environment), fetched on first
 /// use and kept fresh:
 ///
-/// - once it is older than [`KeyMaterialConfig::keyring_max_age`], the next use
+/// - once it is older than [`SeedSettings::keyring_max_age`], the next use
 ///   reads the seed versions again; concurrent callers wait for that one read;
 /// - PBKDF2 runs only for a seed version not seen before, so an unchanged seed
 ///   costs one Secrets Manager call and no derivation;
@@ -56,7 +56,7 @@ struct Loaded {
 /// - [`KeyMaterial::open`] of a value under an unknown key id reloads at once (at
 ///   most once per [`UNKNOWN_KEY_RELOAD_INTERVAL`]) and tries again.
 pub struct KeyMaterial {
-    config: KeyMaterialConfig,
+    config: SeedSettings,
     fetcher: SeedFetcher,
     loaded: RwLock<Option<Loaded>>,
     /// Held for the whole of a load: the single flight, and the keys by version.
@@ -77,7 +77,7 @@ impl fmt::Debug for KeyMaterial {
 
 impl KeyMaterial {
     /// Key material from `config`, fetched through clients built from `sdk`.
-    pub fn new(config: KeyMaterialConfig, sdk: &SdkConfig) -> Self {
+    pub fn new(config: SeedSettings, sdk: &SdkConfig) -> Self {
         Self {
             config,
             fetcher: SeedFetcher::new(sdk),

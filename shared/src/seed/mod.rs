@@ -3,13 +3,13 @@
 //!
 //! | variable | source |
 //! |---|---|
-//! | `API_KEY_ENCRYPTION_SEED_SECRET_ID` | Secrets Manager: `AWSCURRENT` seals, `AWSPREVIOUS` (if any) still opens |
-//! | `API_KEY_ENCRYPTION_SEED_CIPHERTEXT` | a KMS ciphertext blob (base64) opened with `kms:Decrypt` under `API_KEY_ENCRYPTION_SEED_KMS_CONTEXT`; older blobs in `API_KEY_ENCRYPTION_SEED_PREVIOUS_CIPHERTEXTS` (comma-separated) only open |
-//! | `API_KEY_ENCRYPTION_SEED` | a plain seed, for local development only (at least 32 characters) |
+//! | `APIKEYS_SEED_SECRET_ID` | Secrets Manager: `AWSCURRENT` seals, `AWSPREVIOUS` (if any) still opens |
+//! | `APIKEYS_SEED_CIPHERTEXT` | a KMS ciphertext blob (base64) opened with `kms:Decrypt` under `APIKEYS_SEED_KMS_CONTEXT`; older blobs in `APIKEYS_SEED_PREVIOUS_CIPHERTEXTS` (comma-separated) only open |
+//! | `APIKEYS_SEED` | a plain seed, for local development only (at least 32 characters) |
 //!
-//! The legacy RealMultiLLM seed has the same three sources under `API_KEY_LEGACY_SEED…`
-//! and is used only with `API_KEY_LEGACY_POLICY=allow`. The master key derivation
-//! reads `API_KEY_KDF_SALT` and `API_KEY_KDF_ITERATIONS`; `APIKEYS_KEYRING_MAX_AGE_SECONDS`
+//! The legacy RealMultiLLM seed has the same three sources under `APIKEYS_LEGACY_SEED…`
+//! and is used only with `APIKEYS_LEGACY_POLICY=allow`. The master key derivation
+//! reads `APIKEYS_KDF_SALT` and `APIKEYS_KDF_ITERATIONS`; `APIKEYS_KEYRING_MAX_AGE_SECONDS`
 //! (300) says how long a loaded keyring is used before the versions are read again.
 //!
 //! The files build on each other: `error` and `config`, then `fetch` (the AWS
@@ -23,7 +23,7 @@ mod fetch;
 mod material;
 
 pub use config::{
-    KeyMaterialConfig, SeedConfigError, SeedSource, DEFAULT_KEYRING_MAX_AGE, DEFAULT_KMS_CONTEXT,
+    SeedConfigError, SeedSettings, SeedSource, DEFAULT_KEYRING_MAX_AGE, DEFAULT_KMS_CONTEXT,
 };
 pub use error::KeyMaterialError;
 pub use fetch::SeedFetcher;

@@ -3,7 +3,8 @@
 
 use apikeys::domain::timestamp;
 use apikeys::provider::ProviderId;
-use apikeys::{ServiceConfig, State};
+use apikeys::settings::ServiceSettings;
+use apikeys::State;
 use apikeys_integration_tests::{number, text, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
@@ -468,9 +469,9 @@ async fn functions_without_key_material_list_update_and_delete() {
     // Given a stored key, and a state like get-configs', update-settings' and
     // delete-config's: a table and no seed anywhere
     for var in [
-        "API_KEY_ENCRYPTION_SEED",
-        "API_KEY_ENCRYPTION_SEED_SECRET_ID",
-        "API_KEY_ENCRYPTION_SEED_CIPHERTEXT",
+        "APIKEYS_SEED",
+        "APIKEYS_SEED_SECRET_ID",
+        "APIKEYS_SEED_CIPHERTEXT",
     ] {
         assert!(
             std::env::var_os(var).is_none(),
@@ -481,7 +482,10 @@ async fn functions_without_key_material_list_update_and_delete() {
     assert_eq!(store_as(&stack, ALICE, openai(KEY)).await.0, 201);
     let state = State::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
-        ServiceConfig::from_lookup(|n| (n == "APIKEYS_TABLE_NAME").then(|| stack.table.clone())),
+        ServiceSettings {
+            table_name: stack.table.clone(),
+            ..ServiceSettings::default()
+        },
     );
 
     // When alice lists, updates and deletes through it

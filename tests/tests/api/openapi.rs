@@ -693,15 +693,15 @@ fn the_provider_enum_is_the_registry() {
 }
 
 #[test]
-fn the_readme_table_lists_every_registry_provider() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-    let readme = std::fs::read_to_string(&path).expect("README.md");
+fn the_providers_table_of_the_api_docs_lists_every_registry_provider() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/api.md");
+    let readme = std::fs::read_to_string(&path).expect("docs/api.md");
     for provider in ProviderId::ALL {
         let entry = provider.entry();
         let row = readme
             .lines()
             .find(|l| l.starts_with(&format!("| `{}` |", provider.as_str())))
-            .unwrap_or_else(|| panic!("README.md has no providers row for {provider}"));
+            .unwrap_or_else(|| panic!("docs/api.md has no providers row for {provider}"));
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         assert_eq!(cells[3], entry.display_name, "{row}");
         for alias in entry.aliases {

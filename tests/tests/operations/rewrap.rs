@@ -4,7 +4,7 @@ use apikeys::crypto::{KeyContext, Keyring, StoredFormat, MIN_KDF_ITERATIONS};
 use apikeys::domain::timestamp;
 use apikeys::provider::ProviderId;
 use apikeys::repo::KeyRow;
-use apikeys::seed::{KeyMaterial, KeyMaterialConfig};
+use apikeys::seed::{KeyMaterial, SeedSettings};
 use apikeys_admin::rewrap::{rewrap, rewrap_item, ItemOutcome};
 use apikeys_integration_tests::{event_for, parts, request, set_body, unique, Stack};
 use futures::StreamExt;
@@ -25,9 +25,9 @@ async fn create_secret(sdk: &aws_config::SdkConfig, value: &str) -> String {
 }
 
 async fn keyring_from_secret(sdk: &aws_config::SdkConfig, name: &str) -> std::sync::Arc<Keyring> {
-    let config = KeyMaterialConfig::from_lookup(|k| match k {
-        "API_KEY_ENCRYPTION_SEED_SECRET_ID" => Some(name.to_owned()),
-        "API_KEY_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
+    let config = SeedSettings::from_lookup(&|k| match k {
+        "APIKEYS_SEED_SECRET_ID" => Some(name.to_owned()),
+        "APIKEYS_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
         _ => None,
     })
     .unwrap();
@@ -135,9 +135,9 @@ async fn rotation_then_an_interrupted_rewrap_loses_nothing() {
     let rotated_sealing = apikeys::SealingState::new(
         stack.state.clone(),
         KeyMaterial::new(
-            KeyMaterialConfig::from_lookup(|k| match k {
-                "API_KEY_ENCRYPTION_SEED_SECRET_ID" => Some(secret.clone()),
-                "API_KEY_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
+            SeedSettings::from_lookup(&|k| match k {
+                "APIKEYS_SEED_SECRET_ID" => Some(secret.clone()),
+                "APIKEYS_KDF_ITERATIONS" => Some(MIN_KDF_ITERATIONS.to_string()),
                 _ => None,
             })
             .unwrap(),

@@ -3,7 +3,8 @@
 
 use apikeys::domain::timestamp;
 use apikeys::provider::ProviderId;
-use apikeys::{ServiceConfig, State};
+use apikeys::settings::ServiceSettings;
+use apikeys::State;
 use apikeys_integration_tests::{number, text, Stack};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -17,8 +18,10 @@ const ALICE: &str = "alice";
 fn watched_state(stack: &Stack) -> (State, Answers) {
     let answers = Answers::default();
     let client = client_with(stack, answers.clone());
-    let config =
-        ServiceConfig::from_lookup(|n| (n == "APIKEYS_TABLE_NAME").then(|| stack.table.clone()));
+    let config = ServiceSettings {
+        table_name: stack.table.clone(),
+        ..ServiceSettings::default()
+    };
     (State::new(client, config), answers)
 }
 

@@ -52,7 +52,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, AdminError> {
     })?;
     let rows: Vec<ExportRow> =
         serde_json::from_str(&text).map_err(|e| AdminError::not_an_export(&args.file, &e))?;
-    let sdk = sdk_config().await;
+    let sdk = sdk_config().await?;
     let keyring = operator_keyring(&sdk).await?;
     let repo = args.table.repository(&sdk);
     let report = import(&repo, &keyring, &rows, args.dry_run).await?;

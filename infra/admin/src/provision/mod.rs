@@ -8,7 +8,7 @@ mod table;
 
 use std::process::ExitCode;
 
-use apikeys::state::DEFAULT_TABLE_NAME;
+use apikeys::settings::DEFAULT_TABLE_NAME;
 use clap::Args;
 
 pub use seed::{check_alias, provision_seed, SeedProvisioned, SEED_LENGTH};
@@ -25,7 +25,7 @@ pub struct ProvisionArgs {
     #[command(flatten)]
     table: TableArg,
     /// The Secrets Manager secret that holds the seed.
-    #[arg(long, env = "API_KEY_ENCRYPTION_SEED_SECRET_ID", default_value_t = default_seed_secret())]
+    #[arg(long, env = "APIKEYS_SEED_SECRET_ID", default_value_t = default_seed_secret())]
     secret: String,
     /// The alias of the KMS key the secret is encrypted under.
     #[arg(long, env = "APIKEYS_KMS_ALIAS", default_value_t = default_kms_alias())]
@@ -73,7 +73,7 @@ impl std::fmt::Display for Outcome {
 pub async fn run(args: ProvisionArgs) -> Result<ExitCode, AdminError> {
     // Refuse a bad alias before anything is created.
     check_alias(&args.kms_alias)?;
-    let sdk = sdk_config().await;
+    let sdk = sdk_config().await?;
     if let Some(endpoint) = endpoint() {
         println!("endpoint  {endpoint}");
     }

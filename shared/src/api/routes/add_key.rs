@@ -122,7 +122,7 @@ pub async fn handle(state: &SealingState, req: Request, path: PathParams) -> Res
             )));
         };
         call.audit.event("api_key.stored");
-        let key = KeyView::from_key(item.into(), now, state.base.config.rotation_after);
+        let key = KeyView::from_key(item.into(), now, state.base.settings.rotation_after);
         Ok(json_response(StatusCode::CREATED, &json!({ "key": key })))
     })
     .await

@@ -13,7 +13,7 @@ pub(crate) async fn take_key_test(state: &State, user: &UserId) -> Result<(), Ap
     let now = OffsetDateTime::now_utc();
     match state
         .repo
-        .take_key_test(user.as_str(), now, state.config.key_tests_per_minute)
+        .take_key_test(user.as_str(), now, state.settings.key_tests_per_minute)
         .await?
     {
         Allowance::Granted => Ok(()),

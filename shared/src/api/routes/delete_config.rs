@@ -19,7 +19,7 @@ pub async fn handle(state: &State, req: Request, path: PathParams) -> Response<B
         call.audit.provider(provider);
 
         let now = OffsetDateTime::now_utc();
-        let purge_at = (now + state.config.delete_grace).unix_timestamp();
+        let purge_at = (now + state.settings.delete_grace).unix_timestamp();
         let deleted = state
             .repo
             .delete(call.user.as_str(), provider, &timestamp(now), purge_at)

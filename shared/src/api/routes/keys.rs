@@ -35,7 +35,7 @@ pub async fn list(state: &State, req: Request, path: PathParams) -> Response<Bod
             .provider_keys(call.user.as_str(), provider)
             .await?
             .into_iter()
-            .map(|item| KeyView::from_key(item, now, state.config.rotation_after))
+            .map(|item| KeyView::from_key(item, now, state.settings.rotation_after))
             .collect();
         call.audit.event("keys.listed");
         Ok(json_response(
@@ -63,7 +63,7 @@ pub async fn delete(state: &State, req: Request, path: PathParams) -> Response<B
                 return Ok(empty_response(StatusCode::NO_CONTENT));
             }
             let now = OffsetDateTime::now_utc();
-            let purge_at = (now + state.config.delete_grace).unix_timestamp();
+            let purge_at = (now + state.settings.delete_grace).unix_timestamp();
             let now = crate::domain::timestamp(now);
             match state
                 .repo

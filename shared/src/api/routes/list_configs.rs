@@ -16,7 +16,7 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
     serve(req, "configs.list", async |_, call| {
         let mut items = state.repo.list(call.user.as_str()).await?;
         let now = OffsetDateTime::now_utc();
-        let rotation_after = state.config.rotation_after;
+        let rotation_after = state.settings.rotation_after;
         // One Query holds every key: each provider's primary is its configuration,
         // and all its keys (primary first) are its `keys`.
         sort_keys(&mut items);

@@ -49,7 +49,7 @@ pub async fn handle(state: &SealingState, req: Request) -> Response<Body> {
         };
         call.audit.event(event);
         let config =
-            ProviderConfig::from_key(stored.item.into(), now, state.base.config.rotation_after);
+            ProviderConfig::from_key(stored.item.into(), now, state.base.settings.rotation_after);
         Ok(json_response(status, &json!({ "config": config })))
     })
     .await

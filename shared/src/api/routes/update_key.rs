@@ -55,7 +55,7 @@ pub async fn handle(state: &SealingState, req: Request, path: PathParams) -> Res
             .await?
             .ok_or(ApiError::KeyNotFound(provider))?;
         call.audit.event("api_key.updated");
-        let key = KeyView::from_key(item.into(), now, state.base.config.rotation_after);
+        let key = KeyView::from_key(item.into(), now, state.base.settings.rotation_after);
         Ok(json_response(StatusCode::OK, &json!({ "key": key })))
     })
     .await

@@ -33,7 +33,7 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
             .await?
             .ok_or(ApiError::NotFound(provider))?;
         call.audit.event("settings.updated");
-        let config = ProviderConfig::from_key(item.into(), now, state.config.rotation_after);
+        let config = ProviderConfig::from_key(item.into(), now, state.settings.rotation_after);
         Ok(json_response(StatusCode::OK, &json!({ "config": config })))
     })
     .await
