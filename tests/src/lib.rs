@@ -361,6 +361,22 @@ impl Stack {
             .send()
             .await
             .expect("create the single-key table");
+        // dynalite makes a table ACTIVE a moment after it answers the create.
+        for _ in 0..100 {
+            let status = self
+                .dynamodb
+                .describe_table()
+                .table_name(&table)
+                .send()
+                .await
+                .expect("describe the single-key table")
+                .table
+                .and_then(|t| t.table_status);
+            if status == Some(aws_sdk_dynamodb::types::TableStatus::Active) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         for item in items {
             self.put_json(&table, item).await;
         }

@@ -313,6 +313,26 @@ impl ConfigRepository {
             };
             let mut soft_values = values.clone();
             soft_values.insert(":v".to_owned(), n(primary.version));
+            if slots.iter().all(|k| k.sk == PRIMARY_SLOT) {
+                // Alone after all (a store made it between the first write and the
+                // read): one conditional update, no transaction.
+                let alone = self
+                    .update("delete", pk.as_str(), PRIMARY_SLOT, |u| {
+                        u.set_expression_attribute_values(Some(soft_values.clone()))
+                            .update_expression(super::configs::delete_expression())
+                            .expression_attribute_names(
+                                super::configs::ENDPOINT_NAME.0,
+                                super::configs::ENDPOINT_NAME.1,
+                            )
+                            .condition_expression("isActive = :t AND version = :v")
+                            .return_values(ReturnValue::None)
+                    })
+                    .await?;
+                if alone.applied().is_some() {
+                    return Ok(true);
+                }
+                continue;
+            }
             let soft = Update::builder()
                 .table_name(&self.table)
                 .key(TABLE_KEY, s(&pk))
