@@ -1,5 +1,7 @@
 """A fake OpenAI for the local stack's tests (infra/local-api-test.sh): a real HTTP
-server on 127.0.0.1 that answers the key check of the vault, `GET /v1/models`.
+server on 127.0.0.1 that answers the key check of the vault, `GET /v1/models`, and
+an Azure OpenAI resource's, `GET /openai/models?api-version=…` with the key in
+`api-key` (https://learn.microsoft.com/en-us/rest/api/azureopenai/models/list).
 
     python3 infra/fake_provider.py --port-file FILE [--good-key KEY]...
 
@@ -27,6 +29,13 @@ def main() -> None:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            if self.path.split("?")[0] == "/openai/models" and "api-version=" in self.path:
+                if self.headers.get("api-key", "") in good:
+                    return self.answer(200, {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
+                return self.answer(401, {"error": {
+                    "code": "401",
+                    "message": "Access denied due to invalid subscription key or wrong API endpoint.",
+                }})
             if self.path.split("?")[0] != "/v1/models":
                 return self.answer(404, {"error": {"message": "Not found", "type": "invalid_request_error"}})
             auth = self.headers.get("Authorization", "")

@@ -98,7 +98,8 @@ target/debug/apikeys-admin provision --table "$table" --secret "$secret" --kms-a
 # Two keys it accepts: the page's test adds a second key of a provider.
 python3 infra/fake_provider.py --port-file "$state/provider.port" \
   --good-key sk-proj-G00dKey0123456789abcdefghijklmnopQRST \
-  --good-key sk-proj-AnotherG00dKey0123456789abcdefghijQR >"$state/fake-provider.log" 2>&1 &
+  --good-key sk-proj-AnotherG00dKey0123456789abcdefghijQR \
+  --good-key 0123456789abcdef0123456789abcdef >"$state/fake-provider.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do [ -s "$state/provider.port" ] && break; sleep 0.1; done
 provider_url=http://$host:$(cat "$state/provider.port")
@@ -113,7 +114,11 @@ pids+=("$watch_pid")
 wait_http "http://$host:$watch_port/2015-03-31/functions/store/invocations" "$watch_pid" "cargo lambda watch"
 
 for f in "${functions[@]}"; do
-  env APIKEYS_TABLE_NAME="$table" APIKEYS_SEED_SECRET_ID="$secret" \
+  # The functions that test and store keys may take a user endpoint on loopback
+  # here: the page's test stores an Azure key whose resource is the fake provider.
+  extra=()
+  case "$f" in store | test-key) extra=(APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;; esac
+  env APIKEYS_TABLE_NAME="$table" APIKEYS_SEED_SECRET_ID="$secret" "${extra[@]}" \
     APIKEYS_OPENAI_BASE_URL="$provider_url" RUST_LOG=info \
     AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 \
     AWS_LAMBDA_RUNTIME_API="http://$host:$watch_port/.rt/$f" \
@@ -153,8 +158,9 @@ infra/seed-client/run.sh "$base" "$(target/debug/apikeys-admin token "seed-clien
 say "the app's servers in TypeScript and Python calling use-key (infra/callers)"
 infra/callers/run.sh "$base" "http://$host:$watch_port" "$issuer_dir" "$checks_venv/bin/python"
 
-say "the key manager page in headless Chromium (infra/web-test)"
-APIKEYS_BASE_URL=$base APIKEYS_CHROMIUM=$chromium \
+say "the key manager page in headless Chromium (infra/web-test), with axe-core"
+(cd infra/web-test && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+APIKEYS_BASE_URL=$base APIKEYS_CHROMIUM=$chromium APIKEYS_PROVIDER_URL=$provider_url \
   "$checks_venv/bin/python" -m pytest -q -p no:cacheprovider infra/web-test
 
 say "all checks passed"

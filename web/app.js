@@ -1,7 +1,10 @@
-// The key manager page: sign in with a token, then for every provider the vault
-// supports, see the stored key's hint, last test, usage and rotation; test a key and
-// save it only after a valid test, as the key or as another one (up to five, in the
-// order the app uses them); change settings; delete with confirmation.
+// The key manager page: sign in with a token, then see every provider the vault
+// supports at a glance (one compact row each: key hint, last test, usage, number of
+// keys) and open the one to act on: test a key (with its endpoint, for Azure OpenAI
+// and OpenAI-compatible servers) and save it only after a valid test, as the key or
+// as another one (up to five, in the order the app uses them); change settings;
+// delete with confirmation. The providers come from the vault's registry
+// (GET /api/providers), so a provider added there appears here without an edit.
 //
 // Keys live only in their password field: never in storage, never logged, cleared
 // after a save. The token (not a key) is kept in sessionStorage for reloads.
@@ -11,16 +14,6 @@ const TOKEN_KEY = "apikeys.token";
 // The most keys a provider keeps (the API's `limit`).
 const MAX_KEYS = 5;
 
-// The providers of the vault (infra/openapi.yaml, ProviderId), with the shape of
-// their keys as a hint.
-const PROVIDERS = [
-  { id: "openai", name: "OpenAI", hint: "sk-proj-…" },
-  { id: "claude", name: "Anthropic Claude", hint: "sk-ant-api03-…" },
-  { id: "google-ai", name: "Google AI (Gemini)", hint: "AIza…" },
-  { id: "openrouter", name: "OpenRouter", hint: "sk-or-v1-…" },
-  { id: "grok", name: "xAI Grok", hint: "xai-…" },
-  { id: "github", name: "GitHub Models", hint: "github_pat_…" },
-];
 
 const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem(TOKEN_KEY);
@@ -84,7 +77,7 @@ function signIn(newToken) {
   $("signed-out").hidden = true;
   $("signed-in").hidden = false;
   $("providers").hidden = false;
-  refresh();
+  start();
 }
 
 function signOut(message) {
@@ -138,12 +131,41 @@ function fieldId(provider, name) {
   return `${provider}-${name}`;
 }
 
+// The registry's providers, once per sign-in: the rows are built from them.
+async function start() {
+  if (cards.size === 0) {
+    try {
+      const data = await api("GET", "/api/providers");
+      for (const entry of data.providers) {
+        buildCard({
+          id: entry.id,
+          name: entry.displayName,
+          hint: entry.keyPlaceholder,
+          keyOptional: entry.keyOptional,
+          endpoint: entry.endpoint,
+        });
+      }
+    } catch (error) {
+      notice(`Could not load the providers: ${error.message}`);
+      return;
+    }
+  }
+  refresh();
+}
+
 function buildCard(provider) {
   const node = $("provider-template").content.firstElementChild.cloneNode(true);
   const q = (selector) => node.querySelector(selector);
   const card = {
     provider,
     node,
+    details: q(".details"),
+    manageButton: q(".manage-button"),
+    endpointError: q(".endpoint-error"),
+    baseUrlInput: q(".baseurl-input"),
+    azureEndpointInput: q(".azure-endpoint-input"),
+    azureVersionInput: q(".azure-version-input"),
+    azureDeploymentInput: q(".azure-deployment-input"),
     config: null,
     testedValid: false,
     keyInput: q(".key-input"),
@@ -176,8 +198,24 @@ function buildCard(provider) {
       input.setAttribute("aria-describedby", error.id);
     }
   };
-  wire(card.keyInput, q(".key-label"), `${provider.name} API key`, card.keyError, "apiKey");
+  wire(card.keyInput, q(".key-label"), `${provider.name} API key${provider.keyOptional ? " (optional)" : ""}`, card.keyError, "apiKey");
   card.keyInput.placeholder = provider.hint;
+  // Only the provider's own endpoint fields are shown (the registry says which).
+  q(".endpoint-baseurl").hidden = provider.endpoint !== "baseUrl";
+  q(".endpoint-azure").hidden = provider.endpoint !== "azure";
+  wire(card.baseUrlInput, q(".baseurl-label"), "Base URL (with its /v1)", card.endpointError, "baseUrl");
+  wire(card.azureEndpointInput, q(".azure-endpoint-label"), "Resource endpoint", card.endpointError, "endpoint");
+  wire(card.azureVersionInput, q(".azure-version-label"), "API version", null, "apiVersion");
+  wire(card.azureDeploymentInput, q(".azure-deployment-label"), "Deployment (optional)", null, "deployment");
+  const details = q(".details");
+  details.id = fieldId(provider.id, "details");
+  card.manageButton.setAttribute("aria-controls", details.id);
+  card.manageButton.append("Manage");
+  const who = document.createElement("span");
+  who.className = "visually-hidden";
+  who.textContent = ` ${provider.name}`;
+  card.manageButton.append(who);
+  card.manageButton.addEventListener("click", () => toggle(card));
   wire(card.nameInput, q(".name-label"), "Label of another key", null, "label");
   wire(card.modelInput, q(".model-label"), "Model", null, "model");
   wire(card.jsonInput, q(".json-label"), "Other settings (JSON object)", card.settingsError, "settings");
@@ -190,6 +228,15 @@ function buildCard(provider) {
     card.result.textContent = "";
     card.keyError.textContent = "";
   });
+  // A tested key is tested with its endpoint: changing either asks for a new test.
+  for (const input of [card.baseUrlInput, card.azureEndpointInput, card.azureVersionInput, card.azureDeploymentInput]) {
+    input.addEventListener("input", () => {
+      card.testedValid = false;
+      card.saveButton.disabled = true;
+      card.addButton.disabled = true;
+      card.endpointError.textContent = "";
+    });
+  }
   card.testButton.addEventListener("click", () => testKey(card));
   q(".key-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -205,9 +252,47 @@ function buildCard(provider) {
   cards.set(provider.id, card);
 }
 
+// Opens one provider's forms (and closes the one open before).
+function toggle(card) {
+  const open = card.details.hidden;
+  for (const other of cards.values()) {
+    other.details.hidden = true;
+    other.manageButton.setAttribute("aria-expanded", "false");
+    other.node.classList.remove("open");
+  }
+  card.details.hidden = !open;
+  card.manageButton.setAttribute("aria-expanded", String(open));
+  card.node.classList.toggle("open", open);
+  if (open) card.keyInput.focus();
+}
+
+// The endpoint fields of the card as the API takes them; undefined for a provider
+// without any.
+function endpointOf(card) {
+  if (card.provider.endpoint === "baseUrl") {
+    const baseUrl = card.baseUrlInput.value.trim();
+    return baseUrl ? { baseUrl } : undefined;
+  }
+  if (card.provider.endpoint === "azure") {
+    const endpoint = { endpoint: card.azureEndpointInput.value.trim(), apiVersion: card.azureVersionInput.value.trim() };
+    const deployment = card.azureDeploymentInput.value.trim();
+    if (deployment) endpoint.deployment = deployment;
+    return endpoint.endpoint ? endpoint : undefined;
+  }
+  return undefined;
+}
+
+function withEndpoint(card, body) {
+  const endpoint = endpointOf(card);
+  return endpoint ? { ...body, endpoint } : body;
+}
+
 function show(card, config) {
   card.config = config;
   const q = (selector) => card.node.querySelector(selector);
+  const keyCount = (config && config.keys && config.keys.length) || (config ? 1 : 0);
+  q(".fact-count").textContent = keyCount ? `${keyCount} of ${MAX_KEYS}` : "—";
+  card.node.classList.toggle("empty", !config);
   if (!config) {
     q(".fact-key").textContent = "No key saved";
     q(".fact-test").textContent = "—";
@@ -292,6 +377,19 @@ async function refresh() {
   }
 }
 
+// Where the API's field errors of a key and its endpoint go.
+function endpointFields(card) {
+  return {
+    apiKey: card.keyError,
+    endpoint: card.endpointError,
+    "endpoint.baseUrl": card.endpointError,
+    "endpoint.endpoint": card.endpointError,
+    "endpoint.apiVersion": card.endpointError,
+    "endpoint.deployment": card.endpointError,
+    default: card.keyError,
+  };
+}
+
 // Field errors next to the field the API names; the rest in the notice.
 function showErrors(card, error, fields) {
   const details = (error.body && error.body.details) || [];
@@ -313,7 +411,8 @@ function showResult(card, result) {
 
 async function testKey(card) {
   card.keyError.textContent = "";
-  if (!card.keyInput.value.trim()) {
+  card.endpointError.textContent = "";
+  if (!card.keyInput.value.trim() && !card.provider.keyOptional) {
     card.keyError.textContent = "Enter a key to test.";
     card.keyInput.focus();
     return;
@@ -322,17 +421,17 @@ async function testKey(card) {
   card.result.className = "test-result";
   card.result.textContent = "Testing…";
   try {
-    const result = await api("POST", "/api/test-api-key", {
+    const result = await api("POST", "/api/test-api-key", withEndpoint(card, {
       provider: card.provider.id,
       apiKey: card.keyInput.value,
-    });
+    }));
     showResult(card, result);
     card.testedValid = result.valid;
     card.saveButton.disabled = !result.valid;
     card.addButton.disabled = !result.valid;
   } catch (error) {
     card.result.textContent = "";
-    showErrors(card, error, { apiKey: card.keyError, default: card.keyError });
+    showErrors(card, error, endpointFields(card));
   } finally {
     card.testButton.disabled = false;
   }
@@ -342,18 +441,18 @@ async function saveKey(card) {
   if (!card.testedValid) return;
   card.saveButton.disabled = true;
   try {
-    const data = await api("POST", "/api/provider-configs", {
+    const data = await api("POST", "/api/provider-configs", withEndpoint(card, {
       provider: card.provider.id,
       apiKey: card.keyInput.value,
       validate: true,
-    });
+    }));
     resetKey(card);
     card.result.className = "test-result valid";
     card.result.textContent = `Saved: ${data.config.keyHint}`;
     show(card, data.config);
   } catch (error) {
     if (error.body && error.body.test) showResult(card, error.body.test);
-    showErrors(card, error, { apiKey: card.keyError, default: card.keyError });
+    showErrors(card, error, endpointFields(card));
     card.testedValid = false;
   }
 }
@@ -405,7 +504,7 @@ async function deleteKey(card) {
 async function addKey(card) {
   if (!card.testedValid) return;
   card.addButton.disabled = true;
-  const body = { apiKey: card.keyInput.value, validate: true };
+  const body = withEndpoint(card, { apiKey: card.keyInput.value, validate: true });
   const label = card.nameInput.value.trim();
   if (label) body.label = label;
   try {
@@ -416,7 +515,7 @@ async function addKey(card) {
     await refresh();
   } catch (error) {
     if (error.body && error.body.test) showResult(card, error.body.test);
-    showErrors(card, error, { apiKey: card.keyError, label: card.keyError, default: card.keyError });
+    showErrors(card, error, { ...endpointFields(card), label: card.keyError });
     card.testedValid = false;
   }
 }
@@ -448,6 +547,5 @@ async function deleteOneKey(card, key, name) {
 
 // ---------------------------------------------------------------- start
 
-for (const provider of PROVIDERS) buildCard(provider);
 offerDevSignIn();
 if (token) signIn(token);

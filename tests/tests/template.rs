@@ -771,6 +771,7 @@ fn the_api_requires_a_jwt_on_every_route_and_is_throttled_and_logged() {
             "DELETE /api/provider-configs/{provider}/keys/{keyId} -> delete-config",
             "GET /api/provider-configs -> get-configs",
             "GET /api/provider-configs/{provider}/keys -> get-configs",
+            "GET /api/providers -> get-configs",
             "POST /api/provider-configs -> store",
             "POST /api/provider-configs/{provider}/keys -> store",
             "POST /api/test-api-key -> test-key",

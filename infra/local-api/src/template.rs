@@ -196,6 +196,7 @@ mod tests {
             ),
             ("GET /api/provider-configs", "get-configs"),
             ("GET /api/provider-configs/{provider}/keys", "get-configs"),
+            ("GET /api/providers", "get-configs"),
             ("POST /api/provider-configs", "store"),
             ("POST /api/provider-configs/{provider}/keys", "store"),
             ("POST /api/test-api-key", "test-key"),

@@ -4,7 +4,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
 use super::edge::router::{serve_table, Route};
-use super::routes::{keys, list_configs};
+use super::routes::{keys, list_configs, providers};
 use crate::state::State;
 
 /// The routes of get-configs.
@@ -18,6 +18,11 @@ pub static ROUTES: &[Route<State>] = &[
         method: Method::GET,
         pattern: "/api/provider-configs/{provider}/keys",
         serve: |state, req, path| Box::pin(keys::list(state, req, path)),
+    },
+    Route {
+        method: Method::GET,
+        pattern: "/api/providers",
+        serve: |_, req, _| Box::pin(providers::handle(req)),
     },
 ];
 

@@ -30,6 +30,7 @@ const LIST: (&str, &str) = ("GET", "/api/provider-configs");
 const UPDATE: (&str, &str) = ("PUT", "/api/provider-configs");
 const DELETE: (&str, &str) = ("DELETE", "/api/provider-configs/{provider}");
 const TEST_KEY: (&str, &str) = ("POST", "/api/test-api-key");
+const PROVIDERS: (&str, &str) = ("GET", "/api/providers");
 const LIST_KEYS: (&str, &str) = ("GET", "/api/provider-configs/{provider}/keys");
 const ADD_KEY: (&str, &str) = ("POST", "/api/provider-configs/{provider}/keys");
 const UPDATE_KEY: (&str, &str) = ("PUT", "/api/provider-configs/{provider}/keys/{keyId}");
@@ -645,6 +646,24 @@ async fn every_documented_answer_is_what_the_handlers_send() {
     assert_eq!(
         x.check(DELETE, &e, &run_delete(&missing_table, &e).await),
         500
+    );
+
+    // GET /api/providers: the registry, for a signed-in user only.
+    let mut e = event_for("get-configs.json", Some(&alice));
+    e["rawPath"] = json!("/api/providers");
+    e["requestContext"]["http"]["path"] = json!("/api/providers");
+    let answer = run_list(&stack.state, &e).await;
+    assert_eq!(x.check(PROVIDERS, &e, &answer), 200);
+    assert_eq!(
+        answer.2["providers"].as_array().map(Vec::len),
+        Some(apikeys::provider::ProviderId::ALL.len())
+    );
+    let mut e = event_json("get-configs-no-identity.json");
+    e["rawPath"] = json!("/api/providers");
+    e["requestContext"]["http"]["path"] = json!("/api/providers");
+    assert_eq!(
+        x.check(PROVIDERS, &e, &run_list(&stack.state, &e).await),
+        401
     );
 
     // The key routes need transactions: their own test below (moto only).

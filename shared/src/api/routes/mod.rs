@@ -4,6 +4,7 @@
 pub(crate) mod delete_config;
 pub(crate) mod keys;
 pub(crate) mod list_configs;
+pub(crate) mod providers;
 pub(crate) mod update_settings;
 
 #[cfg(all(feature = "sealing", feature = "keytest"))]

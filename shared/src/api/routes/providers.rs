@@ -1,0 +1,51 @@
+//! GET /api/providers: the providers the vault knows, from the registry, for the key
+//! manager page (its list, display names, key placeholders and endpoint fields
+//! follow the registry without an edit of the page). No table read.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+use crate::api::edge::respond::json_response;
+use crate::api::edge::serve::serve;
+use crate::provider::{EndpointKind, KeyUse, ProviderId};
+
+/// One provider as the page shows it.
+fn describe(provider: ProviderId) -> Value {
+    let entry = provider.entry();
+    // The prefix of the registry's example key as the field's placeholder
+    // (`sk-proj-…`): the longest shape prefix it starts with.
+    let placeholder = entry
+        .shapes
+        .iter()
+        .filter(|s| !s.prefix.is_empty() && entry.example_key.starts_with(s.prefix))
+        .max_by_key(|s| s.prefix.len())
+        .map(|s| format!("{}…", s.prefix))
+        .unwrap_or_default();
+    let endpoint = match entry.endpoint {
+        EndpointKind::None => "none",
+        EndpointKind::BaseUrl => "baseUrl",
+        EndpointKind::Azure => "azure",
+    };
+    json!({
+        "id": entry.canonical,
+        "displayName": entry.display_name,
+        "aliases": entry.aliases,
+        "keyPlaceholder": placeholder,
+        "keyOptional": entry.key == KeyUse::Optional,
+        "endpoint": endpoint,
+    })
+}
+
+/// Handles a providers request.
+pub async fn handle(req: Request) -> Response<Body> {
+    serve(req, "providers.list", async |_, call| {
+        call.audit.event("providers.listed");
+        let providers: Vec<Value> = ProviderId::ALL.iter().map(|p| describe(*p)).collect();
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "providers": providers }),
+        ))
+    })
+    .await
+}
