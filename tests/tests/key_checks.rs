@@ -296,3 +296,34 @@ async fn a_malformed_or_misfiled_key_is_format_invalid_without_a_call() {
     assert_eq!(garbage.status, KeyStatus::FormatInvalid);
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_built_in_provider_that_redirects_gets_no_key_sent_onward() {
+    // Given a second server, where a redirect would lead
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": []})))
+        .mount(&elsewhere)
+        .await;
+    for provider in [ProviderId::OpenAi, ProviderId::Claude, ProviderId::GoogleAi] {
+        // And a provider whose check call answers 302 to it
+        let location = format!("{}/v1/models", elsewhere.uri());
+        let (result, requests) = answer(
+            provider,
+            ResponseTemplate::new(302).insert_header("location", location.as_str()),
+        )
+        .await;
+
+        // Then the outcome is the provider's error, and the second server saw nothing
+        assert_eq!(
+            result.status,
+            KeyStatus::ProviderError,
+            "{provider}: {}",
+            result.message
+        );
+        assert!(!result.valid);
+        assert_eq!(requests.len(), 1, "{provider}: the check call only");
+    }
+    let onward = elsewhere.received_requests().await.unwrap_or_default();
+    assert!(onward.is_empty(), "a redirect was followed: {onward:?}");
+}
