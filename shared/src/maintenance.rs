@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::ProviderKey;
-use crate::repo::{ConfigRepository, RepoError};
+use crate::repo::{KeyTable, RepoError};
 
 /// Days without use after which a key is reported, by default.
 pub use crate::settings::DEFAULT_UNUSED_DAYS;
@@ -81,7 +81,7 @@ pub fn findings(
 
 /// Scans the table and logs one event per finding, then a summary.
 pub async fn sweep(
-    repo: &ConfigRepository,
+    repo: &KeyTable,
     now: OffsetDateTime,
     rotation_after: Duration,
     unused_after: Duration,

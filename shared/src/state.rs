@@ -3,14 +3,14 @@
 
 use aws_config::SdkConfig;
 
-use crate::repo::ConfigRepository;
+use crate::repo::KeyTable;
 use crate::settings::{ServiceSettings, Settings};
 
 /// The state of the functions that never touch key material.
 #[derive(Debug, Clone)]
 pub struct State {
     /// The configuration table.
-    pub repo: ConfigRepository,
+    pub repo: KeyTable,
     /// The service's settings.
     pub settings: ServiceSettings,
 }
@@ -19,7 +19,7 @@ impl State {
     /// State over a DynamoDB client (tests pass one with an interceptor).
     pub fn new(dynamodb: aws_sdk_dynamodb::Client, settings: ServiceSettings) -> Self {
         Self {
-            repo: ConfigRepository::new(dynamodb, settings.table_name.clone()),
+            repo: KeyTable::new(dynamodb, settings.table_name.clone()),
             settings,
         }
     }

@@ -335,7 +335,7 @@ impl Stack {
 
     /// A table as the single-key version provisioned it (`pk` alone) holding
     /// `items`: the source of a migration.
-    pub async fn single_key_table(&self, items: &[Value]) -> apikeys::repo::ConfigRepository {
+    pub async fn single_key_table(&self, items: &[Value]) -> apikeys::repo::KeyTable {
         use aws_sdk_dynamodb::types::{
             AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
         };
@@ -380,7 +380,7 @@ impl Stack {
         for item in items {
             self.put_json(&table, item).await;
         }
-        apikeys::repo::ConfigRepository::new(self.dynamodb.clone(), table)
+        apikeys::repo::KeyTable::new(self.dynamodb.clone(), table)
     }
 
     /// Writes `item` (JSON, as serde_dynamo maps it) into `table`, over anything.

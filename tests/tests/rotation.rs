@@ -12,7 +12,7 @@ use apikeys::crypto::{
 };
 use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
-use apikeys::repo::ConfigRepository;
+use apikeys::repo::KeyTable;
 use apikeys::seed::{KeyMaterial, KeyMaterialError, KeyUseError, SeedFetcher, SeedSettings};
 use apikeys::SealingState;
 use apikeys_integration_tests::{
@@ -487,7 +487,7 @@ async fn a_rotation_then_rewrap_leaves_no_500_and_nothing_under_the_old_seed() {
         .await
         .expect("the tools' keyring");
     assert_eq!(keyring.current_key_id(), key_id_of(SEED_2));
-    let repo = ConfigRepository::new(stack.dynamodb.clone(), &stack.table);
+    let repo = KeyTable::new(stack.dynamodb.clone(), &stack.table);
     let report = apikeys_admin::rewrap::rewrap(&repo, &keyring, None, |_| {})
         .await
         .expect("rewrap");

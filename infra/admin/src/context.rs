@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use apikeys::crypto::{Keyring, LegacyPolicy};
-use apikeys::repo::ConfigRepository;
+use apikeys::repo::KeyTable;
 use apikeys::seed::{SeedFetcher, SeedSettings};
 use apikeys::settings::DEFAULT_TABLE_NAME;
 use aws_config::SdkConfig;
@@ -28,8 +28,8 @@ pub struct TableArg {
 
 impl TableArg {
     /// The repository over this table.
-    pub fn repository(&self, sdk: &SdkConfig) -> ConfigRepository {
-        ConfigRepository::new(aws_sdk_dynamodb::Client::new(sdk), &self.table)
+    pub fn repository(&self, sdk: &SdkConfig) -> KeyTable {
+        KeyTable::new(aws_sdk_dynamodb::Client::new(sdk), &self.table)
     }
 }
 

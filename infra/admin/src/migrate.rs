@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use apikeys::repo::{schema, ConfigRepository, Copied, Item, RepoError};
+use apikeys::repo::{schema, Copied, Item, KeyTable, RepoError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use clap::Args;
 use serde::Serialize;
@@ -81,7 +81,7 @@ impl MigrateReport {
 pub async fn run(args: MigrateArgs) -> Result<ExitCode, AdminError> {
     let sdk = sdk_config().await?;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let source = ConfigRepository::new(client.clone(), &args.from);
+    let source = KeyTable::new(client.clone(), &args.from);
     let target = args.table.repository(&sdk);
     check_layouts(&client, &args.from, target.table()).await?;
     eprintln!("copying {} into {}", args.from, target.table());
@@ -148,8 +148,8 @@ pub async fn check_layouts(
 /// Copies `source` into `target`, after `start_after` when given, stopping after
 /// `limit` items when given. `progress` is called after every page.
 pub async fn migrate(
-    source: &ConfigRepository,
-    target: &ConfigRepository,
+    source: &KeyTable,
+    target: &KeyTable,
     start_after: Option<&str>,
     limit: Option<u64>,
     mut progress: impl FnMut(&MigrateReport),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use apikeys::crypto::{KeyContext, Keyring, StoredFormat};
 use apikeys::repo::KeyRow;
-use apikeys::repo::{ConfigRepository, RepoError};
+use apikeys::repo::{KeyTable, RepoError};
 use clap::Args;
 use serde::Serialize;
 
@@ -131,7 +131,7 @@ pub enum ItemOutcome {
 
 /// Rewraps one item read as (`item`, `envelope`).
 pub async fn rewrap_item(
-    repo: &ConfigRepository,
+    repo: &KeyTable,
     keyring: &Keyring,
     item: &KeyRow,
     envelope: &str,
@@ -164,7 +164,7 @@ pub async fn rewrap_item(
 /// Rewraps the whole table, stopping after `limit` writes when given. `progress`
 /// is called after every page.
 pub async fn rewrap(
-    repo: &ConfigRepository,
+    repo: &KeyTable,
     keyring: &Keyring,
     limit: Option<u64>,
     mut progress: impl FnMut(&RewrapReport),

@@ -12,7 +12,7 @@ use apikeys::crypto::{KeyId, Keyring, StoredFormat};
 use apikeys::keytest::KeyStatus;
 use apikeys::maintenance::{findings, Finding, DEFAULT_UNUSED_DAYS};
 use apikeys::provider::ProviderId;
-use apikeys::repo::{ConfigRepository, RepoError};
+use apikeys::repo::{KeyTable, RepoError};
 use apikeys::settings::DEFAULT_ROTATION_DAYS;
 use clap::Args;
 use serde::Serialize;
@@ -248,7 +248,7 @@ impl Stats {
 
 /// Scans the table and counts; `known` marks the key ids (see [`SealedUnder`]).
 pub async fn stats(
-    repo: &ConfigRepository,
+    repo: &KeyTable,
     known: Option<&KnownKeys>,
     now: OffsetDateTime,
     rotation_after: Duration,

@@ -15,8 +15,7 @@ use super::schema::{
     TABLE_KEY,
 };
 use super::{
-    active, decode, is_active, n, number, s, settings_value, ConfigRepository, Item, RepoError,
-    Written,
+    active, decode, is_active, n, number, s, settings_value, Item, KeyTable, RepoError, Written,
 };
 use crate::domain::ProviderKey;
 use crate::provider::ProviderId;
@@ -104,7 +103,7 @@ enum Upsert {
     CreateOnly,
 }
 
-impl ConfigRepository {
+impl KeyTable {
     /// Creates or replaces a user's key for a provider in one upsert (answering
     /// `ALL_OLD`). Replacing an active configuration keeps its id, creation time,
     /// usage and last use; on no item or a deleted one a new configuration starts.

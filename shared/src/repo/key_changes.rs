@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
 use super::transact::{is_cancelled, send_transaction};
-use super::{active, decode, n, number, s, ConfigRepository, Item, RepoError};
+use super::{active, decode, n, number, s, Item, KeyTable, RepoError};
 use crate::provider::ProviderId;
 use crate::repo::KeyRow;
 
@@ -45,7 +45,7 @@ pub enum MadePrimary {
     Changed,
 }
 
-impl ConfigRepository {
+impl KeyTable {
     /// Applies `changes` to the key `key_id` of the provider, the primary tried
     /// first; the key as it is now, `None` when the provider has no key of that id.
     pub async fn update_key(

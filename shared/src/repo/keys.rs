@@ -21,7 +21,7 @@ use super::schema::{
 };
 use super::transact::{is_cancelled, send_transaction};
 use super::KeyRow;
-use super::{active, decode, is_active, n, s, ConfigRepository, Item, RepoError};
+use super::{active, decode, is_active, n, s, Item, KeyTable, RepoError};
 use crate::domain::{sort_keys, ProviderKey};
 use crate::provider::ProviderId;
 
@@ -75,7 +75,7 @@ fn first_condition_failed(err: &TransactWriteItemsError) -> Option<Option<Item>>
     (first.code() == Some("ConditionalCheckFailed")).then(|| first.item().cloned())
 }
 
-impl ConfigRepository {
+impl KeyTable {
     /// Stores a key beside the provider's primary in one transaction: the new item
     /// (never over an existing one) and the primary's count, which must be active and
     /// below the limit.

@@ -20,9 +20,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::schema::{COUNTER_SLOT, MIGRATED_VERSION, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
-use super::{
-    is_condition_failure, n, number, s, ConfigRepository, Item, RepoError, SCAN_PAGE_ITEMS,
-};
+use super::{is_condition_failure, n, number, s, Item, KeyTable, RepoError, SCAN_PAGE_ITEMS};
 
 /// One page of a raw scan: every attribute of every item, as stored.
 #[derive(Debug, Default)]
@@ -56,7 +54,7 @@ pub fn single_key_slot(pk: &str) -> &'static str {
     }
 }
 
-impl ConfigRepository {
+impl KeyTable {
     /// One page of a scan of every item, every attribute as stored (the
     /// ciphertext included): what a migration copies.
     pub async fn raw_page(&self, start: Option<Item>) -> Result<RawPage, RepoError> {

@@ -123,12 +123,12 @@ pub struct SealedConfig {
 
 /// Read and write access to the provider configuration table.
 #[derive(Debug, Clone)]
-pub struct ConfigRepository {
+pub struct KeyTable {
     client: Client,
     table: String,
 }
 
-impl ConfigRepository {
+impl KeyTable {
     /// A repository over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -292,10 +292,10 @@ pub(crate) fn decode(operation: &'static str, mut item: Item) -> Result<KeyRow, 
         .remove("settings")
         .map(|v| settings_of(&v))
         .transpose()?;
-    let mut config: KeyRow =
+    let mut row: KeyRow =
         serde_dynamo::from_item(item).map_err(|e| RepoError::new(operation, e.to_string()))?;
-    config.settings = settings.unwrap_or_default();
-    Ok(config)
+    row.settings = settings.unwrap_or_default();
+    Ok(row)
 }
 
 /// A configuration item with its ciphertext, which it must hold.

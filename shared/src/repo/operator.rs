@@ -7,9 +7,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::schema::{CIPHERTEXT_ATTRIBUTE, SORT_KEY, TABLE_KEY};
-use super::{is_condition_failure, n, s, ConfigRepository, KeyRow, RepoError};
+use super::{is_condition_failure, n, s, KeyRow, KeyTable, RepoError};
 
-impl ConfigRepository {
+impl KeyTable {
     /// Replaces the envelope of an item only if the item is unchanged since it was
     /// read (same envelope, same version): a user's concurrent store always wins.
     /// False when the item changed meanwhile.

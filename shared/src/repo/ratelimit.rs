@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::ring::Ring;
 use super::schema::COUNTER_SLOT;
-use super::{epoch_ms, n, ConfigRepository, Item, RepoError, Written};
+use super::{epoch_ms, n, Item, KeyTable, RepoError, Written};
 
 /// The largest limit the counter holds exactly: every allowed test takes an
 /// attribute and a clause of the update and of the condition (DynamoDB allows 4 KB
@@ -89,7 +89,7 @@ fn holds(item: &Item, slots: usize, grant: &str) -> bool {
     ring(slots).holds(item, &n(grant))
 }
 
-impl ConfigRepository {
+impl KeyTable {
     /// Takes one key test from the user's allowance of `limit` per 60-second
     /// window (at most [`MAX_KEY_TESTS_PER_MINUTE`]) at `now`.
     pub async fn take_key_test(

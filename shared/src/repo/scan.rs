@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::schema::{view_attributes, CIPHERTEXT_ATTRIBUTE};
-use super::{decode, ConfigRepository, Item, RepoError};
+use super::{decode, Item, KeyTable, RepoError};
 use crate::repo::KeyRow;
 
 /// Items a scan reads per request: small pages keep each call short (the admin
@@ -26,7 +26,7 @@ pub struct ScanPage {
 /// The configuration items of the whole table, one page at a time:
 ///
 /// ```no_run
-/// # async fn sweep(repo: &apikeys::repo::ConfigRepository) -> Result<(), apikeys::repo::RepoError> {
+/// # async fn sweep(repo: &apikeys::repo::KeyTable) -> Result<(), apikeys::repo::RepoError> {
 /// let mut pages = repo.pages(false);
 /// while let Some(items) = pages.next().await? {
 ///     for (item, _envelope) in &items {
@@ -38,7 +38,7 @@ pub struct ScanPage {
 /// ```
 #[derive(Debug)]
 pub struct Pages<'a> {
-    repo: &'a ConfigRepository,
+    repo: &'a KeyTable,
     with_envelope: bool,
     /// Where the next page starts; `None` once the last page was read.
     start: Option<Option<Item>>,
@@ -57,7 +57,7 @@ impl Pages<'_> {
     }
 }
 
-impl ConfigRepository {
+impl KeyTable {
     /// Every configuration item (rate-limit counters are left out), one page per
     /// [`Pages::next`]. With `with_envelope` false the ciphertext is not read at all.
     pub fn pages(&self, with_envelope: bool) -> Pages<'_> {

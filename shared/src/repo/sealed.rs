@@ -7,8 +7,7 @@ use time::OffsetDateTime;
 
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
 use super::{
-    active, decode_sealed, epoch_ms, is_active, n, s, ConfigRepository, RepoError, SealedConfig,
-    Written,
+    active, decode_sealed, epoch_ms, is_active, n, s, KeyTable, RepoError, SealedConfig, Written,
 };
 use crate::domain::timestamp;
 use crate::provider::ProviderId;
@@ -85,7 +84,7 @@ fn validation_expression(status: &str) -> &'static str {
     }
 }
 
-impl ConfigRepository {
+impl KeyTable {
     /// An active configuration with its sealed key (a strongly consistent read);
     /// `None` when there is none.
     pub async fn get_sealed(

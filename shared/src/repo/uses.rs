@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 use super::ring::Ring;
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY};
 use super::{
-    active, decode, decode_sealed, epoch_ms, n, s, ConfigRepository, Item, KeyRow, RepoError,
-    SealedConfig, Written,
+    active, decode, decode_sealed, epoch_ms, n, s, Item, KeyRow, KeyTable, RepoError, SealedConfig,
+    Written,
 };
 use crate::domain::{timestamp, ProviderKey, Refusal};
 use crate::provider::ProviderId;
@@ -122,7 +122,7 @@ struct SlotUse {
     seen: Option<Item>,
 }
 
-impl ConfigRepository {
+impl KeyTable {
     /// Records one use of an active, usable key of the provider (`usageCount` + 1,
     /// `lastUsedAt`) and returns it with its sealed key; with `key_id`, only that key
     /// (see the module for the round trips). A refusal says why from the items it saw.

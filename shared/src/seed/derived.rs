@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::config::SeedSettings;
 use super::error::KeyMaterialError;
 use super::fetch::{SeedFetcher, SeedVersions};
+use super::settings::SeedSettings;
 use crate::crypto::{KdfParams, Keyring, LegacyPolicy, LegacySeedKeys, MasterKey, Seed};
 
 /// The master keys and legacy keys derived so far, by [seed version
@@ -40,8 +40,8 @@ impl SeedFetcher {
     /// Fetches every configured seed and derives the keyring (PBKDF2 runs on a
     /// blocking thread). Nothing is cached: this is for tools that run once. (Here
     /// rather than beside the fetching, which knows nothing of derivation.)
-    pub async fn keyring(&self, config: &SeedSettings) -> Result<Keyring, KeyMaterialError> {
-        let (keyring, _derived) = DerivedKeys::default().load(self, config).await?;
+    pub async fn keyring(&self, settings: &SeedSettings) -> Result<Keyring, KeyMaterialError> {
+        let (keyring, _derived) = DerivedKeys::default().load(self, settings).await?;
         Ok(keyring)
     }
 }
@@ -53,14 +53,14 @@ impl DerivedKeys {
     pub(crate) async fn load(
         &mut self,
         fetcher: &SeedFetcher,
-        config: &SeedSettings,
+        settings: &SeedSettings,
     ) -> Result<(Keyring, u32), KeyMaterialError> {
-        let source = config
+        let source = settings
             .current
             .as_ref()
             .ok_or(KeyMaterialError::NotConfigured)?;
         let versions = fetcher.versions(source).await?;
-        let legacy = match (&config.legacy, config.legacy_policy) {
+        let legacy = match (&settings.legacy, settings.legacy_policy) {
             (Some(source), LegacyPolicy::Allow) => Some((source, fetcher.versions(source).await?)),
             _ => None,
         };
@@ -82,7 +82,7 @@ impl DerivedKeys {
         }
         let count = new.count();
         if count > 0 {
-            let (master, legacy_keys) = derive(new, config.kdf.clone()).await?;
+            let (master, legacy_keys) = derive(new, settings.kdf.clone()).await?;
             self.master.extend(master);
             self.legacy.extend(legacy_keys);
         }
@@ -93,7 +93,7 @@ impl DerivedKeys {
             Some((_, versions)) => self.legacy.retain(|id, _| listed(versions, id)),
             None => self.legacy.clear(),
         }
-        let keyring = self.keyring(&versions, legacy.as_ref().map(|(_, v)| v), config)?;
+        let keyring = self.keyring(&versions, legacy.as_ref().map(|(_, v)| v), settings)?;
         Ok((keyring, count))
     }
 
@@ -101,7 +101,7 @@ impl DerivedKeys {
         &self,
         versions: &SeedVersions,
         legacy: Option<&SeedVersions>,
-        config: &SeedSettings,
+        settings: &SeedSettings,
     ) -> Result<Keyring, KeyMaterialError> {
         // Every listed version was derived above or before, so these lookups do
         // not miss; a miss would be a bug, answered as unusable, not a panic.
@@ -124,7 +124,7 @@ impl DerivedKeys {
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
-        Ok(keyring.with_legacy_keys(legacy_keys, config.legacy_policy))
+        Ok(keyring.with_legacy_keys(legacy_keys, settings.legacy_policy))
     }
 }
 

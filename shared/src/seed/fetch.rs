@@ -11,8 +11,8 @@ use base64::Engine as _;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use super::config::SeedSource;
 use super::error::KeyMaterialError;
+use super::settings::SeedSource;
 use crate::aws::running_in_aws_lambda;
 use crate::crypto::{CryptoError, Seed};
 

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use secrecy::SecretString;
 
-use super::config::SeedSettings;
 use super::derived::DerivedKeys;
 use super::error::KeyMaterialError;
 use super::fetch::SeedFetcher;
+use super::settings::SeedSettings;
 use crate::crypto::{CryptoError, KeyContext, KeyId, Keyring, Opened};
 
 /// At most one reload per this interval is caused by values under an unknown key
@@ -56,7 +56,7 @@ struct Loaded {
 /// - [`KeyMaterial::open`] of a value under an unknown key id reloads at once (at
 ///   most once per [`UNKNOWN_KEY_RELOAD_INTERVAL`]) and tries again.
 pub struct KeyMaterial {
-    config: SeedSettings,
+    settings: SeedSettings,
     fetcher: SeedFetcher,
     loaded: RwLock<Option<Loaded>>,
     /// Held for the whole of a load: the single flight, and the keys by version.
@@ -69,7 +69,7 @@ pub struct KeyMaterial {
 impl fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyMaterial")
-            .field("config", &self.config)
+            .field("settings", &self.settings)
             .field("loaded", &self.current().is_some())
             .finish()
     }
@@ -77,9 +77,9 @@ impl fmt::Debug for KeyMaterial {
 
 impl KeyMaterial {
     /// Key material from `config`, fetched through clients built from `sdk`.
-    pub fn new(config: SeedSettings, sdk: &SdkConfig) -> Self {
+    pub fn new(settings: SeedSettings, sdk: &SdkConfig) -> Self {
         Self {
-            config,
+            settings,
             fetcher: SeedFetcher::new(sdk),
             loaded: RwLock::new(None),
             derived: tokio::sync::Mutex::new(DerivedKeys::default()),
@@ -185,8 +185,8 @@ impl KeyMaterial {
     /// failure with a keyring in hand keeps that keyring (and says so in the log).
     async fn load(&self, derived: &mut DerivedKeys) -> Result<Arc<Keyring>, KeyMaterialError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let max_age = self.config.keyring_max_age;
-        match derived.load(&self.fetcher, &self.config).await {
+        let max_age = self.settings.keyring_max_age;
+        match derived.load(&self.fetcher, &self.settings).await {
             Ok((keyring, derivations)) => {
                 self.derivations.fetch_add(derivations, Ordering::Relaxed);
                 tracing::info!(

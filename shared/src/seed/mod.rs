@@ -16,15 +16,15 @@
 //! calls), then `derived` (keys by seed version), then `material` (the keyring of
 //! a process).
 
-mod config;
 mod derived;
 mod error;
 mod fetch;
 mod material;
+mod settings;
 
-pub use config::{
-    SeedConfigError, SeedSettings, SeedSource, DEFAULT_KEYRING_MAX_AGE, DEFAULT_KMS_CONTEXT,
-};
 pub use error::KeyMaterialError;
 pub use fetch::SeedFetcher;
 pub use material::{KeyMaterial, KeyUseError, UNKNOWN_KEY_RELOAD_INTERVAL};
+pub use settings::{
+    SeedConfigError, SeedSettings, SeedSource, DEFAULT_KEYRING_MAX_AGE, DEFAULT_KMS_CONTEXT,
+};

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use apikeys::provider::ProviderId;
-use apikeys::repo::ConfigRepository;
+use apikeys::repo::KeyTable;
 use apikeys_admin::import::{import, ExportRow};
 use apikeys_integration_tests::calls::{key_ids, Calls};
 use apikeys_integration_tests::{text, unique, Item, Stack};
@@ -95,7 +95,7 @@ pub struct World {
     rng: SmallRng,
     kinds: Vec<Kind>,
     users: Vec<String>,
-    source: ConfigRepository,
+    source: KeyTable,
     /// The ids each user's keys have now, as the last round left them.
     alive: Vec<BTreeSet<String>>,
     /// Ids that were there and are gone: never to come back.

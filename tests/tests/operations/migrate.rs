@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use apikeys::crypto::KeyContext;
 use apikeys::invoke::handle;
-use apikeys::repo::{ConfigRepository, Item};
+use apikeys::repo::{Item, KeyTable};
 use apikeys_admin::migrate::{check_layouts, migrate, MigrateReport};
 use apikeys_integration_tests::{unique, Stack};
 use aws_sdk_dynamodb::types::{
@@ -140,7 +140,7 @@ async fn put_all(stack: &Stack, table: &str, items: &[Item]) {
 }
 
 /// Every item of `table` by (pk, sk), read with a consistent scan.
-async fn all_items(repo: &ConfigRepository) -> HashMap<(String, Option<String>), Item> {
+async fn all_items(repo: &KeyTable) -> HashMap<(String, Option<String>), Item> {
     let mut out = HashMap::new();
     let mut start = None;
     loop {
@@ -183,7 +183,7 @@ async fn a_single_key_table_moves_without_losing_or_changing_an_item_and_resumes
     let source_table = single_key_table(&stack).await;
     let items = single_key_items(USERS);
     put_all(&stack, &source_table, &items).await;
-    let source = ConfigRepository::new(stack.dynamodb.clone(), &source_table);
+    let source = KeyTable::new(stack.dynamodb.clone(), &source_table);
     let target = stack.state.repo.clone();
 
     // When a run stops after 120 items, and the next resumes where it said
@@ -255,7 +255,7 @@ async fn the_newer_write_wins_when_a_migration_runs_again() {
     let source_table = single_key_table(&stack).await;
     let items = single_key_items(3);
     put_all(&stack, &source_table, &items).await;
-    let source = ConfigRepository::new(stack.dynamodb.clone(), &source_table);
+    let source = KeyTable::new(stack.dynamodb.clone(), &source_table);
     let target = stack.state.repo.clone();
     migrate(&source, &target, None, None, |_| {}).await.unwrap();
 

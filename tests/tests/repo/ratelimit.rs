@@ -1,7 +1,7 @@
 //! The key-test limit holds over any 60-second window, and a retried counter write
 //! counts once. Time is the `now` the repository is given, never the clock.
 
-use apikeys::repo::{Allowance, ConfigRepository};
+use apikeys::repo::{Allowance, KeyTable};
 use apikeys_integration_tests::{number, text, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::{Duration, OffsetDateTime};
@@ -22,7 +22,7 @@ fn at(base: OffsetDateTime, seconds: f64) -> OffsetDateTime {
 }
 
 /// How many of `tries` takes at `now` are granted.
-async fn granted(repo: &ConfigRepository, user: &str, now: OffsetDateTime, tries: usize) -> usize {
+async fn granted(repo: &KeyTable, user: &str, now: OffsetDateTime, tries: usize) -> usize {
     let mut granted = 0;
     for _ in 0..tries {
         if repo.take_key_test(user, now, LIMIT).await.unwrap() == Allowance::Granted {
@@ -116,7 +116,7 @@ async fn a_retried_counter_write_counts_once() {
             .interceptor(answers.clone())
             .build(),
     );
-    let repo = ConfigRepository::new(client, stack.table.clone());
+    let repo = KeyTable::new(client, stack.table.clone());
     let now = before_a_minute_boundary();
 
     // When alice takes a test (the SDK sends the write again) and then ten more

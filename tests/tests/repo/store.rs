@@ -218,7 +218,7 @@ async fn an_import_write_whose_answer_was_lost_still_counts_as_written() {
     // Given a repository whose first DynamoDB answer is lost after the write
     let stack = Stack::new().await;
     let client = super::client_with(&stack, super::LoseFirstAnswer::default());
-    let repo = apikeys::repo::ConfigRepository::new(client, stack.table.clone());
+    let repo = apikeys::repo::KeyTable::new(client, stack.table.clone());
     let item = KeyRow {
         pk: pk(ALICE, "openai"),
         sk: "primary".to_owned(),

@@ -2,7 +2,7 @@
 //! counts once, and the retried call still gets the key.
 
 use apikeys::provider::ProviderId;
-use apikeys::repo::{ConfigRepository, UseRecord};
+use apikeys::repo::{KeyTable, UseRecord};
 use apikeys_integration_tests::{number, Stack};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -27,7 +27,7 @@ async fn a_use_whose_answer_was_lost_counts_once() {
             .interceptor(answers.clone())
             .build(),
     );
-    let repo = ConfigRepository::new(client, stack.table.clone());
+    let repo = KeyTable::new(client, stack.table.clone());
 
     // When a use is recorded (the SDK sends the write again)
     let used = repo

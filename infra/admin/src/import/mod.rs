@@ -16,7 +16,7 @@ use apikeys::keytest::KeyStatus;
 use apikeys::provider::ProviderId;
 use apikeys::repo::schema::{extra_slot, PRIMARY_SLOT};
 use apikeys::repo::KeyRow;
-use apikeys::repo::{Added, ConfigRepository, RepoError, MAX_KEYS_PER_PROVIDER};
+use apikeys::repo::{Added, KeyTable, RepoError, MAX_KEYS_PER_PROVIDER};
 use clap::Args;
 use serde::Serialize;
 use serde_json::Map;
@@ -165,7 +165,7 @@ impl ImportReport {
 
 /// Imports `rows` under the keyring's current key.
 pub async fn import(
-    repo: &ConfigRepository,
+    repo: &KeyTable,
     keyring: &Keyring,
     rows: &[ExportRow],
     dry_run: bool,
