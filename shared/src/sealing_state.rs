@@ -27,11 +27,20 @@ impl SealingState {
 
     /// The cold start of a function: the settings read once in its `main` (a
     /// configuration that cannot work failed there, loudly, naming the variable).
+    ///
+    /// A function never opens a legacy value, whatever the legacy settings say: the
+    /// legacy formats carry no associated data, so a value copied into another
+    /// user's row would open for that user. Only `apikeys-admin` (import, rewrap)
+    /// reads them, converting each to `akv1` under its own row's user and provider;
+    /// a function answers a legacy value like any value that does not open.
     pub async fn from_settings(settings: &Settings) -> Self {
         let sdk = crate::aws::sdk_config(&settings.aws).await;
+        let mut seed = settings.seed.clone();
+        seed.legacy = None;
+        seed.legacy_policy = crate::crypto::LegacyPolicy::Forbid;
         Self::new(
             State::from_sdk(&sdk, settings.service.clone()),
-            KeyMaterial::new(settings.seed.clone(), &sdk),
+            KeyMaterial::new(seed, &sdk),
             KeyTester::new(settings.key_tests.clone()),
         )
     }

@@ -163,7 +163,7 @@ pub const VARIABLES: &[Variable] = &[
         "APIKEYS_LEGACY_POLICY",
         &["API_KEY_LEGACY_POLICY"],
         "forbid",
-        "whether legacy values may be opened: allow or forbid",
+        "apikeys-admin only: whether legacy values may be opened (the functions never open one)",
     ),
     var(
         "APIKEYS_KDF_ITERATIONS",
