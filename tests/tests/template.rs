@@ -950,3 +950,41 @@ fn the_route_tables_the_template_the_contract_and_the_local_api_agree_route_by_r
         .collect();
     assert_eq!(served, documented, "route tables vs infra/openapi.yaml");
 }
+
+#[test]
+fn use_key_is_reached_from_outside_only_by_the_principals_the_operator_names() {
+    let template = template();
+    let parameter = &template["Parameters"]["AppServerPrincipals"];
+    assert_eq!(parameter["Type"], "CommaDelimitedList");
+    assert_eq!(parameter["Default"], "", "nobody from outside by default");
+    // The padded list every permission and condition reads, index by index.
+    let padded = |index: i64| {
+        json!({"Fn::Select": [index, {"Fn::Split": [",", {"Fn::Join": ["", [
+            {"Fn::Join": [",", {"Ref": "AppServerPrincipals"}]}, ",,"]]}]}]})
+    };
+    let resources = template["Resources"].as_object().unwrap();
+    let permissions: Vec<(&String, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Lambda::Permission")
+        .collect();
+    // Exactly one permission per listed principal, each on use-key, each conditional
+    // on its principal being named; no other function has a resource policy.
+    assert_eq!(permissions.len(), 3, "{permissions:?}");
+    for (index, (id, permission)) in permissions.iter().enumerate() {
+        let p = &permission["Properties"];
+        assert_eq!(p["Action"], "lambda:InvokeFunction", "{id}");
+        assert_eq!(
+            canonical(&p["FunctionName"]),
+            canonical(&json!({"Fn::GetAtt": ["UseKeyFunction", "Arn"]})),
+            "{id}"
+        );
+        assert_eq!(canonical(&p["Principal"]), canonical(&padded(index as i64)), "{id}");
+        assert!(p.get("SourceArn").is_none() && p.get("SourceAccount").is_none(), "{id}");
+        let condition = permission["Condition"].as_str().expect("a condition");
+        assert_eq!(
+            canonical(&template["Conditions"][condition]),
+            canonical(&json!({"Fn::Not": [{"Fn::Equals": [padded(index as i64), ""]}]})),
+            "{id}"
+        );
+    }
+}
