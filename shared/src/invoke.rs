@@ -3,7 +3,10 @@
 //!
 //! - `{"userId", "provider", "keyId"?}` →
 //!   `{"found": true, "apiKey", "keyId", "lease", "keyHint", "provider", "settings",
-//!   "endpoint"?}`
+//!   "endpoint"?, "endpointAddresses"?}` (a stored endpoint is resolved and checked
+//!   again here, under today's rules: the addresses it leads to, which the caller
+//!   connects to; one that leads somewhere refused now is `{"found": false, "reason":
+//!   "endpoint_refused", "keyId", "field"}`, the key not handed out)
 //!   or `{"found": false, "reason": "none" | "inactive" | "expired" | "all_unavailable", …}`
 //!   (`all_unavailable` adds `"unavailable"`, what the provider said, and
 //!   `"availableAt"`, the earliest time a key is usable again, or null when only
@@ -283,7 +286,13 @@ pub async fn handle(state: &SealingState, payload: &Value, request_id: &str) -> 
             key_id,
         } => {
             let used = use_key(state, user.as_str(), provider, key_id.as_deref()).await;
-            answer_use(used, &user, provider, request_id)
+            let endpoint = match &used {
+                Ok(UsedKey::Active { stored, .. }) => {
+                    check_endpoint(state, provider, stored.endpoint.as_ref()).await
+                }
+                _ => Checked::NoEndpoint,
+            };
+            answer_use(used, endpoint, &user, provider, request_id)
         }
         UseKeyRequest::Report {
             user,
@@ -333,8 +342,44 @@ pub async fn handle(state: &SealingState, payload: &Value, request_id: &str) -> 
     }
 }
 
+/// A stored endpoint, checked again where it is used.
+enum Checked {
+    /// The key has none.
+    NoEndpoint,
+    /// The addresses it leads to under today's policy (empty when the resolver did
+    /// not answer in time).
+    Addresses(Vec<String>),
+    /// It leads somewhere the guard refuses today (or does not resolve): the field.
+    Refused(&'static str),
+}
+
+/// Resolves and checks a stored endpoint under today's rules: a name that resolved
+/// to a public address at store may lead inside the network now.
+async fn check_endpoint(
+    state: &SealingState,
+    provider: ProviderId,
+    stored: Option<&Value>,
+) -> Checked {
+    let Some(value) = stored.filter(|v| !v.is_null()) else {
+        return Checked::NoEndpoint;
+    };
+    let endpoint = match state.tester.parse_endpoint(provider, value) {
+        Ok(endpoint) => endpoint,
+        Err(errors) => return Checked::Refused(errors.first().map_or("endpoint", |e| e.field)),
+    };
+    match state.tester.checked_addresses(provider, &endpoint).await {
+        Ok(addrs) => {
+            let mut ips: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+            ips.dedup();
+            Checked::Addresses(ips)
+        }
+        Err(refused) => Checked::Refused(refused.field),
+    }
+}
+
 fn answer_use(
     used: Result<UsedKey, UsageError>,
+    endpoint: Checked,
     user: &UserId,
     provider: ProviderId,
     request_id: &str,
@@ -352,6 +397,15 @@ fn answer_use(
         );
     };
     match used {
+        Ok(UsedKey::Active { stored, .. }) if matches!(endpoint, Checked::Refused(_)) => {
+            // The key is not handed out: its endpoint leads where no call may go now.
+            audit("failure", &stored.id, "endpoint_refused");
+            let field = match endpoint {
+                Checked::Refused(field) => field,
+                _ => "endpoint",
+            };
+            json!({"found": false, "reason": "endpoint_refused", "keyId": stored.id, "field": field})
+        }
         Ok(UsedKey::Active { key, stored }) => {
             audit("success", &stored.id, "");
             let mut answer = json!({
@@ -365,6 +419,9 @@ fn answer_use(
             });
             if let Some(endpoint) = stored.endpoint.filter(|e| !e.is_null()) {
                 answer["endpoint"] = endpoint;
+            }
+            if let Checked::Addresses(ips) = endpoint {
+                answer["endpointAddresses"] = json!(ips);
             }
             answer
         }

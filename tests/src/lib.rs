@@ -560,3 +560,37 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
 pub fn provider_test_key(provider: apikeys::provider::ProviderId) -> &'static str {
     provider.entry().example_key
 }
+
+/// A resolver for the example endpoints of `events/` and the docs
+/// (`*.example.com`, `*.openai.azure.com`): each resolves to one public address,
+/// every other name to nothing. The machine that runs the tests has no DNS, and a
+/// store refuses an endpoint whose name does not resolve; nothing connects there.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExampleNames;
+
+/// The public address [`ExampleNames`] answers (example.com's).
+pub const EXAMPLE_ADDRESS: &str = "93.184.215.14";
+
+impl apikeys::keytest::HostResolver for ExampleNames {
+    fn resolve<'a>(&'a self, host: &'a str) -> apikeys::keytest::Resolution<'a> {
+        let known = [".example.com", ".openai.azure.com"]
+            .iter()
+            .any(|suffix| host.trim_end_matches('.').ends_with(suffix));
+        Box::pin(async move {
+            if known {
+                Ok(vec![EXAMPLE_ADDRESS.parse().expect("an address")])
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such name",
+                ))
+            }
+        })
+    }
+}
+
+/// A key tester with `settings` whose user-given endpoints resolve through
+/// [`ExampleNames`].
+pub fn example_tester(settings: apikeys::keytest::KeyTestSettings) -> apikeys::keytest::KeyTester {
+    apikeys::keytest::KeyTester::with_resolver(settings, Arc::new(ExampleNames))
+}

@@ -326,3 +326,36 @@ async fn an_unusual_key_length_is_tested_and_warned_about() {
         "no warnings field when there are none"
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_whose_name_does_not_resolve_is_refused_where_it_is_stored() {
+    // Given a resolver that knows one name only
+    let host = "known.vault-test.localhost";
+    let tester = KeyTester::with_resolver(settings(true), Table::with(&[(host, "127.0.0.2")]));
+    // When the store's guard looks at an endpoint of a name it does not know
+    let nowhere = endpoint(
+        &tester,
+        ProviderId::OpenAiCompatible,
+        json!({"baseUrl": "http://unknown.vault-test.localhost:8080/v1"}),
+    );
+    let refused = tester
+        .guard_endpoint(ProviderId::OpenAiCompatible, &nowhere)
+        .await
+        .unwrap_err();
+    // Then it is refused, naming the field; the known name passes
+    assert_eq!(refused.field, "endpoint.baseUrl");
+    assert!(
+        refused.reason.contains("does not resolve"),
+        "{}",
+        refused.reason
+    );
+    let known = endpoint(
+        &tester,
+        ProviderId::OpenAiCompatible,
+        json!({"baseUrl": format!("http://{host}:8080/v1")}),
+    );
+    assert!(tester
+        .guard_endpoint(ProviderId::OpenAiCompatible, &known)
+        .await
+        .is_ok());
+}

@@ -978,8 +978,15 @@ fn use_key_is_reached_from_outside_only_by_the_principals_the_operator_names() {
             canonical(&json!({"Fn::GetAtt": ["UseKeyFunction", "Arn"]})),
             "{id}"
         );
-        assert_eq!(canonical(&p["Principal"]), canonical(&padded(index as i64)), "{id}");
-        assert!(p.get("SourceArn").is_none() && p.get("SourceAccount").is_none(), "{id}");
+        assert_eq!(
+            canonical(&p["Principal"]),
+            canonical(&padded(index as i64)),
+            "{id}"
+        );
+        assert!(
+            p.get("SourceArn").is_none() && p.get("SourceAccount").is_none(),
+            "{id}"
+        );
         let condition = permission["Condition"].as_str().expect("a condition");
         assert_eq!(
             canonical(&template["Conditions"][condition]),

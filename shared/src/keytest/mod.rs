@@ -32,7 +32,7 @@ pub use settings::{
     base_url_variable, KeyTestConfigError, KeyTestSettings, ALLOW_LOOPBACK_ENDPOINTS,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_TOTAL_TIMEOUT,
 };
-pub use ssrf::{HostResolver, SystemResolver};
+pub use ssrf::{HostResolver, Resolution, SystemResolver};
 pub use tester::KeyTester;
 
 /// Retries after the first attempt, for connection errors, timeouts and 5xx.

@@ -66,13 +66,25 @@ impl KeyTester {
 
     /// Resolves and checks where a user-given endpoint leads, as a key test would,
     /// without connecting: for a store that keeps the endpoint. A name that does not
-    /// resolve now passes (its key test will say so); a refused address is an
-    /// [`EndpointError`] naming the field.
+    /// resolve, or an address the guard refuses, is an [`EndpointError`] naming the
+    /// field; a resolver that does not answer in time lets it pass.
     pub async fn guard_endpoint(
         &self,
         provider: ProviderId,
         endpoint: &Endpoint,
     ) -> Result<(), EndpointError> {
+        self.checked_addresses(provider, endpoint).await.map(|_| ())
+    }
+
+    /// Where a user-given endpoint leads now, under today's policy: the addresses
+    /// the guard checked (empty when the resolver did not answer in time), or an
+    /// [`EndpointError`] naming the field. What use-key answers with a stored
+    /// endpoint, so the app's servers connect to the checked addresses only.
+    pub async fn checked_addresses(
+        &self,
+        provider: ProviderId,
+        endpoint: &Endpoint,
+    ) -> Result<Vec<std::net::SocketAddr>, EndpointError> {
         let Ok(url) = reqwest::Url::parse(endpoint.url()) else {
             return Err(EndpointError {
                 field: endpoint.url_field(),
@@ -89,7 +101,16 @@ impl KeyTester {
         )
         .await;
         match checked {
-            Err(_) | Ok(Ok(_)) | Ok(Err(GuardError::Unresolvable)) => Ok(()),
+            // A resolver that does not answer in time says nothing of the name.
+            Err(_) => Ok(Vec::new()),
+            Ok(Ok(target)) => Ok(target.addrs().to_vec()),
+            // A name that resolves nowhere now could resolve anywhere later (inside
+            // the network): refused where it is stored, as where it is used.
+            Ok(Err(GuardError::Unresolvable)) => Err(EndpointError {
+                field: endpoint.url_field(),
+                reason: "does not resolve: give a host name that resolves to a public address"
+                    .into(),
+            }),
             Ok(Err(refused)) => Err(refusal(provider, endpoint.url_field(), &refused)),
         }
     }

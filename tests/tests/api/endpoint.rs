@@ -21,7 +21,7 @@ fn tester(allow_loopback: bool) -> KeyTester {
     let mut settings = KeyTestSettings::default();
     settings.backoff = Duration::from_millis(10);
     settings.allow_loopback_endpoints = allow_loopback;
-    KeyTester::new(settings)
+    apikeys_integration_tests::example_tester(settings)
 }
 
 async fn stack(allow_loopback: bool) -> Stack {

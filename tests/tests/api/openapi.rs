@@ -310,7 +310,7 @@ async fn fake_providers() -> (MockServer, KeyTester) {
     settings
         .set_base_url(ProviderId::Grok, &format!("http://127.0.0.1:{closed}"))
         .expect("a closed port");
-    (openai, KeyTester::new(settings))
+    (openai, apikeys_integration_tests::example_tester(settings))
 }
 
 fn with_body(name: &str, user: &str, body: Value) -> Value {

@@ -15,10 +15,12 @@ export type UseKeyAnswer =
       provider: string;
       settings: Record<string, unknown>;
       endpoint?: Record<string, unknown>;
+      /** The addresses the stored endpoint leads to, checked at this use. */
+      endpointAddresses?: string[];
     }
   | {
       found: false;
-      reason: "none" | "inactive" | "all_unavailable";
+      reason: "none" | "inactive" | "expired" | "all_unavailable" | "endpoint_refused";
       unavailable?: string;
       availableAt?: string | null;
     };
