@@ -9,11 +9,8 @@ use apikeys::crypto::KeyContext;
 use apikeys::invoke::handle;
 use apikeys::repo::{Item, KeyTable};
 use apikeys_admin::migrate::{check_layouts, migrate, MigrateReport};
-use apikeys_integration_tests::{unique, Stack};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use apikeys_integration_tests::Stack;
+use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -29,30 +26,7 @@ fn n(v: i64) -> AttributeValue {
 
 /// A table as the single-key version provisioned it: `pk` (HASH) alone.
 async fn single_key_table(stack: &Stack) -> String {
-    let table = unique("single-key");
-    stack
-        .dynamodb
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create the single-key table");
-    table
+    stack.single_key_table(&[]).await.table().to_owned()
 }
 
 /// The items the single-key functions wrote, one of each shape: active keys with
