@@ -1,20 +1,25 @@
-//! The provider configuration table in DynamoDB. Every operation is one round trip.
+//! The table of keys in DynamoDB. Every write is conditional on what it read, and
+//! every operation is one round trip where the API allows it.
 //!
 //! - [`schema`]: table, index and attribute names, and what each function may touch.
-//! - `configs`: a user's configurations (store, list, update the settings, delete).
-//! - `keys`: the provider's keys besides the primary (add, list, delete);
-//!   `key_changes`: a key's label, priority and expiry, and making it the primary.
+//! - `row`: the row ([`KeyRow`]) and the domain's `ProviderKey` built from it.
+//! - `configs`: a user's configurations (store, create, list, update the settings).
+//! - `keys`: the provider's keys besides the primary (add, list); `deletes`: one
+//!   key, the only key, every key; `key_changes`: a key's label, priority and
+//!   expiry, and making it the primary.
 //! - `sealed`: what the code that opens keys reads and writes (the sealed key, a
 //!   reported outcome, a recorded key test); `uses`: a recorded use, across the
 //!   provider's keys.
 //! - `ratelimit`: the per-user allowance of key tests.
-//! - `scan`: whole-table pages and the writes of the admin tools.
-//! - `migrate`: the copy of a single-key table (key `pk` alone) into this layout.
+//! - `scan`: whole-table pages (maintenance, stats, rewrap).
+//! - behind the `operator` feature (apikeys-admin and the tests): `operator`, the
+//!   writes of import and rewrap; `migrate`, the copy of a single-key table.
 //!
 //! This file holds what they share: the repository, its error, the decoding of
 //! items and the one helper every conditional update goes through.
 
 mod configs;
+mod deletes;
 mod key_changes;
 mod keys;
 #[cfg(feature = "operator")]
@@ -40,8 +45,9 @@ use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 
 pub use configs::{StoreWrite, Stored};
+pub use deletes::PrimaryDelete;
 pub use key_changes::{KeyChanges, MadePrimary};
-pub use keys::{Added, KeyWrite, PrimaryDelete, MAX_KEYS_PER_PROVIDER};
+pub use keys::{Added, KeyWrite, MAX_KEYS_PER_PROVIDER};
 #[cfg(feature = "operator")]
 pub use migrate::{single_key_slot, Copied, RawPage};
 pub use ratelimit::{Allowance, MAX_KEY_TESTS_PER_MINUTE};

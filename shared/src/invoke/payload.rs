@@ -1,0 +1,229 @@
+//! The payloads of use-key, read once into typed requests: a use, or a report of
+//! what the provider answered (with the lease the use handed out). The first wrong
+//! field is named; a payload that came through API Gateway is refused.
+
+use serde_json::{Map, Value};
+
+use crate::api::UserId;
+use crate::provider::ProviderId;
+
+/// The wait after a `rate_limited` report that names none.
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 60;
+
+/// The longest wait a report may set.
+pub const MAX_RETRY_AFTER_SECS: u64 = 86_400;
+
+/// The longest key id accepted (ids are UUIDs).
+const MAX_KEY_ID_LEN: usize = 64;
+
+/// The fields a payload may have.
+const FIELDS: &[&str] = &[
+    "userId",
+    "provider",
+    "keyId",
+    "lease",
+    "outcome",
+    "retryAfterSeconds",
+];
+
+/// The lease of a handed-out key: the key's revision, in a form callers pass back
+/// as it is.
+pub fn lease_of(key_revision: u64) -> String {
+    format!("rev-{key_revision}")
+}
+
+/// The key revision a lease names; `None` when it is not one.
+fn lease_revision(lease: &str) -> Option<u64> {
+    let digits = lease.strip_prefix("rev-")?;
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// A payload, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UseKeyRequest {
+    /// Give me the user's key.
+    Use {
+        /// Whose.
+        user: UserId,
+        /// For which provider.
+        provider: ProviderId,
+        /// That key only.
+        key_id: Option<String>,
+    },
+    /// What the provider said about a key the app used.
+    Report {
+        /// Whose.
+        user: UserId,
+        /// Which provider.
+        provider: ProviderId,
+        /// Which key.
+        key_id: String,
+        /// The revision of the key the report is about (its lease); `None` from
+        /// callers before leases: the key as it is now.
+        lease: Option<u64>,
+        /// What the provider said.
+        outcome: Outcome,
+        /// For `rate_limited`: how long to skip the key.
+        retry_after_secs: u64,
+    },
+}
+
+/// An outcome as reported, before it has a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 429.
+    RateLimited,
+    /// The key was refused.
+    Invalid,
+    /// No credit left.
+    QuotaExceeded,
+    /// The key worked.
+    Ok,
+}
+
+/// A field that is wrong, and why (never quoting a value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadError {
+    /// The field.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn wrong(field: &str, message: impl Into<String>) -> PayloadError {
+    PayloadError {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn string<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, PayloadError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(wrong(field, "must be a string")),
+    }
+}
+
+impl UseKeyRequest {
+    /// Reads a payload; the first wrong field is named.
+    pub fn parse(payload: &Value) -> Result<Self, PayloadError> {
+        let Value::Object(body) = payload else {
+            return Err(wrong("", "the payload must be a JSON object"));
+        };
+        if body.contains_key("requestContext") {
+            return Err(wrong(
+                "requestContext",
+                "use-key is invoked with the Lambda Invoke API by the app's servers, never through API Gateway",
+            ));
+        }
+        if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(wrong(unknown, "is not a field of use-key"));
+        }
+        let user = string(body, "userId")?
+            .ok_or_else(|| wrong("userId", "is required"))
+            .and_then(|raw| {
+                UserId::parse(raw).ok_or_else(|| {
+                    wrong(
+                        "userId",
+                        "must be 1 to 256 characters, none of them control characters",
+                    )
+                })
+            })?;
+        let provider = string(body, "provider")?
+            .ok_or_else(|| wrong("provider", "is required"))
+            .and_then(|raw| {
+                ProviderId::parse(raw).ok_or_else(|| {
+                    wrong(
+                        "provider",
+                        format!(
+                            "is not a known provider (one of {})",
+                            ProviderId::accepted_ids()
+                        ),
+                    )
+                })
+            })?;
+        let key_id = match string(body, "keyId")? {
+            Some(id)
+                if id.is_empty()
+                    || id.len() > MAX_KEY_ID_LEN
+                    || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+            {
+                return Err(wrong(
+                    "keyId",
+                    "must be a key id (letters, digits and '-', at most 64)",
+                ));
+            }
+            other => other.map(str::to_owned),
+        };
+        let lease = match string(body, "lease")? {
+            None => None,
+            Some(raw) => Some(lease_revision(raw).ok_or_else(|| {
+                wrong("lease", "must be the lease use-key answered with the key")
+            })?),
+        };
+        let outcome = match string(body, "outcome")? {
+            None => None,
+            Some("rate_limited") => Some(Outcome::RateLimited),
+            Some("invalid") => Some(Outcome::Invalid),
+            Some("quota_exceeded") => Some(Outcome::QuotaExceeded),
+            Some("ok") => Some(Outcome::Ok),
+            Some(_) => {
+                return Err(wrong(
+                    "outcome",
+                    "must be one of rate_limited, invalid, quota_exceeded, ok",
+                ))
+            }
+        };
+        let retry_after_secs = match body.get("retryAfterSeconds") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(s) if (1..=MAX_RETRY_AFTER_SECS).contains(&s) => Some(s),
+                _ => {
+                    return Err(wrong(
+                        "retryAfterSeconds",
+                        format!(
+                            "must be a whole number of seconds from 1 to {MAX_RETRY_AFTER_SECS}"
+                        ),
+                    ))
+                }
+            },
+            Some(_) => return Err(wrong("retryAfterSeconds", "must be a number")),
+        };
+        match (outcome, key_id) {
+            (None, key_id) => {
+                if retry_after_secs.is_some() {
+                    return Err(wrong("retryAfterSeconds", "belongs to an outcome report"));
+                }
+                if lease.is_some() {
+                    return Err(wrong("lease", "belongs to an outcome report"));
+                }
+                Ok(Self::Use {
+                    user,
+                    provider,
+                    key_id,
+                })
+            }
+            (Some(_), None) => Err(wrong("keyId", "is required to report an outcome")),
+            (Some(outcome), Some(key_id)) => {
+                if retry_after_secs.is_some() && outcome != Outcome::RateLimited {
+                    return Err(wrong(
+                        "retryAfterSeconds",
+                        "belongs to a rate_limited report",
+                    ));
+                }
+                Ok(Self::Report {
+                    user,
+                    provider,
+                    key_id,
+                    lease,
+                    outcome,
+                    retry_after_secs: retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS),
+                })
+            }
+        }
+    }
+}
