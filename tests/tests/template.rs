@@ -408,8 +408,11 @@ fn no_policy_anywhere_has_a_wildcard() {
     let template = template();
     let mut found = Vec::new();
     for (id, resource) in template["Resources"].as_object().expect("Resources") {
-        // The key policy is checked on its own: there `Resource: "*"` means the key.
-        if resource["Type"] == "AWS::KMS::Key" {
+        // The key policy and the secret's resource policy are checked on their own:
+        // there `Resource: "*"` means the key, or the secret.
+        if resource["Type"] == "AWS::KMS::Key"
+            || resource["Type"] == "AWS::SecretsManager::ResourcePolicy"
+        {
             continue;
         }
         policy_strings(resource, id, &mut found);
@@ -994,4 +997,50 @@ fn use_key_is_reached_from_outside_only_by_the_principals_the_operator_names() {
             "{id}"
         );
     }
+}
+
+#[test]
+fn only_the_functions_that_seal_or_open_keys_and_the_named_admin_read_the_seed_secret() {
+    let template = template();
+    let resources = template["Resources"].as_object().unwrap();
+    let policies: Vec<&Value> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::SecretsManager::ResourcePolicy")
+        .collect();
+    assert_eq!(policies.len(), 1, "one resource policy, on the seed secret");
+    let p = &policies[0]["Properties"];
+    assert_eq!(p["SecretId"], json!({"Ref": "SeedSecret"}));
+    assert_eq!(p["BlockPublicPolicy"], true);
+    let statements = statements(&p["ResourcePolicy"]);
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    let deny = &statements[0];
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Principal"], "*");
+    assert_eq!(
+        one_or_many(&deny["Action"]),
+        [json!("secretsmanager:GetSecretValue")]
+    );
+    // Everyone is denied but the roles of the functions that read the seed, whose
+    // policies grant it (and the optional admin role).
+    let allowed: Vec<String> = one_or_many(&deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+        .iter()
+        .map(canonical)
+        .collect();
+    let expected = expected_policies();
+    let functions = functions(&template);
+    let mut readers: Vec<String> = functions
+        .iter()
+        .filter(|(binary, _)| expected.get(binary.as_str()).is_some_and(reads_seed))
+        .map(|(_, (id, _))| canonical(&json!({"Fn::GetAtt": [format!("{id}Role"), "Arn"]})))
+        .collect();
+    readers.push(canonical(&json!({"Fn::If": ["HasSeedAdminRole", {"Ref": "SeedAdminRoleArn"}, {"Ref": "AWS::NoValue"}]})));
+    let mut allowed_sorted = allowed.clone();
+    allowed_sorted.sort();
+    readers.sort();
+    assert_eq!(allowed_sorted, readers);
+    assert_eq!(
+        readers.len(),
+        4,
+        "store, test-key, use-key and the admin role"
+    );
 }
