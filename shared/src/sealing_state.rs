@@ -34,14 +34,22 @@ impl SealingState {
     /// reads them, converting each to `akv1` under its own row's user and provider;
     /// a function answers a legacy value like any value that does not open.
     pub async fn from_settings(settings: &Settings) -> Self {
+        let started = std::time::Instant::now();
         let sdk = crate::aws::sdk_config(&settings.aws).await;
+        let loaded = started.elapsed();
         let mut seed = settings.seed.clone();
         seed.legacy = None;
         seed.legacy_policy = crate::crypto::LegacyPolicy::Forbid;
-        Self::new(
+        let state = Self::new(
             State::from_sdk(&sdk, settings.service.clone()),
             KeyMaterial::new(seed, &sdk),
             KeyTester::new(settings.key_tests.clone()),
-        )
+        );
+        tracing::info!(
+            event = "cold_start",
+            sdk_config_us = loaded.as_micros() as u64,
+            clients_us = (started.elapsed() - loaded).as_micros() as u64,
+        );
+        state
     }
 }

@@ -29,9 +29,19 @@ impl State {
         Self::new(aws_sdk_dynamodb::Client::new(sdk), settings)
     }
 
-    /// The cold start of a function: the settings read once in its `main`.
+    /// The cold start of a function: the settings read once in its `main`. One log
+    /// line (`cold_start`) says where the time went: the SDK configuration (region,
+    /// credentials, endpoint from the environment) and the client.
     pub async fn from_settings(settings: &Settings) -> Self {
+        let started = std::time::Instant::now();
         let sdk = crate::aws::sdk_config(&settings.aws).await;
-        Self::from_sdk(&sdk, settings.service.clone())
+        let loaded = started.elapsed();
+        let state = Self::from_sdk(&sdk, settings.service.clone());
+        tracing::info!(
+            event = "cold_start",
+            sdk_config_us = loaded.as_micros() as u64,
+            clients_us = (started.elapsed() - loaded).as_micros() as u64,
+        );
+        state
     }
 }
