@@ -243,10 +243,16 @@ impl SettingsError {
 
 /// Whether `name` is a variable of the tree (or a provider's base URL).
 pub fn is_known(name: &str) -> bool {
-    VARIABLES.iter().any(|v| v.name == name)
-        || crate::provider::ProviderId::ALL
-            .iter()
-            .any(|p| p.entry().base_url_variable == name)
+    if VARIABLES.iter().any(|v| v.name == name) {
+        return true;
+    }
+    // A plain loop, as in `api::routes::providers`: no closure over the registry.
+    for provider in crate::provider::ProviderId::ALL {
+        if provider.entry().base_url_variable == name {
+            return true;
+        }
+    }
+    false
 }
 
 /// Reads `name` through `get`, then its aliases; an empty value is unset.
