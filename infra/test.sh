@@ -45,6 +45,10 @@ step "cargo fmt --check"
 timed "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy"
 timed "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+# Each function as a deployment builds it: release, each package on its own (a
+# release build once met a compiler query cycle that no debug build showed).
+step "release builds of every function, each on its own (x86_64; make build makes the arm64 ones)"
+timed "release builds" infra/build.sh --x86_64
 
 failed=()
 for emulator in moto dynalite; do
