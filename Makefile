@@ -2,23 +2,23 @@
 .PHONY: run test build emulator-start emulator-stop bench
 
 run:
-	infra/run-local.sh
+	infra/scripts/run-local.sh
 
 test:
-	infra/test.sh
+	infra/scripts/test.sh
 
 # Every function for arm64 Lambda (cargo lambda build --release --arm64), with sizes.
 build:
-	infra/build.sh
+	infra/scripts/build.sh
 
 emulator-start:
-	infra/local-aws.sh start
+	infra/scripts/local-aws.sh start
 
 emulator-stop:
-	infra/local-aws.sh stop
+	infra/scripts/local-aws.sh stop
 
 # The criterion benches, then the cold-start table of every function against the
-# hello-world baseline (infra/bench/coldstart.sh; APIKEYS_BENCH_RUNS=15 by default).
+# hello-world baseline (infra/scripts/coldstart.sh; APIKEYS_BENCH_RUNS=15 by default).
 bench:
 	cargo bench --workspace --locked
-	infra/bench/coldstart.sh
+	infra/scripts/coldstart.sh

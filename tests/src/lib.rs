@@ -1,7 +1,7 @@
 //! Helpers of the integration tests, all in this crate: the local AWS emulator, a
 //! provisioned table per test, requests parsed from `events/`, a DynamoDB request
 //! counter, a log capture, and (in [`template`]) `template.yaml` and
-//! `infra/openapi.yaml` read as JSON.
+//! `infra/contract/openapi.yaml` read as JSON.
 //!
 //! The test binaries: `api` (HTTP-level: handlers judged by what a client sees),
 //! `operations` (provision, import, rewrap, usage, maintenance, stats), and the
@@ -34,8 +34,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 /// How to start the emulator, for the failure message of a test that needs it.
-pub const START_HINT: &str = "start it with `infra/local-aws.sh start` and \
-    `eval \"$(infra/local-aws.sh env)\"`, or run the whole suite with `make test`";
+pub const START_HINT: &str = "start it with `infra/scripts/local-aws.sh start` and \
+    `eval \"$(infra/scripts/local-aws.sh env)\"`, or run the whole suite with `make test`";
 
 /// The plain seed the test stacks use: never expected in a log line or response.
 pub const TEST_SEED: &str = "integration-test-seed-0123456789-abcdefghijklmnop";
@@ -60,8 +60,8 @@ pub fn emulator_endpoint() -> String {
         assert!(
             answers(&dynamodb),
             "the local DynamoDB emulator (AWS_ENDPOINT_URL_DYNAMODB) does not answer at \
-             {dynamodb}: start it with `infra/local-aws.sh start dynalite` and \
-             `eval \"$(infra/local-aws.sh env dynalite)\"`, or run the whole suite with `make test`"
+             {dynamodb}: start it with `infra/scripts/local-aws.sh start dynalite` and \
+             `eval \"$(infra/scripts/local-aws.sh env dynalite)\"`, or run the whole suite with `make test`"
         );
     }
     endpoint

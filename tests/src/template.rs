@@ -1,4 +1,4 @@
-//! `template.yaml` and `infra/openapi.yaml` for the tests that check them:
+//! `template.yaml` and `infra/contract/openapi.yaml` for the tests that check them:
 //! YAML with CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...)
 //! turned into the JSON forms CloudFormation itself uses (`{"Ref": ...}`,
 //! `{"Fn::GetAtt": [resource, attribute]}`, `{"Fn::Sub": ...}`, `{"Fn::If": ...}`).

@@ -1,6 +1,6 @@
 //! The functions that never seal, open or test a key build without the cipher, the
 //! KMS and Secrets Manager SDKs and the HTTP client: their dependency trees, as cargo
-//! resolves them for each function alone (the way `infra/build.sh` and `sam build`
+//! resolves them for each function alone (the way `infra/scripts/build.sh` and `sam build`
 //! build them), hold none of [`SEALING_CRATES`]. A function that does seal keeps them,
 //! so the check can tell the two apart.
 

@@ -937,8 +937,8 @@ fn the_route_tables_the_template_the_contract_and_the_local_api_agree_route_by_r
         .collect();
     assert_eq!(tables, in_local_api, "route tables vs the local API");
 
-    // infra/openapi.yaml: every documented operation under /api is a route, and back
-    let openapi = apikeys_integration_tests::template::load_yaml("infra/openapi.yaml");
+    // infra/contract/openapi.yaml: every documented operation under /api is a route, and back
+    let openapi = apikeys_integration_tests::template::load_yaml("infra/contract/openapi.yaml");
     let mut documented = BTreeSet::new();
     for (path, item) in openapi["paths"].as_object().expect("paths") {
         for method in ["get", "put", "post", "delete", "patch"] {
@@ -951,7 +951,10 @@ fn the_route_tables_the_template_the_contract_and_the_local_api_agree_route_by_r
         .iter()
         .map(|(method, path, _)| (method.clone(), path.clone()))
         .collect();
-    assert_eq!(served, documented, "route tables vs infra/openapi.yaml");
+    assert_eq!(
+        served, documented,
+        "route tables vs infra/contract/openapi.yaml"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! - [`validation`]: bad input, field by field, with nothing half-written.
 //! - [`security`]: isolation between users, identity, logs, headers, opaque errors.
 //! - [`test_key`]: the test-key function and `validate: true` on store.
-//! - [`openapi`]: every documented route and status against `infra/openapi.yaml`.
+//! - [`openapi`]: every documented route and status against `infra/contract/openapi.yaml`.
 
 mod endpoint;
 mod keys;

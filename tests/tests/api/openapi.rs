@@ -1,4 +1,4 @@
-//! `infra/openapi.yaml` against reality. For every route and every status the document
+//! `infra/contract/openapi.yaml` against reality. For every route and every status the document
 //! lists, a real request goes through the handler its function runs (against the local
 //! AWS emulator, with fake providers on loopback), and the answer must be documented
 //! for that route and validate against the documented schema, headers included. A
@@ -57,7 +57,7 @@ struct Contract {
 impl Contract {
     fn load() -> Self {
         Self {
-            doc: load_yaml("infra/openapi.yaml"),
+            doc: load_yaml("infra/contract/openapi.yaml"),
         }
     }
 
@@ -116,7 +116,7 @@ impl Contract {
         let operation = &self.doc["paths"][route][method.to_ascii_lowercase()];
         assert!(
             operation.is_object(),
-            "infra/openapi.yaml does not document {method} {route}"
+            "infra/contract/openapi.yaml does not document {method} {route}"
         );
         operation
     }
@@ -178,7 +178,7 @@ impl<'c> Exercise<'c> {
         let operation = self.contract.operation(route);
         let Some(response) = operation["responses"].get(status.to_string()) else {
             self.problems.push(format!(
-                "{method} {path}: the handler answered {status}, which infra/openapi.yaml does not list: {body}"
+                "{method} {path}: the handler answered {status}, which infra/contract/openapi.yaml does not list: {body}"
             ));
             return status;
         };
@@ -674,12 +674,12 @@ async fn every_documented_answer_is_what_the_handlers_send() {
     {
         x.problems.push(format!(
             "{method} {route} {status} is documented, but no request in this test produced it: \
-             add the request that does, or drop the status from infra/openapi.yaml"
+             add the request that does, or drop the status from infra/contract/openapi.yaml"
         ));
     }
     assert!(
         x.problems.is_empty(),
-        "infra/openapi.yaml and the handlers disagree:\n  - {}",
+        "infra/contract/openapi.yaml and the handlers disagree:\n  - {}",
         x.problems.join("\n  - ")
     );
 }
@@ -696,7 +696,7 @@ fn the_provider_enum_is_the_registry() {
     let registry: Vec<&str> = ProviderId::ALL.iter().map(|p| p.as_str()).collect();
     assert_eq!(
         documented, registry,
-        "infra/openapi.yaml (left), the registry (right)"
+        "infra/contract/openapi.yaml (left), the registry (right)"
     );
     let names = contract.doc["components"]["schemas"]["ProviderName"]["description"]
         .as_str()
@@ -760,7 +760,7 @@ fn the_document_has_exactly_the_routes_of_the_template() {
     }
     assert_eq!(
         documented, deployed,
-        "routes of infra/openapi.yaml (left) and template.yaml (right), with their functions"
+        "routes of infra/contract/openapi.yaml (left) and template.yaml (right), with their functions"
     );
 }
 
@@ -1131,7 +1131,7 @@ async fn several_keys_every_documented_answer_of_the_key_routes_is_what_the_hand
     }
     assert!(
         x.problems.is_empty(),
-        "infra/openapi.yaml and the key handlers disagree:\n  - {}",
+        "infra/contract/openapi.yaml and the key handlers disagree:\n  - {}",
         x.problems.join("\n  - ")
     );
 }

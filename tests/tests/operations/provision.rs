@@ -1,4 +1,4 @@
-//! Provisioning against the local AWS emulator (`infra/local-aws.sh start`).
+//! Provisioning against the local AWS emulator (`infra/scripts/local-aws.sh start`).
 
 use std::collections::BTreeSet;
 

@@ -1,0 +1,100 @@
+"""The Python caller against the local stack (infra/scripts/callers.sh sets the
+environment): a key stored through the HTTP API comes back from use-key through
+boto3, its use is counted, a rate-limited key is skipped until its wait is over."""
+
+import json
+import os
+import time
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from vault import UseKeyError, Vault
+
+KEY = "sk-proj-PythonCaller0123456789abcdefghijklmno"
+
+
+def env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set: run infra/scripts/local-api-test.sh")
+    return value
+
+
+USER = env("APIKEYS_USER")
+
+
+@pytest.fixture(scope="module")
+def vault():
+    client = boto3.client(
+        "lambda",
+        endpoint_url=env("APIKEYS_INVOKE_URL"),
+        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, read_timeout=60),
+    )
+    return Vault(client)
+
+
+def api(method, path, body=None):
+    request = urllib.request.Request(
+        env("APIKEYS_BASE_URL") + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"authorization": f"Bearer {env('APIKEYS_TOKEN')}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+def test_a_stored_key_comes_back_and_its_use_is_counted_once(vault):
+    status, stored = api("POST", "/api/provider-configs", {"provider": "openai", "apiKey": KEY})
+    assert status == 201, stored
+
+    used = vault.get_user_api_key(USER, "openai")
+
+    assert used["found"] is True
+    assert used["apiKey"] == KEY
+    assert used["keyId"] == stored["config"]["id"]
+    assert "PythonCaller" not in (used["keyHint"] or "")
+    _, listed = api("GET", "/api/provider-configs")
+    openai = next(c for c in listed["configs"] if c["provider"] == "openai")
+    assert openai["usageCount"] == 1
+
+
+def test_a_rate_limited_key_is_skipped_until_its_wait_is_over(vault):
+    first = vault.get_user_api_key(USER, "openai")
+    assert vault.report_outcome(USER, "openai", first["keyId"], "rate_limited", 1) is True
+
+    skipped = vault.get_user_api_key(USER, "openai")
+    assert skipped["found"] is False and skipped["reason"] == "all_unavailable", skipped
+    assert skipped["availableAt"]
+
+    time.sleep(1.5)
+    assert vault.get_user_api_key(USER, "openai", first["keyId"])["apiKey"] == KEY
+
+
+def test_a_stranger_finds_nothing_and_a_bad_payload_names_its_field(vault):
+    assert vault.get_user_api_key(USER + "-stranger", "openai") == {"found": False, "reason": "none"}
+    with pytest.raises(UseKeyError, match='"field": "provider"'):
+        vault.get_user_api_key(USER, "no-such-provider")
+
+
+def test_a_rate_limited_primary_falls_back_to_the_next_key_and_comes_back(vault):
+    spare = "sk-proj-PythonSpareKey0123456789abcdefghijkl"
+    status, added = api("POST", "/api/provider-configs/openai/keys", {"apiKey": spare, "label": "spare"})
+    assert status == 201, added
+    primary = vault.get_user_api_key(USER, "openai")
+    assert primary["apiKey"] == KEY, primary
+    assert vault.report_outcome(USER, "openai", primary["keyId"], "rate_limited", 1) is True
+
+    fallback = vault.get_user_api_key(USER, "openai")
+    assert (fallback["apiKey"], fallback["keyId"]) == (spare, added["key"]["id"])
+
+    time.sleep(1.5)
+    assert vault.get_user_api_key(USER, "openai")["apiKey"] == KEY
+    _, keys = api("GET", "/api/provider-configs/openai/keys")
+    assert [(k["primary"], k["label"]) for k in keys["keys"]] == [(True, None), (False, "spare")]

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The local API in front of the real functions, as `make test` runs it (after the
+# cargo tests, with the AWS emulator running):
+#
+#   1. builds the function binaries, the local API and apikeys-admin;
+#   2. provisions a table and seed of its own in the emulator and a local issuer in a
+#      temporary directory, and starts a fake OpenAI (infra/emulators/fake_provider.py);
+#   3. starts `cargo lambda watch --only-lambda-apis` (the Runtime and Invoke APIs),
+#      each function binary against it, and the local API on a free port;
+#   4. runs against that one base URL: the Rust end-to-end tests
+#      (infra/tools/local-api/tests/e2e.rs), schemathesis over infra/contract/openapi.yaml, the
+#      original app's client in Node (infra/e2e/seed-client), the app's servers calling
+#      use-key in TypeScript and Python (infra/e2e/callers), and the key manager page in
+#      headless Chromium (infra/e2e/web-test; Debian's chromium, installed here if missing).
+#
+# Prebuilt binaries instead of the watcher's own `cargo run` per function: nothing is
+# compiled while a test waits, and a build error fails here, before any test.
+# Everything it starts is stopped on exit; its logs are printed when a step fails.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+
+venv=${APIKEYS_VENV:-$root/.venv}
+checks_venv=${APIKEYS_CHECKS_VENV:-$root/.venv-checks}
+host=127.0.0.1
+say() { printf 'local-api-test: %s\n' "$*" >&2; }
+
+if [ -z "${AWS_ENDPOINT_URL:-}" ]; then eval "$(infra/scripts/local-aws.sh env)"; fi
+if ! infra/scripts/local-aws.sh status >/dev/null 2>&1; then
+  say "the AWS emulator does not answer at $AWS_ENDPOINT_URL; start it with infra/scripts/local-aws.sh start"
+  exit 1
+fi
+[ -x "$venv/bin/cargo-lambda" ] || infra/scripts/local-aws.sh venv
+
+# Pinned Python tools of these checks (schemathesis), in a venv of their own.
+ensure_checks_venv() {
+  local stamp=$checks_venv/.requirements.sha256 want
+  want=$(sha256sum infra/scripts/requirements-checks.txt | cut -d' ' -f1)
+  if [ -x "$checks_venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  say "setting up $checks_venv (infra/scripts/requirements-checks.txt)"
+  python3 -m venv "$checks_venv"
+  "$checks_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r infra/scripts/requirements-checks.txt
+  echo "$want" >"$stamp"
+}
+ensure_checks_venv
+
+chromium=${APIKEYS_CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  say "installing Debian's chromium and chromium-driver for the browser test"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
+fi
+
+functions=(store get-configs update-settings delete-config test-key use-key)
+say "building the functions, the local API and apikeys-admin"
+# The workspace's test feature set, so this reuses what `cargo test --workspace` built.
+cargo build --workspace --bins --tests --locked -q
+
+state=$(mktemp -d "${TMPDIR:-/tmp}/apikeys-local-api-test.XXXXXX")
+pids=()
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "$status" -ne 0 ]; then
+    for log in "$state"/*.log; do
+      [ -f "$log" ] || continue
+      printf '\n--- %s (last 30 lines)\n' "$(basename "$log")" >&2
+      tail -n 30 "$log" >&2
+    done
+  fi
+  rm -rf "$state"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Any HTTP answer counts: the server is up.
+wait_http() {
+  local url=$1 pid=$2 what=$3
+  for _ in $(seq 1 150); do
+    if curl -s --max-time 2 -o /dev/null "$url"; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { say "$what exited"; return 1; }
+    sleep 0.2
+  done
+  say "$what does not answer at $url"
+  return 1
+}
+
+suffix=$(date +%s)-$$
+table=apikeys-lapi-$suffix
+secret=apikeys-lapi-$suffix/seed
+alias=alias/apikeys-lapi-$suffix
+issuer_dir=$state/issuer
+target/debug/apikeys-admin provision --table "$table" --secret "$secret" --kms-alias "$alias" \
+  --issuer-dir "$issuer_dir" >"$state/provision.log"
+
+# Two keys it accepts: the page's test adds a second key of a provider.
+python3 infra/emulators/fake_provider.py --port-file "$state/provider.port" \
+  --good-key sk-proj-G00dKey0123456789abcdefghijklmnopQRST \
+  --good-key sk-proj-AnotherG00dKey0123456789abcdefghijQR \
+  --good-key 0123456789abcdef0123456789abcdef >"$state/fake-provider.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do [ -s "$state/provider.port" ] && break; sleep 0.1; done
+provider_url=http://$host:$(cat "$state/provider.port")
+
+watch_port=$(free_port)
+CARGO_LAMBDA_IGNORE_FILE=$root/infra/scripts/watch.ignore "$venv/bin/cargo-lambda" lambda watch \
+  --only-lambda-apis --invoke-address "$host" --invoke-port "$watch_port" >"$state/watch.log" 2>&1 &
+watch_pid=$!
+pids+=("$watch_pid")
+# GET on the invoke path answers at once (405); other paths are function URLs that
+# wait for a function to take the request.
+wait_http "http://$host:$watch_port/2015-03-31/functions/store/invocations" "$watch_pid" "cargo lambda watch"
+
+for f in "${functions[@]}"; do
+  # The functions that test and store keys may take a user endpoint on loopback
+  # here: the page's test stores an Azure key whose resource is the fake provider.
+  extra=()
+  case "$f" in store | test-key) extra=(APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;; esac
+  env APIKEYS_TABLE_NAME="$table" APIKEYS_SEED_SECRET_ID="$secret" "${extra[@]}" \
+    APIKEYS_OPENAI_BASE_URL="$provider_url" RUST_LOG=info \
+    AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 \
+    AWS_LAMBDA_RUNTIME_API="http://$host:$watch_port/.rt/$f" \
+    "target/debug/$f" >"$state/$f.log" 2>&1 &
+  pids+=($!)
+done
+
+api_port=$(free_port)
+base=http://$host:$api_port
+APIKEYS_LOCAL_API_PORT=$api_port APIKEYS_INVOKE_URL=http://$host:$watch_port \
+  APIKEYS_LOCAL_ISSUER_DIR="$issuer_dir" APIKEYS_INVOKE_TIMEOUT_SECONDS=60 \
+  target/debug/apikeys-local-api >"$state/local-api.log" 2>&1 &
+api_pid=$!
+pids+=("$api_pid")
+wait_http "$base/.well-known/jwks.json" "$api_pid" "the local API"
+say "the local API is at $base, the fake OpenAI at $provider_url"
+
+export APIKEYS_TEST_LOCAL_API_URL=$base APIKEYS_LOCAL_ISSUER_DIR=$issuer_dir
+
+say "end-to-end tests (infra/tools/local-api/tests/e2e.rs)"
+cargo test --workspace --locked -q --test e2e -- --ignored
+
+say "schemathesis over infra/contract/openapi.yaml"
+token=$(target/debug/apikeys-admin token "schemathesis-$suffix" --issuer-dir "$issuer_dir")
+"$checks_venv/bin/schemathesis" run infra/contract/openapi.yaml \
+  --url "$base" \
+  --header "Authorization: Bearer $token" \
+  --checks not_a_server_error,response_schema_conformance,status_code_conformance,response_headers_conformance \
+  --max-examples 20 \
+  --seed 1 \
+  --generation-database :memory: \
+  --no-color
+
+say "the original app's client in Node (infra/e2e/seed-client)"
+infra/scripts/seed-client.sh "$base" "$(target/debug/apikeys-admin token "seed-client-$suffix" --issuer-dir "$issuer_dir")"
+
+say "the app's servers in TypeScript and Python calling use-key (infra/e2e/callers)"
+infra/scripts/callers.sh "$base" "http://$host:$watch_port" "$issuer_dir" "$checks_venv/bin/python"
+
+say "the key manager page in headless Chromium (infra/e2e/web-test), with axe-core"
+(cd infra/e2e/web-test && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+APIKEYS_BASE_URL=$base APIKEYS_CHROMIUM=$chromium APIKEYS_PROVIDER_URL=$provider_url \
+  "$checks_venv/bin/python" -m pytest -q -p no:cacheprovider infra/e2e/web-test
+
+say "all checks passed"
