@@ -23,6 +23,11 @@
 //!   `{"error": {"message": "internal error"}, "requestId"}` with the cause in the
 //!   log under that request id. No error ever carries key material.
 //!
+//! - Any payload may carry `userToken`, the user's own JWT: checked against the
+//!   configured issuer ([`UserTokenGate`]), it names the user, and with
+//!   `APIKEYS_USE_KEY_REQUIRE_USER_TOKEN` a payload without one is refused
+//!   (`"status": 403`).
+//!
 //! A payload that came through API Gateway (it has a `requestContext`) is refused:
 //! the function trusts the `userId` it is given, which only the app's servers may
 //! name.
@@ -38,6 +43,7 @@ use crate::repo::ReportedOutcome;
 use crate::sealing_state::SealingState;
 use crate::usage::{use_key, Refusal, UsageError, UsedKey};
 use endpoint::{check_endpoint, Checked};
+pub use gate::{GateRefusal, UserTokenGate};
 pub use payload::{
     lease_of, Outcome, PayloadError, UseKeyRequest, DEFAULT_RETRY_AFTER_SECS, MAX_RETRY_AFTER_SECS,
 };
@@ -46,10 +52,40 @@ fn rfc3339(t: OffsetDateTime) -> Value {
     t.format(&Rfc3339).map_or(Value::Null, Value::String)
 }
 
-/// Answers one payload. `request_id` is the invocation's (for the log and the
-/// answer of an unexpected failure).
+/// Answers one payload with no user-token check (a `userToken` in it is refused as
+/// unchecked). `request_id` is the invocation's (for the log and the answer of an
+/// unexpected failure).
 pub async fn handle(state: &SealingState, payload: &Value, request_id: &str) -> Value {
-    let request = match UseKeyRequest::parse(payload) {
+    handle_gated(state, &UserTokenGate::default(), payload, request_id).await
+}
+
+/// Answers one payload after `gate` has checked the user's token: the user is then
+/// the token's, and a `userId` beside it must name the same user.
+pub async fn handle_gated(
+    state: &SealingState,
+    gate: &UserTokenGate,
+    payload: &Value,
+    request_id: &str,
+) -> Value {
+    let subject = match gate.subject(payload).await {
+        Ok(subject) => subject,
+        Err(refusal) => {
+            tracing::info!(
+                target: "apikeys::audit",
+                event = "api_key.use",
+                outcome = "failure",
+                field = refusal.field,
+                status = refusal.status,
+                reason = refusal.message.as_str(),
+                request_id,
+            );
+            return json!({
+                "error": {"field": refusal.field, "message": refusal.message},
+                "status": refusal.status,
+            });
+        }
+    };
+    let request = match UseKeyRequest::parse_for(payload, subject) {
         Ok(request) => request,
         Err(e) => {
             tracing::info!(
@@ -59,7 +95,11 @@ pub async fn handle(state: &SealingState, payload: &Value, request_id: &str) -> 
                 field = e.field.as_str(),
                 request_id,
             );
-            return json!({"error": {"field": e.field, "message": e.message}});
+            let mut answer = json!({"error": {"field": e.field, "message": e.message}});
+            if e.status != 400 {
+                answer["status"] = e.status.into();
+            }
+            return answer;
         }
     };
     match request {
@@ -203,6 +243,7 @@ fn internal(cause: &dyn std::fmt::Display, request_id: &str) -> Value {
 }
 
 mod endpoint;
+mod gate;
 mod payload;
 #[cfg(test)]
 mod tests;

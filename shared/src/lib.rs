@@ -38,6 +38,8 @@ pub mod state;
 pub mod telemetry;
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod usage;
+#[cfg(feature = "usertoken")]
+pub mod usertoken;
 
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub use sealing_state::SealingState;

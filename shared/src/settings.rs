@@ -202,6 +202,30 @@ pub const VARIABLES: &[Variable] = &[
         "whether user-given endpoints may be on loopback (local model servers; never deployed)",
     ),
     var(
+        "APIKEYS_USE_KEY_REQUIRE_USER_TOKEN",
+        &[],
+        "false",
+        "use-key releases a key only with its user's own token (userToken), checked against the issuer below",
+    ),
+    var(
+        "APIKEYS_JWT_ISSUER",
+        &[],
+        "(none)",
+        "the issuer of users' tokens use-key checks (the local API's, when set there)",
+    ),
+    var(
+        "APIKEYS_JWT_AUDIENCE",
+        &[],
+        "(none)",
+        "its audiences (app client ids), comma-separated; required with an issuer",
+    ),
+    var(
+        "APIKEYS_JWT_JWKS_URL",
+        &[],
+        "(discovery)",
+        "its JWKS URL; else the jwks_uri of {issuer}/.well-known/openid-configuration",
+    ),
+    var(
         BASE_URL_PATTERN,
         &[],
         "the provider's API",
@@ -351,6 +375,9 @@ pub struct Settings {
     /// Timeouts, base URLs and the endpoint policy of the key tests.
     #[cfg(feature = "keytest")]
     pub key_tests: crate::keytest::KeyTestSettings,
+    /// Whether use-key requires the user's own token, and whose tokens pass.
+    #[cfg(feature = "usertoken")]
+    pub user_tokens: crate::usertoken::UserTokenSettings,
 }
 
 impl Settings {
@@ -368,6 +395,8 @@ impl Settings {
             seed: crate::seed::SeedSettings::from_lookup(&get)?,
             #[cfg(feature = "keytest")]
             key_tests: crate::keytest::KeyTestSettings::from_lookup(&get)?,
+            #[cfg(feature = "usertoken")]
+            user_tokens: crate::usertoken::UserTokenSettings::from_lookup(&get)?,
         })
     }
 }

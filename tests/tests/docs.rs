@@ -171,13 +171,17 @@ fn every_variable_of_the_tree_is_read_by_the_code() {
     use std::sync::Mutex;
     // The names the loaders ask for, over configurations that reach every branch.
     let asked = Mutex::new(BTreeSet::new());
-    let configurations: [&[(&str, &str)]; 3] = [
+    let configurations: [&[(&str, &str)]; 4] = [
         &[],
         &[
             ("APIKEYS_SEED_CIPHERTEXT", "blob"),
             ("APIKEYS_LEGACY_SEED_CIPHERTEXT", "blob"),
         ],
         &[("APIKEYS_LEGACY_POLICY", "allow")],
+        &[
+            ("APIKEYS_JWT_ISSUER", "https://issuer.example"),
+            ("APIKEYS_JWT_AUDIENCE", "app-client"),
+        ],
     ];
     for pairs in configurations {
         let _ = Settings::from_lookup(|name| {

@@ -1047,3 +1047,43 @@ fn only_the_functions_that_seal_or_open_keys_and_the_named_admin_read_the_seed_s
         "store, test-key, use-key and the admin role"
     );
 }
+
+#[test]
+fn use_key_checks_users_tokens_of_the_apis_own_issuer_and_may_require_them() {
+    let template = template();
+    let env = &template["Resources"]["UseKeyFunction"]["Properties"]["Environment"]["Variables"];
+    for (variable, parameter) in [
+        (
+            "APIKEYS_USE_KEY_REQUIRE_USER_TOKEN",
+            "UseKeyRequireUserToken",
+        ),
+        ("APIKEYS_JWT_ISSUER", "JwtIssuer"),
+        ("APIKEYS_JWT_AUDIENCE", "JwtAudience"),
+    ] {
+        assert_eq!(
+            canonical(&env[variable]),
+            canonical(&json!({ "Ref": parameter })),
+            "use-key's {variable}"
+        );
+    }
+    // The issuer and audiences are the API authorizer's: one notion of a user.
+    let api = &template["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]
+        ["JwtAuthorizer"]["JwtConfiguration"];
+    assert_eq!(
+        canonical(&api["issuer"]),
+        canonical(&json!({"Ref": "JwtIssuer"}))
+    );
+    let parameter = &template["Parameters"]["UseKeyRequireUserToken"];
+    assert_eq!(parameter["Default"], "false");
+    assert_eq!(parameter["AllowedValues"], json!(["true", "false"]));
+    // No other function reads these: the API's routes are behind the authorizer.
+    for (binary, (id, function)) in functions(&template) {
+        if binary == "use-key" {
+            continue;
+        }
+        let env = &function["Properties"]["Environment"]["Variables"];
+        for variable in ["APIKEYS_USE_KEY_REQUIRE_USER_TOKEN", "APIKEYS_JWT_ISSUER"] {
+            assert!(env.get(variable).is_none(), "{id} sets {variable}");
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! API (never routed through API Gateway). Wiring only: the payloads are
 //! `apikeys::invoke`.
 
-use apikeys::invoke::handle;
+use apikeys::invoke::{handle_gated, UserTokenGate};
 use apikeys::{SealingState, Settings};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -13,9 +13,17 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let state = SealingState::from_settings(&settings).await;
     let state = &state;
+    let gate = UserTokenGate::from_settings(&settings.user_tokens);
+    let gate = &gate;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Boxed: the handler future is deep, and the runtime nests it further.
-        let answer = Box::pin(handle(state, &event.payload, &event.context.request_id)).await;
+        let answer = Box::pin(handle_gated(
+            state,
+            gate,
+            &event.payload,
+            &event.context.request_id,
+        ))
+        .await;
         Ok::<_, std::convert::Infallible>(answer)
     }))
     .await

@@ -34,7 +34,7 @@ pub use edge::router::{KeyPath, PathParams, ProviderPath, Route};
 pub use edge::serve::RequestMeta;
 
 /// Every route of every function: (function, method, pattern), in table order. The
-/// template test holds these against `template.yaml`, `infra/openapi.yaml` and the
+/// template test holds these against `template.yaml`, `infra/contract/openapi.yaml` and the
 /// local API.
 pub fn route_tables() -> Vec<(&'static str, String, &'static str)> {
     fn rows<S>(

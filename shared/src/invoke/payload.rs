@@ -19,6 +19,7 @@ const MAX_KEY_ID_LEN: usize = 64;
 /// The fields a payload may have.
 const FIELDS: &[&str] = &[
     "userId",
+    "userToken",
     "provider",
     "keyId",
     "lease",
@@ -91,12 +92,15 @@ pub struct PayloadError {
     pub field: String,
     /// What is wrong with it.
     pub message: String,
+    /// 400, or 403 for a `userId` other than the token's user.
+    pub status: u16,
 }
 
 fn wrong(field: &str, message: impl Into<String>) -> PayloadError {
     PayloadError {
         field: field.to_owned(),
         message: message.into(),
+        status: 400,
     }
 }
 
@@ -111,6 +115,12 @@ fn string<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a st
 impl UseKeyRequest {
     /// Reads a payload; the first wrong field is named.
     pub fn parse(payload: &Value) -> Result<Self, PayloadError> {
+        Self::parse_for(payload, None)
+    }
+
+    /// Reads a payload whose user a checked token named (`subject`): `userId` may
+    /// then be left out, and must name the same user when it is there.
+    pub fn parse_for(payload: &Value, subject: Option<UserId>) -> Result<Self, PayloadError> {
         let Value::Object(body) = payload else {
             return Err(wrong("", "the payload must be a JSON object"));
         };
@@ -123,16 +133,27 @@ impl UseKeyRequest {
         if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(wrong(unknown, "is not a field of use-key"));
         }
-        let user = string(body, "userId")?
-            .ok_or_else(|| wrong("userId", "is required"))
-            .and_then(|raw| {
+        let named = string(body, "userId")?
+            .map(|raw| {
                 UserId::parse(raw).ok_or_else(|| {
                     wrong(
                         "userId",
                         "must be 1 to 256 characters, none of them control characters",
                     )
                 })
-            })?;
+            })
+            .transpose()?;
+        let user = match (subject, named) {
+            (Some(subject), Some(named)) if subject != named => {
+                return Err(PayloadError {
+                    status: 403,
+                    ..wrong("userId", "is not the user of the userToken")
+                })
+            }
+            (Some(subject), _) => subject,
+            (None, Some(named)) => named,
+            (None, None) => return Err(wrong("userId", "is required")),
+        };
         let provider = string(body, "provider")?
             .ok_or_else(|| wrong("provider", "is required"))
             .and_then(|raw| {

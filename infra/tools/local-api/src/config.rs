@@ -58,6 +58,13 @@ pub struct Settings {
     pub issuer: IssuerSetting,
 }
 
+/// The issuer variables, shared with use-key.
+const VARIABLE_NAMES: [&str; 3] = [
+    "APIKEYS_JWT_ISSUER",
+    "APIKEYS_JWT_AUDIENCE",
+    "APIKEYS_JWT_JWKS_URL",
+];
+
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{name}: {reason}")]
@@ -89,38 +96,31 @@ impl Settings {
                 name: "APIKEYS_LOCAL_API_PORT",
                 reason: "not a port".into(),
             })?;
-        let issuer = match get("APIKEYS_JWT_ISSUER") {
+        // Another issuer is read as use-key reads it (`APIKEYS_JWT_*`): one parser.
+        let external =
+            apikeys::usertoken::IssuerSettings::from_lookup(&get).map_err(|e| SettingError {
+                name: VARIABLE_NAMES
+                    .iter()
+                    .find(|n| **n == e.name)
+                    .copied()
+                    .unwrap_or("APIKEYS_JWT_ISSUER"),
+                reason: e.reason,
+            })?;
+        let issuer = match external {
             None => IssuerSetting::Local {
                 dir: get("APIKEYS_LOCAL_ISSUER_DIR")
                     .unwrap_or_else(|| DEFAULT_ISSUER_DIR.to_owned())
                     .into(),
             },
-            Some(issuer) => {
-                let audiences: Vec<String> = get("APIKEYS_JWT_AUDIENCE")
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|a| !a.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                if audiences.is_empty() {
-                    return Err(SettingError {
-                        name: "APIKEYS_JWT_AUDIENCE",
-                        reason: "must name the audiences (app client ids) when APIKEYS_JWT_ISSUER is set".into(),
-                    });
-                }
-                let jwks = match get("APIKEYS_JWT_JWKS_URL") {
-                    Some(url) => JwksLocation::Url(url),
-                    None => JwksLocation::Discovery {
-                        issuer: issuer.clone(),
-                    },
-                };
-                IssuerSetting::External {
-                    issuer,
-                    audiences,
-                    jwks,
-                }
-            }
+            Some(apikeys::usertoken::IssuerSettings {
+                issuer,
+                audiences,
+                jwks,
+            }) => IssuerSetting::External {
+                issuer,
+                audiences,
+                jwks,
+            },
         };
         Ok(Self {
             port,

@@ -18,15 +18,17 @@
 //! - [`config`], [`app`]: settings and the state built from them.
 
 pub mod answer;
+/// The issuer's key sets.
+pub use apikeys::usertoken::jwks;
+/// The JWT authorizer: the vault's own verifier of users' tokens.
+pub use apikeys::usertoken::verify as authorizer;
 pub mod app;
-pub mod authorizer;
 pub mod cfn;
 pub mod config;
 pub mod cors;
 pub mod event;
 pub mod gateway;
 pub mod invoke;
-pub mod jwks;
 pub mod local;
 pub mod routes;
 pub mod template;

@@ -1,7 +1,7 @@
 //! Which code serves which route: each function's table of `(method, path pattern)
 //! → route`, and the one place that matches a request against it, once.
 //!
-//! A pattern is the route as `template.yaml` and `infra/openapi.yaml` write it
+//! A pattern is the route as `template.yaml` and `infra/contract/openapi.yaml` write it
 //! (`/api/provider-configs/{provider}/keys/{keyId}`). The match reads the request's
 //! path from the end, so a stage prefix before `/api` does not matter, and hands
 //! the route its typed path ([`ProviderPath`], [`KeyPath`]): no route parses the
