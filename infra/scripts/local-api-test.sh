@@ -113,11 +113,25 @@ pids+=("$watch_pid")
 # wait for a function to take the request.
 wait_http "http://$host:$watch_port/2015-03-31/functions/store/invocations" "$watch_pid" "cargo lambda watch"
 
+api_port=$(free_port)
+base=http://$host:$api_port
+# use-key releases a key only with its user's own token of the local issuer, whose
+# keys the local API serves: the local stack's default, as run-local.sh does.
+issuer_field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$issuer_dir/issuer.json" "$1"; }
+user_token_env=(
+  APIKEYS_USE_KEY_REQUIRE_USER_TOKEN=true
+  APIKEYS_JWT_ISSUER="$(issuer_field issuer)"
+  APIKEYS_JWT_AUDIENCE="$(issuer_field audience)"
+  APIKEYS_JWT_JWKS_URL="$base/.well-known/jwks.json"
+)
 for f in "${functions[@]}"; do
   # The functions that test and store keys may take a user endpoint on loopback
   # here: the page's test stores an Azure key whose resource is the fake provider.
   extra=()
-  case "$f" in store | test-key) extra=(APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;; esac
+  case "$f" in
+    store | test-key) extra=(APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
+    use-key) extra=("${user_token_env[@]}") ;;
+  esac
   env APIKEYS_TABLE_NAME="$table" APIKEYS_SEED_SECRET_ID="$secret" "${extra[@]}" \
     APIKEYS_OPENAI_BASE_URL="$provider_url" RUST_LOG=info \
     AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 \
@@ -126,8 +140,6 @@ for f in "${functions[@]}"; do
   pids+=($!)
 done
 
-api_port=$(free_port)
-base=http://$host:$api_port
 APIKEYS_LOCAL_API_PORT=$api_port APIKEYS_INVOKE_URL=http://$host:$watch_port \
   APIKEYS_LOCAL_ISSUER_DIR="$issuer_dir" APIKEYS_INVOKE_TIMEOUT_SECONDS=60 \
   target/debug/apikeys-local-api >"$state/local-api.log" 2>&1 &

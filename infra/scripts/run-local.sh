@@ -10,7 +10,8 @@
 #      tokens verified as API Gateway's JWT authorizer does, the key manager page at /.
 #
 # APIKEYS_LOCAL_API_PORT picks the API's port (default 3000), APIKEYS_PORT the
-# watcher's (default 9000), APIKEYS_AWS_PORT the emulator's (default 4599),
+# watcher's (default: a free port chosen at start, its URL written to
+# .local/invoke-url, readable by you only), APIKEYS_AWS_PORT the emulator's (default 4599),
 # APIKEYS_VENV the venv (default .venv). The table and secret names come from
 # APIKEYS_TABLE_NAME, APIKEYS_SEED_SECRET_ID and APIKEYS_KMS_ALIAS
 # (defaults: apikeys-local, apikeys-local/seed, alias/apikeys-local). To accept the
@@ -27,7 +28,10 @@ cd "$root"
 
 # One venv for the emulator and cargo-lambda; local-aws.sh reads the same variable.
 export APIKEYS_VENV=${APIKEYS_VENV:-$root/.venv}
-port=${APIKEYS_PORT:-9000}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# The watcher's invoke API serves every function, use-key included, to anyone who
+# finds it: no fixed port, and its URL only in a file of yours.
+port=${APIKEYS_PORT:-$(free_port)}
 api_port=${APIKEYS_LOCAL_API_PORT:-3000}
 host=127.0.0.1
 base=http://$host:$api_port
@@ -73,6 +77,24 @@ function_env=(
   AWS_EC2_METADATA_DISABLED=true
   RUST_LOG="$RUST_LOG"
 )
+# use-key releases a key only with its user's own token (UseKeyRequireUserToken=true),
+# of the issuer the local API accepts: a page or another local user who reaches the
+# watcher still needs a token, which only you can mint (.local/issuer is yours).
+# APIKEYS_USE_KEY_REQUIRE_USER_TOKEN=false in this shell is the background-job opt-out.
+if [ -n "${APIKEYS_JWT_ISSUER:-}" ]; then
+  function_env+=(APIKEYS_JWT_ISSUER="$APIKEYS_JWT_ISSUER")
+  [ -n "${APIKEYS_JWT_JWKS_URL:-}" ] && function_env+=(APIKEYS_JWT_JWKS_URL="$APIKEYS_JWT_JWKS_URL")
+  # The audience list may hold commas: it reaches the functions through the
+  # environment the watcher passes on (exported), not --env-var.
+else
+  issuer_field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$APIKEYS_LOCAL_ISSUER_DIR/issuer.json" "$1"; }
+  function_env+=(
+    APIKEYS_JWT_ISSUER="$(issuer_field issuer)"
+    APIKEYS_JWT_AUDIENCE="$(issuer_field audience)"
+    APIKEYS_JWT_JWKS_URL="$base/.well-known/jwks.json"
+  )
+fi
+function_env+=(APIKEYS_USE_KEY_REQUIRE_USER_TOKEN="${APIKEYS_USE_KEY_REQUIRE_USER_TOKEN:-true}")
 env_args=()
 for pair in "${function_env[@]}"; do
   env_args+=(--env-var "$pair")
@@ -98,6 +120,8 @@ cargo-lambda lambda watch \
   --invoke-port "$port" \
   "${env_args[@]}" &
 watch_pid=$!
+mkdir -p "$root/.local"
+(umask 077 && echo "http://$host:$port" >"$root/.local/invoke-url")
 
 APIKEYS_LOCAL_API_PORT=$api_port APIKEYS_INVOKE_URL=http://$host:$port \
   target/debug/apikeys-local-api &
@@ -123,11 +147,13 @@ run-local: the API is at $base (functions build on their first request: minutes 
     POST   $base/api/test-api-key
     DELETE $base/api/provider-configs/<provider>
   without a valid token every route answers 401 {"message":"Unauthorized"}, as deployed.
-  cargo lambda invoke still works on the watcher with the events of events/:
+  the watcher's invoke API: http://$host:$port (also in .local/invoke-url, yours only);
+  cargo lambda invoke works on it with the events of events/:
     ${APIKEYS_VENV#"$root"/}/bin/cargo-lambda lambda invoke store --data-file events/store.json --invoke-address $host --invoke-port $port
-  use-key (the app's servers; Invoke API only, no route):
-    ${APIKEYS_VENV#"$root"/}/bin/cargo-lambda lambda invoke use-key --data-file events/use-key.json --invoke-address $host --invoke-port $port
-    or an AWS SDK's Lambda client with endpoint http://$host:$port (README: "The app's servers")
+  use-key (the app's servers; Invoke API only, no route; the user's own token required):
+    ${APIKEYS_VENV#"$root"/}/bin/cargo-lambda lambda invoke use-key --invoke-address $host --invoke-port $port \\
+      --data-ascii "{\"userToken\": \"\$TOKEN\", \"provider\": \"openai\"}"
+    or an AWS SDK's Lambda client with endpoint \$(cat .local/invoke-url) (docs/api.md: "The app's servers")
   AWS emulator: $AWS_ENDPOINT_URL (table $APIKEYS_TABLE_NAME, secret $APIKEYS_SEED_SECRET_ID)
   stop: Ctrl-C, then \`infra/scripts/local-aws.sh stop\` for the emulator
 

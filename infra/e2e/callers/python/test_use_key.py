@@ -24,6 +24,9 @@ def env(name):
 
 
 USER = env("APIKEYS_USER")
+# The local use-key releases a key only with its user's own token, as a deployment
+# with UseKeyRequireUserToken=true does.
+TOKEN = env("APIKEYS_TOKEN")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,7 @@ def test_a_stored_key_comes_back_and_its_use_is_counted_once(vault):
     status, stored = api("POST", "/api/provider-configs", {"provider": "openai", "apiKey": KEY})
     assert status == 201, stored
 
-    used = vault.get_user_api_key(USER, "openai")
+    used = vault.get_user_api_key(USER, "openai", user_token=TOKEN)
 
     assert used["found"] is True
     assert used["apiKey"] == KEY
@@ -66,35 +69,40 @@ def test_a_stored_key_comes_back_and_its_use_is_counted_once(vault):
 
 
 def test_a_rate_limited_key_is_skipped_until_its_wait_is_over(vault):
-    first = vault.get_user_api_key(USER, "openai")
-    assert vault.report_outcome(USER, "openai", first["keyId"], "rate_limited", 1) is True
+    first = vault.get_user_api_key(USER, "openai", user_token=TOKEN)
+    assert vault.report_outcome(USER, "openai", first["keyId"], "rate_limited", 1, user_token=TOKEN) is True
 
-    skipped = vault.get_user_api_key(USER, "openai")
+    skipped = vault.get_user_api_key(USER, "openai", user_token=TOKEN)
     assert skipped["found"] is False and skipped["reason"] == "all_unavailable", skipped
     assert skipped["availableAt"]
 
     time.sleep(1.5)
-    assert vault.get_user_api_key(USER, "openai", first["keyId"])["apiKey"] == KEY
+    assert vault.get_user_api_key(USER, "openai", first["keyId"], user_token=TOKEN)["apiKey"] == KEY
 
 
-def test_a_stranger_finds_nothing_and_a_bad_payload_names_its_field(vault):
-    assert vault.get_user_api_key(USER + "-stranger", "openai") == {"found": False, "reason": "none"}
+def test_without_the_users_token_or_for_another_user_nothing_is_released(vault):
+    with pytest.raises(UseKeyError, match='"status": 403') as refused:
+        vault.get_user_api_key(USER, "openai")
+    assert '"field": "userToken"' in str(refused.value)
+    with pytest.raises(UseKeyError, match='"field": "userId"') as refused:
+        vault.get_user_api_key(USER + "-stranger", "openai", user_token=TOKEN)
+    assert "PythonCaller" not in str(refused.value)
     with pytest.raises(UseKeyError, match='"field": "provider"'):
-        vault.get_user_api_key(USER, "no-such-provider")
+        vault.get_user_api_key(USER, "no-such-provider", user_token=TOKEN)
 
 
 def test_a_rate_limited_primary_falls_back_to_the_next_key_and_comes_back(vault):
     spare = "sk-proj-PythonSpareKey0123456789abcdefghijkl"
     status, added = api("POST", "/api/provider-configs/openai/keys", {"apiKey": spare, "label": "spare"})
     assert status == 201, added
-    primary = vault.get_user_api_key(USER, "openai")
+    primary = vault.get_user_api_key(USER, "openai", user_token=TOKEN)
     assert primary["apiKey"] == KEY, primary
-    assert vault.report_outcome(USER, "openai", primary["keyId"], "rate_limited", 1) is True
+    assert vault.report_outcome(USER, "openai", primary["keyId"], "rate_limited", 1, user_token=TOKEN) is True
 
-    fallback = vault.get_user_api_key(USER, "openai")
+    fallback = vault.get_user_api_key(USER, "openai", user_token=TOKEN)
     assert (fallback["apiKey"], fallback["keyId"]) == (spare, added["key"]["id"])
 
     time.sleep(1.5)
-    assert vault.get_user_api_key(USER, "openai")["apiKey"] == KEY
+    assert vault.get_user_api_key(USER, "openai", user_token=TOKEN)["apiKey"] == KEY
     _, keys = api("GET", "/api/provider-configs/openai/keys")
     assert [(k["primary"], k["label"]) for k in keys["keys"]] == [(True, None), (False, "spare")]

@@ -20,17 +20,27 @@ class Vault:
             raise UseKeyError(f"use-key failed: {out['FunctionError']}")
         answer = json.loads(out["Payload"].read())
         if "error" in answer:
-            raise UseKeyError(json.dumps(answer["error"]))
+            # {"error": {"field", "message"}, "status"?}: 403 when the user's token is
+            # missing or does not pass.
+            raise UseKeyError(json.dumps(answer))
         return answer
 
-    def get_user_api_key(self, user_id, provider, key_id=None):
-        """The user's key for a provider (its use recorded), or why there is none."""
+    def get_user_api_key(self, user_id, provider, key_id=None, user_token=None):
+        """The user's key for a provider (its use recorded), or why there is none.
+
+        `user_token` is the user's own JWT, as the app received it from its client:
+        with it the vault releases the key of that token's user only (and a deployment
+        with UseKeyRequireUserToken=true releases none without it)."""
         payload = {"userId": user_id, "provider": provider}
         if key_id:
             payload["keyId"] = key_id
+        if user_token:
+            payload["userToken"] = user_token
         return self._invoke(payload)
 
-    def report_outcome(self, user_id, provider, key_id, outcome, retry_after_seconds=None, lease=None):
+    def report_outcome(
+        self, user_id, provider, key_id, outcome, retry_after_seconds=None, lease=None, user_token=None
+    ):
         """What the provider answered: rate_limited, invalid, quota_exceeded or ok.
 
         `lease` is the one the key came with: a report about a key replaced or tested
@@ -41,4 +51,6 @@ class Vault:
             payload["retryAfterSeconds"] = retry_after_seconds
         if lease:
             payload["lease"] = lease
+        if user_token:
+            payload["userToken"] = user_token
         return self._invoke(payload)["recorded"]

@@ -45,15 +45,29 @@ export class Vault {
     }
     const answer = JSON.parse(new TextDecoder().decode(out.Payload));
     if (answer.error) {
-      // Never carries key material: a field and a message, or a request id.
-      throw new Error(`use-key refused the call: ${JSON.stringify(answer.error)}`);
+      // Never carries key material: a field and a message (and "status": 403 when the
+      // user's token is missing or does not pass), or a request id.
+      throw new Error(`use-key refused the call: ${JSON.stringify(answer)}`);
     }
     return answer as T;
   }
 
-  /** The user's key for a provider (its use is recorded), or why there is none. */
-  getUserApiKey(userId: string, provider: string, keyId?: string): Promise<UseKeyAnswer> {
-    return this.invoke({ userId, provider, ...(keyId ? { keyId } : {}) });
+  /** The user's key for a provider (its use is recorded), or why there is none.
+   * `userToken` is the user's own JWT as the app received it from its client: with it
+   * the vault releases the key of that token's user only (a deployment with
+   * UseKeyRequireUserToken=true releases none without it). A string is a `keyId`. */
+  getUserApiKey(
+    userId: string,
+    provider: string,
+    options: string | { keyId?: string; userToken?: string } = {},
+  ): Promise<UseKeyAnswer> {
+    const { keyId, userToken } = typeof options === "string" ? { keyId: options, userToken: undefined } : options;
+    return this.invoke({
+      userId,
+      provider,
+      ...(keyId ? { keyId } : {}),
+      ...(userToken ? { userToken } : {}),
+    });
   }
 
   /** Tells the vault what the provider answered, so the next call can fall back.
@@ -66,6 +80,7 @@ export class Vault {
     outcome: Outcome,
     retryAfterSeconds?: number,
     lease?: string,
+    userToken?: string,
   ): Promise<boolean> {
     const answer = await this.invoke<{ recorded: boolean }>({
       userId,
@@ -74,6 +89,7 @@ export class Vault {
       outcome,
       ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
       ...(lease ? { lease } : {}),
+      ...(userToken ? { userToken } : {}),
     });
     return answer.recorded;
   }
