@@ -40,6 +40,7 @@ pub mod telemetry;
 pub mod usage;
 #[cfg(feature = "usertoken")]
 pub mod usertoken;
+pub mod wipe;
 
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub use sealing_state::SealingState;

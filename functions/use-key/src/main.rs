@@ -24,7 +24,8 @@ async fn main() -> Result<(), Error> {
             &event.context.request_id,
         ))
         .await;
-        Ok::<_, std::convert::Infallible>(answer)
+        // The answer may carry the key: wiped once the runtime has serialised it.
+        Ok::<_, std::convert::Infallible>(apikeys::wipe::WipedOnDrop(answer))
     }))
     .await
 }

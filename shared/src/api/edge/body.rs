@@ -19,6 +19,15 @@ pub(crate) struct JsonBody<'r> {
     text: &'r str,
 }
 
+/// The parsed body may hold a key (`apiKey`): every string is overwritten when it
+/// goes.
+impl Drop for JsonBody<'_> {
+    fn drop(&mut self) {
+        let mut object = Value::Object(std::mem::take(&mut self.object));
+        crate::wipe::wipe_value(&mut object);
+    }
+}
+
 impl<'r> JsonBody<'r> {
     /// Reads the body of `req`. A missing `content-type` is tolerated: the bytes are
     /// parsed whatever the header says.

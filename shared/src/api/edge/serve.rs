@@ -65,5 +65,8 @@ where
     };
     let response = result.unwrap_or_else(|err| err.into_response(&meta.request_id));
     audit.write(response.status().as_u16(), &meta.request_id);
+    // The body may have carried a key: overwritten before its memory is freed.
+    let mut req = req;
+    crate::wipe::wipe_request(&mut req);
     response
 }
