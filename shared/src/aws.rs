@@ -10,7 +10,24 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_types::sdk_config::SharedCredentialsProvider;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-/// Timeouts of every AWS call.
+/// The roots the AWS calls trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsTrust {
+    /// The five roots of Amazon Trust Services, which issue the certificates of AWS
+    /// service endpoints (<https://www.amazontrust.com/repository/>, "Trust store and
+    /// pinning recommendations": all five for a custom trust store). Built in: no
+    /// certificate file is read at a cold start.
+    Amazon,
+    /// The platform's trust store (`/etc/ssl/certs`): for an endpoint of another CA,
+    /// e.g. an emulator served over https.
+    System,
+}
+
+/// The PEM bundle of [`AwsTrust::Amazon`].
+pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] =
+    include_bytes!("../data/amazon-trust-services-roots.pem");
+
+/// Timeouts, retries and trusted roots of every AWS call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AwsTimeouts {
     /// Time to open a connection.
@@ -21,6 +38,8 @@ pub struct AwsTimeouts {
     pub operation: Duration,
     /// Attempts per operation, the first included.
     pub max_attempts: u32,
+    /// The roots the HTTPS connections trust (`APIKEYS_AWS_TRUST_STORE`).
+    pub trust: AwsTrust,
 }
 
 impl Default for AwsTimeouts {
@@ -30,6 +49,7 @@ impl Default for AwsTimeouts {
             attempt: Duration::from_millis(2_000),
             operation: Duration::from_millis(5_000),
             max_attempts: 3,
+            trust: AwsTrust::Amazon,
         }
     }
 }
@@ -50,6 +70,19 @@ impl AwsTimeouts {
             attempt: ms("APIKEYS_AWS_ATTEMPT_TIMEOUT_MS", d.attempt)?,
             operation: ms("APIKEYS_AWS_OPERATION_TIMEOUT_MS", d.operation)?,
             max_attempts: positive(get, "APIKEYS_AWS_MAX_ATTEMPTS", d.max_attempts)?,
+            trust: match crate::settings::lookup(get, "APIKEYS_AWS_TRUST_STORE")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("amazon") => AwsTrust::Amazon,
+                Some("system") => AwsTrust::System,
+                Some(_) => {
+                    return Err(crate::settings::SettingsError::new(
+                        "APIKEYS_AWS_TRUST_STORE",
+                        "must be amazon or system",
+                    ))
+                }
+            },
         })
     }
 
@@ -127,7 +160,33 @@ pub fn from_lambda_environment(
     if let Some(url) = endpoints.general.clone() {
         builder = builder.endpoint_url(url);
     }
+    if timeouts.trust == AwsTrust::Amazon {
+        builder = builder.http_client(amazon_https_client());
+    }
     Some(builder.service_config(endpoints).build())
+}
+
+/// The SDK's own HTTPS client (hyper 1, rustls with aws-lc, as its default) with the
+/// Amazon Trust Services roots as the only trust anchors. The platform's store holds
+/// about 145 roots, and reading and parsing them was half of what was left of a
+/// no-crypto function's init once the configuration came from the environment
+/// (docs/benchmarks.md). Proxy variables are not read by this client.
+pub fn amazon_https_client() -> aws_types::sdk_config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    let context = TlsContext::builder()
+        .with_trust_store(
+            TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS),
+        )
+        .build()
+        .expect("a TLS context of built-in roots");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https()
 }
 
 /// The endpoint variables, read once at start-up and handed to each client as it is
@@ -290,6 +349,76 @@ mod tests {
             ("AWS_PROFILE", "admin"),
         ];
         assert!(from_lambda_environment(&timeouts, &lookup(profile)).is_none());
+    }
+
+    /// The SHA-256 of each root's SubjectPublicKeyInfo, as Amazon Trust Services
+    /// publishes them (<https://www.amazontrust.com/repository/>, "Root CAs").
+    const PUBLISHED_SPKI_SHA256: [&str; 5] = [
+        "fbe3018031f9586bcbf41727e417b7d1c45c2f47f93be372a17b96b50757d5a2",
+        "7f4296fc5b6a4e3b35d3c369623e364ab1af381d8fa7121533c9d6c633ea2461",
+        "36abc32656acfc645c61b71613c4bf21c787f5cabbee48348d58597803d7abc9",
+        "f7ecded5c66047d28ed6466b543c40e0743abe81d109254dcf845d4c2c7853c5",
+        "2b071c59a0a0ae76b0eadb2bad23bad4580b69c3601b630c2eaf0613afa83f92",
+    ];
+
+    #[cfg(feature = "sealing")]
+    #[test]
+    fn the_built_in_roots_are_the_five_amazon_publishes() {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::CertificateDer;
+        use sha2::{Digest, Sha256};
+        let mut hashes: Vec<String> = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS)
+            .map(|cert| {
+                let cert = cert.expect("a PEM certificate");
+                let anchor = webpki::anchor_from_trusted_cert(&cert).expect("a trust anchor");
+                // The anchor holds the SPKI's contents; the published hash is of the
+                // whole DER SEQUENCE.
+                let body: &[u8] = anchor.subject_public_key_info.as_ref();
+                let mut spki = vec![0x30];
+                match body.len() {
+                    n if n < 0x80 => spki.push(n as u8),
+                    n if n < 0x100 => spki.extend([0x81, n as u8]),
+                    n => spki.extend([0x82, (n >> 8) as u8, n as u8]),
+                }
+                spki.extend_from_slice(body);
+                hex::encode(Sha256::digest(&spki))
+            })
+            .collect();
+        hashes.sort();
+        let mut published: Vec<String> = PUBLISHED_SPKI_SHA256
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        published.sort();
+        assert_eq!(hashes, published);
+    }
+
+    #[test]
+    fn the_trust_store_is_amazons_by_default_and_the_systems_on_request() {
+        let read = |vars: &'static [(&'static str, &'static str)]| {
+            AwsTimeouts::from_lookup(&lookup(vars)).map(|t| t.trust)
+        };
+        assert_eq!(read(&[]), Ok(AwsTrust::Amazon));
+        assert_eq!(
+            read(&[("APIKEYS_AWS_TRUST_STORE", "system")]),
+            Ok(AwsTrust::System)
+        );
+        let err = read(&[("APIKEYS_AWS_TRUST_STORE", "all")]).unwrap_err();
+        assert_eq!(err.name, "APIKEYS_AWS_TRUST_STORE");
+        let lean = from_lambda_environment(&AwsTimeouts::default(), &lookup(LAMBDA)).unwrap();
+        assert!(
+            lean.http_client().is_some(),
+            "the Amazon roots' client is set"
+        );
+        let system = AwsTimeouts {
+            trust: AwsTrust::System,
+            ..AwsTimeouts::default()
+        };
+        let lean = from_lambda_environment(&system, &lookup(LAMBDA)).unwrap();
+        assert!(
+            lean.http_client().is_none(),
+            "the SDK's default client decides"
+        );
     }
 
     #[test]

@@ -100,6 +100,12 @@ pub const VARIABLES: &[Variable] = &[
         "attempts per AWS call, the first included",
     ),
     var(
+        "APIKEYS_AWS_TRUST_STORE",
+        &[],
+        "amazon",
+        "roots the AWS calls trust: amazon (the five Amazon Trust Services roots, built in) or system",
+    ),
+    var(
         "APIKEYS_SEED_SECRET_ID",
         &["API_KEY_ENCRYPTION_SEED_SECRET_ID"],
         "(none)",
