@@ -215,6 +215,7 @@ fn fast_timeouts() -> AwsTimeouts {
         attempt: Duration::from_millis(400),
         operation: Duration::from_millis(1_000),
         max_attempts: 2,
+        ..AwsTimeouts::default()
     }
 }
 
