@@ -130,7 +130,7 @@ for f in "${functions[@]}"; do
   extra=()
   case "$f" in
     store | test-key) extra=(APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
-    use-key) extra=("${user_token_env[@]}") ;;
+    use-key) extra=("${user_token_env[@]}" APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
   esac
   env APIKEYS_TABLE_NAME="$table" APIKEYS_SEED_SECRET_ID="$secret" "${extra[@]}" \
     APIKEYS_OPENAI_BASE_URL="$provider_url" RUST_LOG=info \
@@ -168,7 +168,8 @@ say "the original app's client in Node (infra/e2e/seed-client)"
 infra/scripts/seed-client.sh "$base" "$(target/debug/apikeys-admin token "seed-client-$suffix" --issuer-dir "$issuer_dir")"
 
 say "the app's servers in TypeScript and Python calling use-key (infra/e2e/callers)"
-infra/scripts/callers.sh "$base" "http://$host:$watch_port" "$issuer_dir" "$checks_venv/bin/python"
+APIKEYS_PROVIDER_URL=$provider_url \
+  infra/scripts/callers.sh "$base" "http://$host:$watch_port" "$issuer_dir" "$checks_venv/bin/python"
 
 say "the key manager page in headless Chromium (infra/e2e/web-test), with axe-core"
 (cd infra/e2e/web-test && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)

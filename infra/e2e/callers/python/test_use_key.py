@@ -5,13 +5,15 @@ boto3, its use is counted, a rate-limited key is skipped until its wait is over.
 import json
 import os
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from vault import UseKeyError, Vault
+from vault import UseKeyError, Vault, pinned_opener
 
 KEY = "sk-proj-PythonCaller0123456789abcdefghijklmno"
 
@@ -106,3 +108,35 @@ def test_a_rate_limited_primary_falls_back_to_the_next_key_and_comes_back(vault)
     assert vault.get_user_api_key(USER, "openai", user_token=TOKEN)["apiKey"] == KEY
     _, keys = api("GET", "/api/provider-configs/openai/keys")
     assert [(k["primary"], k["label"]) for k in keys["keys"]] == [(True, None), (False, "spare")]
+
+
+def test_a_keys_own_endpoint_is_called_only_at_the_addresses_use_key_checked(vault):
+    # An OpenAI-compatible server of the user's (the fake provider, by a name that
+    # resolves to loopback), with a key it accepts.
+    port = urllib.parse.urlsplit(env("APIKEYS_PROVIDER_URL")).port
+    good = "sk-proj-AnotherG00dKey0123456789abcdefghijQR"
+    status, stored = api(
+        "POST",
+        "/api/provider-configs",
+        {"provider": "openai-compatible", "apiKey": good, "endpoint": {"baseUrl": f"http://localhost:{port}/v1"}},
+    )
+    assert status == 201, stored
+    used = vault.get_user_api_key(USER, "openai-compatible", user_token=TOKEN)
+    assert used["found"] and "127.0.0.1" in used["endpointAddresses"], used
+
+    def get(answer, host):
+        request = urllib.request.Request(
+            f"http://{host}:{port}/v1/models", headers={"authorization": f"Bearer {answer['apiKey']}"}
+        )
+        with pinned_opener(answer).open(request, timeout=10) as response:
+            return response.status
+
+    # Through the checked addresses, the server answers the key.
+    assert get(used, "localhost") == 200
+    # The addresses, not a second DNS answer, decide where the call goes: pinned to a
+    # loopback address where nothing listens, the same name is refused a connection.
+    with pytest.raises(urllib.error.URLError, match="refused"):
+        get({**used, "endpointAddresses": ["127.0.0.9"]}, "localhost")
+    # And no other host is reachable through it.
+    with pytest.raises(urllib.error.URLError, match="not the key's checked endpoint"):
+        get(used, "example.com")

@@ -2,7 +2,13 @@
 use-key function, through the Lambda Invoke API, with boto3. This file is what
 README.md shows; test_use_key.py runs it against the local stack."""
 
+import http.client
 import json
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
 
 
 class UseKeyError(Exception):
@@ -54,3 +60,51 @@ class Vault:
         if user_token:
             payload["userToken"] = user_token
         return self._invoke(payload)["recorded"]
+
+
+def endpoint_host(endpoint):
+    """The host of a key's own endpoint (`baseUrl` of an OpenAI-compatible server, the
+    Azure OpenAI resource's `endpoint`), or None for a provider's own API."""
+    url = (endpoint or {}).get("baseUrl") or (endpoint or {}).get("endpoint")
+    return urllib.parse.urlsplit(url).hostname if url else None
+
+
+def pinned_opener(answer):
+    """A urllib opener that reaches the key's endpoint host only at the addresses
+    use-key checked at this use (`endpointAddresses`), IPv4 first, keeping the name
+    for the Host header and TLS; no second DNS answer can lead the call elsewhere
+    (DNS rebinding). Other hosts are refused. None when the key has no endpoint."""
+    if not answer.get("found") or not answer.get("endpointAddresses"):
+        return None
+    host = endpoint_host(answer.get("endpoint"))
+    addresses = sorted(answer["endpointAddresses"], key=lambda a: ":" in a)
+
+    def connect(conn):
+        if conn.host != host:
+            raise urllib.error.URLError(f"{conn.host} is not the key's checked endpoint")
+        last = None
+        for address in addresses:
+            try:
+                return socket.create_connection((address, conn.port), conn.timeout)
+            except OSError as e:
+                last = e
+        raise last
+
+    class PinnedHTTPConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = connect(self)
+
+    class PinnedHTTPSConnection(http.client.HTTPSConnection):
+        def connect(self):
+            sock = connect(self)
+            context = ssl.create_default_context()
+            self.sock = context.wrap_socket(sock, server_hostname=self.host)
+
+    class Handler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+        def http_open(self, req):
+            return self.do_open(PinnedHTTPConnection, req)
+
+        def https_open(self, req):
+            return self.do_open(PinnedHTTPSConnection, req)
+
+    return urllib.request.build_opener(Handler)

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LambdaClient } from "@aws-sdk/client-lambda";
-import { Vault } from "./vault.js";
+import http from "node:http";
+import { pinnedLookup, Vault } from "./vault.js";
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -105,4 +106,47 @@ test("a rate-limited primary falls back to the user's next key and comes back af
       [false, "spare", 1],
     ],
   );
+});
+
+test("a key's own endpoint is called only at the addresses use-key checked", async () => {
+  // An OpenAI-compatible server of the user's (the fake provider, by a name that
+  // resolves to loopback), with a key it accepts.
+  const port = new URL(env("APIKEYS_PROVIDER_URL")).port;
+  const good = "sk-proj-AnotherG00dKey0123456789abcdefghijQR";
+  const stored = await api("POST", "/api/provider-configs", {
+    provider: "openai-compatible",
+    apiKey: good,
+    endpoint: { baseUrl: `http://localhost:${port}/v1` },
+  });
+  assert.equal(stored.status, 201, JSON.stringify(stored.json));
+  const used = await vault.getUserApiKey(user, "openai-compatible", { userToken: token });
+  assert.ok(used.found && used.endpointAddresses?.includes("127.0.0.1"), JSON.stringify(used));
+  if (!used.found) return;
+
+  const get = (answer: typeof used, host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const lookup = pinnedLookup(answer);
+      assert.ok(lookup);
+      const req = http.get(
+        {
+          host,
+          port,
+          path: "/v1/models",
+          headers: { authorization: `Bearer ${answer.found ? answer.apiKey : ""}` },
+          agent: new http.Agent({ lookup: lookup as any }),
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+    });
+  // Through the checked addresses, the server answers the key.
+  assert.equal(await get(used, "localhost"), 200);
+  // The addresses, not a second DNS answer, decide where the call goes: pinned to a
+  // loopback address where nothing listens, the same name is refused a connection.
+  await assert.rejects(get({ ...used, endpointAddresses: ["127.0.0.9"] }, "localhost"), /ECONNREFUSED/);
+  // And no other host is reachable through it.
+  await assert.rejects(get(used, "example.com"), /not the key's checked endpoint/);
 });

@@ -2,6 +2,7 @@
 // use-key function, through the Lambda Invoke API, with the AWS SDK v3. This file is
 // what README.md shows; the test beside it runs it against the local stack.
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import type { LookupAddress, LookupOptions } from "node:dns";
 
 export type UseKeyAnswer =
   | {
@@ -93,4 +94,42 @@ export class Vault {
     });
     return answer.recorded;
   }
+}
+
+/** The host of a key's own endpoint (`baseUrl` of an OpenAI-compatible server, the
+ * Azure OpenAI resource's `endpoint`), or null for a provider's own API. */
+export function endpointHost(endpoint: Record<string, unknown> | undefined): string | null {
+  const url = endpoint?.baseUrl ?? endpoint?.endpoint;
+  return typeof url === "string" ? new URL(url).hostname : null;
+}
+
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/** A `lookup` for `http.Agent` / `https.Agent` (or undici's `connect.lookup`) that
+ * answers the key's endpoint host with the addresses use-key checked at this use
+ * (`endpointAddresses`) and nothing else: no second DNS answer can lead the call
+ * somewhere the vault did not check (DNS rebinding). Other hosts fail. `null` when the
+ * key has no endpoint of its own. */
+export function pinnedLookup(answer: UseKeyAnswer) {
+  if (!answer.found || !answer.endpointAddresses) return null;
+  const host = endpointHost(answer.endpoint);
+  const addresses: LookupAddress[] = answer.endpointAddresses
+    .map((address) => ({ address, family: address.includes(":") ? 6 : 4 }))
+    .sort((a, b) => a.family - b.family);
+  return (hostname: string, options: LookupOptions | number | LookupCallback, callback?: LookupCallback) => {
+    const done = (typeof options === "function" ? options : callback) as LookupCallback;
+    const all = typeof options === "object" && options.all === true;
+    if (hostname !== host || addresses.length === 0) {
+      const err: NodeJS.ErrnoException = new Error(`${hostname} is not the key's checked endpoint`);
+      err.code = "ENOTFOUND";
+      done(err, all ? [] : "", 0);
+      return;
+    }
+    if (all) done(null, addresses);
+    else done(null, addresses[0].address, addresses[0].family);
+  };
 }
