@@ -432,20 +432,63 @@ fn no_policy_anywhere_has_a_wildcard() {
 }
 
 #[test]
-fn the_key_policy_grants_only_the_account_itself() {
+fn the_key_policy_lets_the_account_administer_and_only_the_seed_readers_decrypt() {
     let template = template();
     let key = &template["Resources"]["SeedKey"];
     assert_eq!(key["Type"], "AWS::KMS::Key");
     let root = json!({"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}});
     let statements = statements(&key["Properties"]["KeyPolicy"]);
-    assert!(!statements.is_empty(), "the key has no policy");
-    for statement in statements {
+    let (allows, denies): (Vec<&Value>, Vec<&Value>) =
+        statements.iter().partition(|s| s["Effect"] == "Allow");
+    // Every grant is to the account itself, which administers the key through IAM.
+    assert!(!allows.is_empty(), "the key has no policy");
+    for statement in &allows {
         assert_eq!(
             statement["Principal"], root,
-            "a key policy statement for someone other than the account, which administers \
-             the key through IAM: {statement}"
+            "a key policy grant to someone other than the account: {statement}"
         );
     }
+    // One Deny: decrypting, to every principal outside the seed readers' role path
+    // and the named admin role.
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    let deny = denies[0];
+    assert_eq!(deny["Principal"], "*");
+    assert_eq!(
+        one_or_many(&deny["Action"]),
+        [json!("kms:Decrypt"), json!("kms:ReEncryptFrom")]
+    );
+    let allowed: Vec<String> = one_or_many(&deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
+        .iter()
+        .map(canonical)
+        .collect();
+    let path = "/apikeys/${AWS::StackName}/seed-readers/";
+    let mut want = vec![
+        canonical(&json!({"Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{path}*"
+        )})),
+        canonical(
+            &json!({"Fn::If": ["HasSeedAdminRole", {"Ref": "SeedAdminRoleArn"}, {"Ref": "AWS::NoValue"}]}),
+        ),
+    ];
+    want.sort();
+    let mut allowed = allowed;
+    allowed.sort();
+    assert_eq!(allowed, want);
+    // The role path holds exactly the functions whose grants read the seed: a
+    // function added to it, or one that reads the seed outside it, fails here.
+    let expected = expected_policies();
+    let mut in_path = Vec::new();
+    let mut readers = Vec::new();
+    for (binary, (id, function)) in functions(&template) {
+        if canonical(&function["Properties"]["RolePath"]) == canonical(&json!({"Fn::Sub": path})) {
+            in_path.push(id.clone());
+        }
+        if expected.get(binary.as_str()).is_some_and(reads_seed) {
+            readers.push(id);
+        }
+    }
+    assert_eq!(in_path, readers);
+    assert_eq!(readers.len(), 3, "store, test-key and use-key: {readers:?}");
 }
 
 #[test]
