@@ -12,7 +12,7 @@ use crate::domain::ProviderKey;
 use crate::provider::ProviderId;
 use crate::repo::{RepoError, UseRecord};
 use crate::sealing_state::SealingState;
-use crate::seed::{KeyMaterialError, KeyUseError};
+use crate::seed::{KeyMaterialError, SealingError};
 
 /// A user's key for a provider, or why there is none to use.
 pub enum UsedKey {
@@ -85,11 +85,11 @@ pub enum UsageError {
     Crypto(#[from] CryptoError),
 }
 
-impl From<KeyUseError> for UsageError {
-    fn from(err: KeyUseError) -> Self {
+impl From<SealingError> for UsageError {
+    fn from(err: SealingError) -> Self {
         match err {
-            KeyUseError::Unavailable(cause) => Self::KeyMaterial(cause),
-            KeyUseError::Crypto(cause) => Self::Crypto(cause),
+            SealingError::Unavailable(cause) => Self::KeyMaterial(cause),
+            SealingError::Crypto(cause) => Self::Crypto(cause),
         }
     }
 }

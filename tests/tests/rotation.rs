@@ -13,7 +13,7 @@ use apikeys::crypto::{
 use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
 use apikeys::repo::KeyTable;
-use apikeys::seed::{KeyMaterial, KeyMaterialError, KeyUseError, SeedFetcher, SeedSettings};
+use apikeys::seed::{KeyMaterial, KeyMaterialError, SealingError, SeedFetcher, SeedSettings};
 use apikeys::SealingState;
 use apikeys_integration_tests::{
     emulator_config, event_for, parts, request, sdk_config_for, set_body, text, unique, LogCapture,
@@ -244,7 +244,7 @@ async fn the_unknown_key_reload_is_rate_limited_and_answers_unavailable() {
     let b = warm.open(&ctx(), &second).await.expect_err("unknown key");
 
     // Then each is "try again later", and only the first caused a reload
-    let expected = KeyUseError::Unavailable(KeyMaterialError::KeyNotLoaded {
+    let expected = SealingError::Unavailable(KeyMaterialError::KeyNotLoaded {
         key_id: key_id_of(SEED_3),
     });
     assert_eq!((a, b), (expected.clone(), expected));
@@ -256,7 +256,7 @@ async fn the_unknown_key_reload_is_rate_limited_and_answers_unavailable() {
     let rotated = fresh.seal(&ctx(), &key()).await.unwrap();
     assert!(matches!(
         warm.open(&ctx(), &rotated).await,
-        Err(KeyUseError::Unavailable(
+        Err(SealingError::Unavailable(
             KeyMaterialError::KeyNotLoaded { .. }
         ))
     ));

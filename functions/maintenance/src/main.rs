@@ -6,7 +6,7 @@ use apikeys::{Settings, State};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use time::OffsetDateTime;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     apikeys::telemetry::init();
     let settings = Settings::from_env()?;

@@ -4,7 +4,7 @@ use apikeys::api::store::handle;
 use apikeys::{SealingState, Settings};
 use lambda_http::{run, service_fn, Error};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     apikeys::telemetry::init();
     let settings = Settings::from_env()?;

@@ -5,7 +5,7 @@ use apikeys::api::update_settings::handle;
 use apikeys::{Settings, State};
 use lambda_http::{run, service_fn, Error};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     apikeys::telemetry::init();
     let settings = Settings::from_env()?;

@@ -7,7 +7,7 @@ use apikeys::{SealingState, Settings};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     apikeys::telemetry::init();
     let settings = Settings::from_env()?;

@@ -15,7 +15,7 @@ use super::scrub::scrub;
 use super::settings::KeyTestSettings;
 use super::ssrf::{self, GuardError, HostResolver, SystemResolver};
 use super::{EndpointError, DEFAULT_AZURE_API_VERSION};
-use crate::provider::{EndpointKind, KeyFit, KeyUse, ProviderId};
+use crate::provider::{EndpointKind, KeyFit, KeyRequirement, ProviderId};
 
 /// Runs key tests. The HTTP client is built on first use and kept for the process;
 /// calls to user-given endpoints get a client pinned to the checked addresses.
@@ -199,7 +199,7 @@ impl KeyTester {
         let name = provider.display_name();
         let a = provider.article();
         let Some(key) = key else {
-            return (provider.entry().key == KeyUse::Required).then(|| {
+            return (provider.entry().key == KeyRequirement::Required).then(|| {
                 Outcome::new(
                     KeyStatus::FormatInvalid,
                     format!("A key is needed to test {a} {name} key."),

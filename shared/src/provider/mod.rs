@@ -21,7 +21,7 @@ pub use answer::{Answer, Reading};
 pub use registry::REGISTRY;
 pub use shape::KeyFit;
 pub use spec::{
-    Auth, Charset, Check, CheckQuery, EndpointKind, KeyShape, KeyUse, Method, Provider,
+    Auth, Charset, Check, CheckQuery, EndpointKind, KeyRequirement, KeyShape, Method, Provider,
 };
 
 /// A provider whose API keys the vault holds. Parsed once from user input through

@@ -4,7 +4,7 @@
 
 use super::readers;
 use super::spec::{
-    Auth, Charset, Check, CheckQuery, EndpointKind, KeyShape, KeyUse, Method, Provider,
+    Auth, Charset, Check, CheckQuery, EndpointKind, KeyRequirement, KeyShape, Method, Provider,
 };
 use super::ProviderId;
 
@@ -25,7 +25,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["open-ai", "chatgpt"],
         display_name: "OpenAI",
         article: "an",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         // Project, service account, admin and legacy user keys.
         shapes: &[
             KeyShape::at_least("sk-svcacct-", Charset::Token, 20),
@@ -48,7 +48,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["anthropic"],
         display_name: "Anthropic",
         article: "an",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[
             KeyShape::at_least("sk-ant-admin01-", Charset::Token, 20),
             KeyShape::at_least("sk-ant-api03-", Charset::Token, 20),
@@ -71,7 +71,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["gemini", "google", "googleai", "google_ai"],
         display_name: "Google AI",
         article: "a",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[KeyShape::exactly("AIza", Charset::Token, 35)],
         example_key: "AIzaSyT3stKeyGoogle0123456789abcdefghij",
         base_url_variable: "APIKEYS_GOOGLE_AI_BASE_URL",
@@ -91,7 +91,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["open-router"],
         display_name: "OpenRouter",
         article: "an",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[
             KeyShape::at_least("sk-or-v1-", Charset::Token, 20),
             KeyShape::at_least("sk-or-", Charset::Token, 20),
@@ -113,7 +113,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["xai", "x-ai"],
         display_name: "xAI",
         article: "an",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[KeyShape::at_least("xai-", Charset::Token, 20)],
         example_key: "xai-T3stKeyGrok0123456789abcdefghijKLMNOPQR",
         base_url_variable: "APIKEYS_GROK_BASE_URL",
@@ -131,7 +131,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["github-models"],
         display_name: "GitHub",
         article: "a",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[
             KeyShape::at_least("github_pat_", Charset::Token, 22),
             KeyShape::exactly("ghp_", Charset::Alnum, 36),
@@ -164,7 +164,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["mistral-ai", "mistralai"],
         display_name: "Mistral AI",
         article: "a",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[KeyShape::exactly("", Charset::Alnum, 32)],
         example_key: "T3stKeyMistral0123456789abcdefgh",
         base_url_variable: "APIKEYS_MISTRAL_BASE_URL",
@@ -183,7 +183,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["groqcloud", "groq-cloud"],
         display_name: "Groq",
         article: "a",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[KeyShape::between("gsk_", Charset::Alnum, 48, 52)],
         example_key: "gsk_T3stKeyGroq0123456789abcdefghijKLMNOPQRSTUVWXYZab",
         base_url_variable: "APIKEYS_GROQ_BASE_URL",
@@ -204,7 +204,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["deep-seek"],
         display_name: "DeepSeek",
         article: "a",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[KeyShape::exactly("sk-", Charset::Hex, 32)],
         example_key: "sk-d33b5eeddeadbeef0123456789abcdef",
         base_url_variable: "APIKEYS_DEEPSEEK_BASE_URL",
@@ -225,7 +225,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["together-ai", "togetherai", "together.ai"],
         display_name: "Together AI",
         article: "a",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[KeyShape::between("", Charset::Token, 20, 200)],
         example_key: "T3stKeyTogether0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM",
         base_url_variable: "APIKEYS_TOGETHER_BASE_URL",
@@ -247,7 +247,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["cohere-ai"],
         display_name: "Cohere",
         article: "a",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[KeyShape::exactly("", Charset::Alnum, 40)],
         example_key: "T3stKeyCohere0123456789abcdefghijklmnopq",
         base_url_variable: "APIKEYS_COHERE_BASE_URL",
@@ -269,7 +269,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["pplx", "perplexity-ai"],
         display_name: "Perplexity",
         article: "a",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[KeyShape::exactly("pplx-", Charset::Alnum, 48)],
         example_key: "pplx-T3stKeyPerplexity0123456789abcdefghijklmnopqrstu",
         base_url_variable: "APIKEYS_PERPLEXITY_BASE_URL",
@@ -291,7 +291,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["fireworks-ai", "fireworksai"],
         display_name: "Fireworks AI",
         article: "a",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[KeyShape::between("fw_", Charset::Token, 16, 200)],
         example_key: "fw_T3stKeyFireworks0123456789abcd",
         base_url_variable: "APIKEYS_FIREWORKS_BASE_URL",
@@ -312,7 +312,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["azure", "azure_openai", "azureopenai"],
         display_name: "Azure OpenAI",
         article: "an",
-        key: KeyUse::Required,
+        key: KeyRequirement::Required,
         shapes: &[
             KeyShape::exactly("", Charset::Hex, 32),
             KeyShape::exactly("", Charset::Alnum, 84),
@@ -340,7 +340,7 @@ pub const REGISTRY: &[Provider] = &[
         aliases: &["openai_compatible", "custom"],
         display_name: "OpenAI-compatible server",
         article: "an",
-        key: KeyUse::Optional,
+        key: KeyRequirement::Optional,
         shapes: &[],
         example_key: "sk-T3stKeyCompatible0123456789abcdefghij",
         base_url_variable: "APIKEYS_OPENAI_COMPATIBLE_BASE_URL",

@@ -20,7 +20,7 @@ pub struct Provider {
     /// "a" or "an" before the display name, as it is said aloud.
     pub article: &'static str,
     /// Whether a key is needed at all.
-    pub key: KeyUse,
+    pub key: KeyRequirement,
     /// The shapes of the keys it issues today; empty when anything goes.
     pub shapes: &'static [KeyShape],
     /// A made-up key of the usual shape: what a form can show as a placeholder,
@@ -38,7 +38,7 @@ pub struct Provider {
 
 /// Whether the provider needs a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyUse {
+pub enum KeyRequirement {
     /// Every check sends a key.
     Required,
     /// Servers of this kind may run without keys; a check without one sends none.

@@ -27,7 +27,7 @@ const FAILED_RELOAD_RETRY: Duration = Duration::from_secs(10);
 
 /// Why a key could not be sealed or opened through [`KeyMaterial`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyUseError {
+pub enum SealingError {
     /// The key material cannot be had, or the value names a key that no seed
     /// version holds even after a reload: try again later (503).
     #[error(transparent)]
@@ -107,25 +107,25 @@ impl KeyMaterial {
         &self,
         ctx: &KeyContext<'_>,
         plaintext: &SecretString,
-    ) -> Result<String, KeyUseError> {
+    ) -> Result<String, SealingError> {
         let keyring = self.keyring().await?;
-        keyring.seal(ctx, plaintext).map_err(KeyUseError::Crypto)
+        keyring.seal(ctx, plaintext).map_err(SealingError::Crypto)
     }
 
     /// Opens a stored value for `ctx`. A value under a key id the keyring does not
     /// hold (sealed by an instance that saw a rotation first) causes one reload,
     /// rate limited, and one more try; only then is it
     /// [`KeyMaterialError::KeyNotLoaded`].
-    pub async fn open(&self, ctx: &KeyContext<'_>, stored: &str) -> Result<Opened, KeyUseError> {
+    pub async fn open(&self, ctx: &KeyContext<'_>, stored: &str) -> Result<Opened, SealingError> {
         let keyring = self.keyring().await?;
         let key_id = match keyring.open(ctx, stored) {
             Err(CryptoError::UnknownKeyId(key_id)) => key_id,
-            other => return other.map_err(KeyUseError::Crypto),
+            other => return other.map_err(SealingError::Crypto),
         };
         let keyring = self.reload_for_unknown_key(key_id, &keyring).await?;
         keyring.open(ctx, stored).map_err(|e| match e {
             CryptoError::UnknownKeyId(key_id) => KeyMaterialError::KeyNotLoaded { key_id }.into(),
-            other => KeyUseError::Crypto(other),
+            other => SealingError::Crypto(other),
         })
     }
 

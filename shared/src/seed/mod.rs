@@ -24,7 +24,7 @@ mod settings;
 
 pub use error::KeyMaterialError;
 pub use fetch::SeedFetcher;
-pub use material::{KeyMaterial, KeyUseError, UNKNOWN_KEY_RELOAD_INTERVAL};
+pub use material::{KeyMaterial, SealingError, UNKNOWN_KEY_RELOAD_INTERVAL};
 pub use settings::{
     SeedConfigError, SeedSettings, SeedSource, DEFAULT_KEYRING_MAX_AGE, DEFAULT_KMS_CONTEXT,
 };

@@ -152,11 +152,11 @@ impl From<Vec<FieldError>> for ApiError {
 }
 
 #[cfg(feature = "sealing")]
-impl From<crate::seed::KeyUseError> for ApiError {
-    fn from(err: crate::seed::KeyUseError) -> Self {
+impl From<crate::seed::SealingError> for ApiError {
+    fn from(err: crate::seed::SealingError) -> Self {
         match err {
-            crate::seed::KeyUseError::Unavailable(cause) => Self::KeyMaterial(cause),
-            crate::seed::KeyUseError::Crypto(cause) => {
+            crate::seed::SealingError::Unavailable(cause) => Self::KeyMaterial(cause),
+            crate::seed::SealingError::Crypto(cause) => {
                 Self::internal(format!("the key does not seal or open: {cause}"))
             }
         }

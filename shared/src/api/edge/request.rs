@@ -12,7 +12,7 @@ use crate::domain::{check_number_text, Settings};
 use crate::keytest::{Endpoint, KeyTester};
 use crate::provider::ProviderId;
 #[cfg(all(feature = "sealing", feature = "keytest"))]
-use crate::provider::{EndpointKind, KeyUse};
+use crate::provider::{EndpointKind, KeyRequirement};
 
 /// A field's value, or the errors that name it.
 type Checked<T> = Result<T, Vec<FieldError>>;
@@ -44,7 +44,9 @@ impl StoreRequest {
     pub(crate) fn parse(body: &JsonBody, tester: &KeyTester) -> Checked<Self> {
         let provider = provider(body);
         let api_key = match &provider {
-            Ok(p) if p.entry().key == KeyUse::Optional && body.get("apiKey").is_none() => Ok(None),
+            Ok(p) if p.entry().key == KeyRequirement::Optional && body.get("apiKey").is_none() => {
+                Ok(None)
+            }
             _ => api_key(body).map(Some),
         };
         let endpoint = match &provider {
@@ -152,7 +154,7 @@ impl TestKeyRequest {
             Ok(p)
                 if !given
                     && body.get("endpoint").is_some()
-                    && p.entry().key == KeyUse::Required =>
+                    && p.entry().key == KeyRequirement::Required =>
             {
                 Err(refuse(
                     "endpoint",

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::api::edge::respond::json_response;
 use crate::api::edge::serve::serve;
-use crate::provider::{EndpointKind, KeyUse, ProviderId};
+use crate::provider::{EndpointKind, KeyRequirement, ProviderId};
 
 /// One provider as the page shows it.
 fn describe(provider: ProviderId) -> Value {
@@ -32,7 +32,7 @@ fn describe(provider: ProviderId) -> Value {
         "displayName": entry.display_name,
         "aliases": entry.aliases,
         "keyPlaceholder": placeholder,
-        "keyOptional": entry.key == KeyUse::Optional,
+        "keyOptional": entry.key == KeyRequirement::Optional,
         "endpoint": endpoint,
     })
 }
