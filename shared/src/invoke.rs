@@ -159,6 +159,7 @@ pub async fn handle_gated(
                         Some(reason) => json!({"recorded": false, "reason": reason}),
                     }
                 }
+                Err(e) if e.is_transient() => unavailable(&e, request_id),
                 Err(e) => internal(&e, request_id),
             }
         }
@@ -233,8 +234,18 @@ fn answer_use(
                 "retryAfterSeconds": KEY_MATERIAL_RETRY_AFTER_SECS,
             })
         }
+        Err(UsageError::Repo(e)) if e.is_transient() => unavailable(&e, request_id),
         Err(e) => internal(&e, request_id),
     }
+}
+
+/// The table failed for now: the caller may try again after the wait.
+fn unavailable(cause: &dyn std::fmt::Display, request_id: &str) -> Value {
+    tracing::error!(request_id, error = %cause, "the table is unavailable");
+    json!({
+        "error": {"message": "the service is temporarily unavailable: try again shortly"},
+        "retryAfterSeconds": crate::api::TABLE_RETRY_AFTER_SECS,
+    })
 }
 
 fn internal(cause: &dyn std::fmt::Display, request_id: &str) -> Value {

@@ -121,6 +121,13 @@ impl<'a> Calls<'a> {
         answer(apikeys::api::delete_config::handle(self.state, request(&event)).await)
     }
 
+    /// POST /api/test-api-key `{provider}`: a test of the stored key.
+    pub async fn test_key(&self, user: &str, provider: &str) -> Answer {
+        let mut event = event_for("test-key-stored.json", Some(user));
+        set_body(&mut event, &json!({ "provider": provider }));
+        answer(apikeys::api::test_key::handle(self.sealing, request(&event)).await)
+    }
+
     /// use-key `{userId, provider}`.
     pub async fn use_key(&self, user: &str, provider: &str) -> Value {
         apikeys::invoke::handle(

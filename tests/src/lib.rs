@@ -8,6 +8,7 @@
 //! checks of the template, key checks and seed sources.
 
 pub mod calls;
+pub mod faults;
 pub mod pause;
 pub mod template;
 
@@ -253,6 +254,29 @@ impl Stack {
         let sealing = SealingState::new(
             state.clone(),
             test_key_material(&self.sdk),
+            apikeys::keytest::KeyTester::new(apikeys::keytest::KeyTestSettings::default()),
+        );
+        (state, sealing)
+    }
+
+    /// The functions' states over this stack's table, with DynamoDB reached through
+    /// `faults` and the functions' own timeouts (short ones here: `timeouts`), as
+    /// deployed functions meet a throttling or failing table.
+    pub async fn faulty(
+        &self,
+        faults: &faults::FaultyClient,
+        timeouts: apikeys::aws::AwsTimeouts,
+    ) -> (State, SealingState) {
+        let sdk = sdk_config_for(&emulator_endpoint(), timeouts)
+            .await
+            .into_builder()
+            .http_client(faults.clone())
+            .build();
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let state = State::new(client, self.state.settings.clone());
+        let sealing = SealingState::new(
+            state.clone(),
+            test_key_material(&sdk),
             apikeys::keytest::KeyTester::new(apikeys::keytest::KeyTestSettings::default()),
         );
         (state, sealing)

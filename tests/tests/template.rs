@@ -1130,3 +1130,23 @@ fn use_key_checks_users_tokens_of_the_apis_own_issuer_and_may_require_them() {
         }
     }
 }
+
+#[test]
+fn an_aws_call_with_its_retries_ends_before_the_function_does() {
+    let template = template();
+    let function_timeout = template["Globals"]["Function"]["Timeout"]
+        .as_u64()
+        .expect("Globals.Function.Timeout");
+    let timeouts = apikeys::aws::AwsTimeouts::default();
+    assert!(
+        timeouts.operation.as_secs() < function_timeout,
+        "an operation may take {:?}, the function {function_timeout} s",
+        timeouts.operation
+    );
+    assert!(timeouts.attempt < timeouts.operation);
+    for (_, (id, function)) in functions(&template) {
+        if let Some(own) = function["Properties"]["Timeout"].as_u64() {
+            assert!(timeouts.operation.as_secs() < own, "{id}: Timeout {own}");
+        }
+    }
+}

@@ -24,6 +24,7 @@ pub use edge::body::MAX_BODY_BYTES;
 pub use edge::error::ApiError;
 #[cfg(feature = "sealing")]
 pub(crate) use edge::error::KEY_MATERIAL_RETRY_AFTER_SECS;
+pub use edge::error::TABLE_RETRY_AFTER_SECS;
 pub use edge::field_error::FieldError;
 pub use edge::identity::UserId;
 pub use edge::request::UpdateSettingsRequest;

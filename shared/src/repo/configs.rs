@@ -115,7 +115,7 @@ impl KeyTable {
     pub async fn store(&self, w: StoreWrite<'_>) -> Result<Stored, RepoError> {
         match self.write_primary(&w, Upsert::Replace).await? {
             Some(stored) => Ok(stored),
-            None => Err(RepoError::new(
+            None => Err(RepoError::unavailable(
                 "store",
                 "the item changed under every attempt",
             )),

@@ -160,7 +160,7 @@ impl KeyTable {
                 Err(err) => return Err(RepoError::sdk("delete", err)),
             }
         }
-        Err(RepoError::new(
+        Err(RepoError::unavailable(
             "delete",
             "the provider's keys changed under every attempt",
         ))

@@ -207,7 +207,7 @@ impl KeyTable {
             }
             // The item changed between the refusal and the read: try again.
         }
-        Err(RepoError::new(
+        Err(RepoError::unavailable(
             "record use",
             "the item changed under every attempt",
         ))

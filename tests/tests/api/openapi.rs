@@ -13,6 +13,7 @@ use apikeys::api::{delete_config, get_configs, store, test_key, update_settings}
 use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
 use apikeys::{SealingState, State};
+use apikeys_integration_tests::faults::{Fault, FaultyClient, Plan, Service};
 use apikeys_integration_tests::template::{load_yaml, template_routes};
 use apikeys_integration_tests::{
     event_for, event_json, parts, request, set_body, set_user, test_key_material, unique, Stack,
@@ -332,6 +333,23 @@ fn oversized() -> Value {
     json!({"provider": "openai", "apiKey": GOOD_KEY, "settings": {"pad": "x".repeat(17 * 1024)}})
 }
 
+/// The functions' states over the stack's table with DynamoDB throttling every call:
+/// each route answers 503 once the SDK's retries are spent.
+async fn throttled(stack: &Stack) -> (State, SealingState) {
+    let faults = FaultyClient::new();
+    faults.set(Plan::always(Fault::Throttled, Service::DynamoDb));
+    stack
+        .faulty(
+            &faults,
+            apikeys::aws::AwsTimeouts {
+                attempt: Duration::from_millis(300),
+                operation: Duration::from_millis(1_500),
+                ..Default::default()
+            },
+        )
+        .await
+}
+
 async fn run_store(state: &SealingState, event: &Value) -> Answer {
     parts(store::handle(state, request(event)).await)
 }
@@ -367,6 +385,7 @@ async fn every_documented_answer_is_what_the_handlers_send() {
         KeyTester::new(KeyTestSettings::default()),
     );
     let without_seed = stack.sealing_without_seed();
+    let (throttled_table, _) = throttled(&stack).await;
     let alice = unique("alice");
     let nobody = unique("nobody");
 
@@ -461,6 +480,10 @@ async fn every_documented_answer_is_what_the_handlers_send() {
     assert_eq!(x.check(LIST, &e, &run_list(&stack.state, &e).await), 401);
     let e = event_for("get-configs.json", Some(&alice));
     assert_eq!(x.check(LIST, &e, &run_list(&missing_table, &e).await), 500);
+    assert_eq!(
+        x.check(LIST, &e, &run_list(&throttled_table, &e).await),
+        503
+    );
 
     // PUT /api/provider-configs
     let settings =
@@ -500,6 +523,10 @@ async fn every_documented_answer_is_what_the_handlers_send() {
     assert_eq!(
         x.check(UPDATE, &e, &run_update(&missing_table, &e).await),
         500
+    );
+    assert_eq!(
+        x.check(UPDATE, &e, &run_update(&throttled_table, &e).await),
+        503
     );
 
     // POST /api/test-api-key: every outcome of a check is a 200 with its status.
@@ -646,6 +673,10 @@ async fn every_documented_answer_is_what_the_handlers_send() {
     assert_eq!(
         x.check(DELETE, &e, &run_delete(&missing_table, &e).await),
         500
+    );
+    assert_eq!(
+        x.check(DELETE, &e, &run_delete(&throttled_table, &e).await),
+        503
     );
 
     // GET /api/providers: the registry, for a signed-in user only.
@@ -824,6 +855,7 @@ async fn several_keys_every_documented_answer_of_the_key_routes_is_what_the_hand
         KeyTester::new(KeyTestSettings::default()),
     );
     let without_seed = stack.sealing_without_seed();
+    let (throttled_table, sealing_throttled) = throttled(&stack).await;
     let (alice, bob) = (unique("alice"), unique("bob"));
     let keys_path = "/api/provider-configs/openai/keys";
     let on = json!({"provider": "openai"});
@@ -947,6 +979,10 @@ async fn several_keys_every_documented_answer_of_the_key_routes_is_what_the_hand
         x.check(LIST_KEYS, &e, &run_list(&missing_table, &e).await),
         500
     );
+    assert_eq!(
+        x.check(LIST_KEYS, &e, &run_list(&throttled_table, &e).await),
+        503
+    );
 
     // PUT .../keys/{keyId}
     let e = one(
@@ -1025,6 +1061,10 @@ async fn several_keys_every_documented_answer_of_the_key_routes_is_what_the_hand
     assert_eq!(
         x.check(UPDATE_KEY, &e, &run_store(&sealing_missing_table, &e).await),
         500
+    );
+    assert_eq!(
+        x.check(UPDATE_KEY, &e, &run_store(&sealing_throttled, &e).await),
+        503
     );
     // Two keys made primary at once: each request is a valid 200, or the 409 of a
     // swap that met the other (the keys changed between its read and its write).
@@ -1108,6 +1148,10 @@ async fn several_keys_every_documented_answer_of_the_key_routes_is_what_the_hand
         401
     );
     let e = one("delete-config.json", &alice, "DELETE", &ids[2], None);
+    assert_eq!(
+        x.check(DELETE_KEY, &e, &run_delete(&throttled_table, &e).await),
+        503
+    );
     assert_eq!(
         x.check(DELETE_KEY, &e, &run_delete(&missing_table, &e).await),
         500

@@ -44,9 +44,15 @@ pub enum ApiError {
     /// The seed could not be had (503).
     #[cfg(feature = "sealing")]
     KeyMaterial(KeyMaterialError),
+    /// The table failed for now (throttled, 5xx, unreachable, too slow) after the
+    /// SDK's retries (503 with `Retry-After`): the cause goes to the log only.
+    Unavailable(String),
     /// Anything else (500): the cause goes to the log only.
     Internal(String),
 }
+
+/// The wait a 503 of a table failure asks for.
+pub const TABLE_RETRY_AFTER_SECS: u64 = 2;
 
 impl ApiError {
     /// The HTTP status of the error.
@@ -62,6 +68,7 @@ impl ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             #[cfg(feature = "sealing")]
             Self::KeyMaterial(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -124,6 +131,13 @@ impl ApiError {
                     "requestId": request_id,
                 })
             }
+            Self::Unavailable(cause) => {
+                tracing::error!(request_id, error = %cause, "the table is unavailable");
+                json!({
+                    "error": "The service is temporarily unavailable: try again shortly",
+                    "requestId": request_id,
+                })
+            }
             Self::Internal(cause) => {
                 tracing::error!(request_id, error = %cause, "internal error");
                 json!({"error": "Internal server error", "requestId": request_id})
@@ -134,6 +148,7 @@ impl ApiError {
             Self::RateLimited(secs) => Some(secs.max(1)),
             #[cfg(feature = "sealing")]
             Self::KeyMaterial(_) => Some(KEY_MATERIAL_RETRY_AFTER_SECS),
+            Self::Unavailable(_) => Some(TABLE_RETRY_AFTER_SECS),
             _ => None,
         };
         if let Some(secs) = retry_after {
@@ -165,6 +180,34 @@ impl From<crate::seed::SealingError> for ApiError {
 
 impl From<RepoError> for ApiError {
     fn from(err: RepoError) -> Self {
-        Self::internal(err)
+        if err.is_transient() {
+            Self::Unavailable(err.to_string())
+        } else {
+            Self::internal(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_failure_for_now_is_503_with_retry_after_and_no_cause() {
+        let response = ApiError::Unavailable(
+            "dynamodb list: ProvisionedThroughputExceededException: slow down".into(),
+        )
+        .into_response("req-1");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(RETRY_AFTER).unwrap(),
+            &HeaderValue::from(TABLE_RETRY_AFTER_SECS)
+        );
+        let body = match response.body() {
+            lambda_http::Body::Text(text) => text.clone(),
+            other => panic!("a text body: {other:?}"),
+        };
+        assert!(!body.contains("Provisioned"), "{body}");
+        assert!(body.contains("req-1"), "{body}");
     }
 }
