@@ -1,5 +1,5 @@
 # The two commands: `make run` serves the service locally, `make test` runs every check.
-.PHONY: run test build emulator-start emulator-stop bench
+.PHONY: run test build emulator-start emulator-stop bench load
 
 run:
 	infra/scripts/run-local.sh
@@ -22,3 +22,8 @@ emulator-stop:
 bench:
 	cargo bench --workspace --locked
 	infra/scripts/coldstart.sh
+
+# The local stack under load (locust): 50 users for 60 s, figures per route, then the
+# usage counts and the logs checked (infra/scripts/load.sh).
+load:
+	infra/scripts/load.sh

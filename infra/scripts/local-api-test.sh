@@ -16,9 +16,16 @@
 # Prebuilt binaries instead of the watcher's own `cargo run` per function: nothing is
 # compiled while a test waits, and a build error fails here, before any test.
 # Everything it starts is stopped on exit; its logs are printed when a step fails.
+#
+# `--load-only` (what `make load` runs) starts the same stack and runs only the load
+# (infra/e2e/load, locust): APIKEYS_LOAD_USERS simulated users for APIKEYS_LOAD_SECONDS
+# (defaults: 10 users for 15 s here, the short run of `make test`; `make load` asks for
+# 50 users for 60 s).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
+load_only=false
+if [ "${1:-}" = --load-only ]; then load_only=true; fi
 
 venv=${APIKEYS_VENV:-$root/.venv}
 checks_venv=${APIKEYS_CHECKS_VENV:-$root/.venv-checks}
@@ -42,10 +49,22 @@ ensure_checks_venv() {
   "$checks_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r infra/scripts/requirements-checks.txt
   echo "$want" >"$stamp"
 }
-ensure_checks_venv
+# The load tool (locust), in a venv of its own: its dependencies stay out of the checks'.
+load_venv=${APIKEYS_LOAD_VENV:-$root/.venv-load}
+ensure_load_venv() {
+  local stamp=$load_venv/.requirements.sha256 want
+  want=$(sha256sum infra/scripts/requirements-load.txt | cut -d' ' -f1)
+  if [ -x "$load_venv/bin/locust" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  say "setting up $load_venv (infra/scripts/requirements-load.txt)"
+  python3 -m venv "$load_venv"
+  "$load_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r infra/scripts/requirements-load.txt
+  echo "$want" >"$stamp"
+}
+ensure_load_venv
+$load_only || ensure_checks_venv
 
 chromium=${APIKEYS_CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$chromium" ]; then
+if ! $load_only && [ ! -x "$chromium" ]; then
   say "installing Debian's chromium and chromium-driver for the browser test"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null ||
@@ -150,6 +169,37 @@ say "the local API is at $base, the fake OpenAI at $provider_url"
 
 export APIKEYS_TEST_LOCAL_API_URL=$base APIKEYS_LOCAL_ISSUER_DIR=$issuer_dir
 
+# The load: seeded users, each with a key the fake provider accepts, and a token.
+run_load() {
+  local users=${APIKEYS_LOAD_USERS:-10} seconds=${APIKEYS_LOAD_SECONDS:-15} seeded=$state/load-users.json
+  say "load: $users simulated users for ${seconds}s (infra/e2e/load, locust)"
+  {
+    printf '['
+    for i in $(seq 1 "$users"); do
+      [ "$i" -gt 1 ] && printf ','
+      printf '{"user":"load-%s-%s","token":"%s"}' "$i" "$suffix" \
+        "$(target/debug/apikeys-admin token "load-$i-$suffix" --issuer-dir "$issuer_dir")"
+    done
+    printf ']'
+  } >"$seeded"
+  APIKEYS_LOAD_USERS_FILE=$seeded APIKEYS_LOAD_KEY=sk-proj-AnotherG00dKey0123456789abcdefghijQR \
+    APIKEYS_INVOKE_URL=http://$host:$watch_port \
+    "$load_venv/bin/locust" -f infra/e2e/load/locustfile.py --headless --host "$base" \
+    --users "$users" --spawn-rate "$users" --run-time "${seconds}s" --only-summary \
+    --loglevel WARNING
+  # No key in any log line of the functions, the local API or the fake provider.
+  local leaked
+  leaked=$(grep -l -e 'AnotherG00dKey' -e 'LoadTestKey' "$state"/*.log || true)
+  if [ -n "$leaked" ]; then say "a key is in the logs: $leaked"; return 1; fi
+  say "load: no key in $(ls "$state"/*.log | wc -l) log files"
+}
+
+if $load_only; then
+  run_load
+  say "load passed"
+  exit 0
+fi
+
 say "end-to-end tests (infra/tools/local-api/tests/e2e.rs)"
 cargo test --workspace --locked -q --test e2e -- --ignored
 
@@ -170,6 +220,8 @@ infra/scripts/seed-client.sh "$base" "$(target/debug/apikeys-admin token "seed-c
 say "the app's servers in TypeScript and Python calling use-key (infra/e2e/callers)"
 APIKEYS_PROVIDER_URL=$provider_url \
   infra/scripts/callers.sh "$base" "http://$host:$watch_port" "$issuer_dir" "$checks_venv/bin/python"
+
+run_load
 
 say "the key manager page in headless Chromium (infra/e2e/web-test), with axe-core"
 (cd infra/e2e/web-test && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
