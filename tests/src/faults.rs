@@ -144,6 +144,7 @@ pub struct FaultyClient {
     inner: SharedHttpClient,
     plan: Arc<Mutex<Option<Plan>>>,
     faulted: Arc<AtomicUsize>,
+    calls: Arc<Mutex<Vec<String>>>,
     /// How long a `Slow` answer takes.
     pub slow: Duration,
 }
@@ -167,6 +168,7 @@ impl FaultyClient {
             inner: aws_smithy_http_client::Builder::new().build_http(),
             plan: Arc::new(Mutex::new(None)),
             faulted: Arc::new(AtomicUsize::new(0)),
+            calls: Arc::new(Mutex::new(Vec::new())),
             slow: Duration::from_secs(3),
         }
     }
@@ -187,11 +189,18 @@ impl FaultyClient {
         self.faulted.load(Ordering::SeqCst)
     }
 
+    /// The operations sent since the last call (`DynamoDB_20120810.Query` →
+    /// `Query`), every attempt, faulted or not.
+    pub fn take_calls(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+
     /// The fault for this call, when the plan has one left for it.
     fn fault_for(&self, request: &HttpRequest) -> Option<(Fault, Service)> {
+        let (service, operation) = target_of(request.headers().get("x-amz-target"));
+        self.calls.lock().unwrap().push(operation.clone());
         let mut plan = self.plan.lock().unwrap();
         let current = plan.as_mut()?;
-        let (service, operation) = target_of(request.headers().get("x-amz-target"));
         if service != current.service
             || (!current.operations.is_empty() && !current.operations.contains(&operation))
             || (current.fault == Fault::Conflict && operation != "TransactWriteItems")
