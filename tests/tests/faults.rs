@@ -242,3 +242,107 @@ async fn the_single_key_routes_answer_503_while_dynamodb_fails() {
         assert_eq!(status, 200);
     }
 }
+
+/// The seed's source failing at a cold start: Secrets Manager (the default source) and
+/// KMS (a `SeedCiphertext` deployment). store and use-key answer 503 (use-key:
+/// `retryAfterSeconds`) while it fails; one fault the SDK's retries outlast is not
+/// seen.
+#[tokio::test]
+async fn the_seed_source_failing_answers_503_and_one_fault_is_retried() {
+    use apikeys::seed::{KeyMaterial, SeedSettings};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+
+    let _ = emulator_endpoint();
+    let stack = Stack::new().await;
+    let sdk = &stack.sdk;
+    let name = unique("fault-seed");
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(&name)
+        .secret_string("a-seed-of-the-fault-tests-0123456789abcdef")
+        .send()
+        .await
+        .expect("create the seed secret");
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let key = kms.create_key().send().await.expect("a KMS key");
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let blob = kms
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(aws_sdk_kms::primitives::Blob::new(
+            "a-seed-of-the-fault-tests-0123456789abcdef".as_bytes(),
+        ))
+        .encryption_context("purpose", "apikeys-seed")
+        .send()
+        .await
+        .expect("encrypt the seed");
+    let blob = STANDARD.encode(blob.ciphertext_blob().unwrap().as_ref());
+    let sources: [(Service, &str, String); 2] = [
+        (Service::SecretsManager, "APIKEYS_SEED_SECRET_ID", name),
+        (Service::Kms, "APIKEYS_SEED_CIPHERTEXT", blob),
+    ];
+
+    for (service, variable, value) in sources {
+        for fault in [
+            Fault::Throttled,
+            Fault::ServerError,
+            Fault::Unavailable,
+            Fault::Reset,
+            Fault::Slow,
+        ] {
+            for once in [false, true] {
+                let mut faults = FaultyClient::new();
+                faults.slow = Duration::from_secs(1);
+                let (state, _) = stack.faulty(&faults, timeouts()).await;
+                let faulty_sdk =
+                    apikeys_integration_tests::sdk_config_for(&emulator_endpoint(), timeouts())
+                        .await
+                        .into_builder()
+                        .http_client(faults.clone())
+                        .build();
+                let settings = SeedSettings::from_lookup(&|n| match n {
+                    n if n == variable => Some(value.clone()),
+                    "APIKEYS_KDF_ITERATIONS" => {
+                        Some(apikeys::crypto::MIN_KDF_ITERATIONS.to_string())
+                    }
+                    _ => None,
+                })
+                .expect("the seed settings");
+                let sealing = apikeys::SealingState::new(
+                    state.clone(),
+                    KeyMaterial::new(settings, &faulty_sdk),
+                    apikeys::keytest::KeyTester::new(apikeys::keytest::KeyTestSettings::default()),
+                );
+                let calls = Calls {
+                    state: &state,
+                    sealing: &sealing,
+                };
+                let user = unique("seed-fault");
+                let plan = if once {
+                    Plan::first(fault, service, 1)
+                } else {
+                    Plan::always(fault, service)
+                };
+                faults.set(plan);
+                let (status, body) = calls.store(&user, "openai", PRIMARY, Value::Null).await;
+                assert!(
+                    faults.faulted() > 0,
+                    "{service:?} {fault:?}: nothing faulted"
+                );
+                if once {
+                    assert_eq!(status, 201, "{service:?} after one {fault:?}: {body}");
+                    let used = calls.use_key(&user, "openai").await;
+                    assert_eq!(used["apiKey"], PRIMARY);
+                } else {
+                    assert_unavailable("store", fault, status, &body);
+                    let used = calls.use_key(&user, "openai").await;
+                    assert!(
+                        used["retryAfterSeconds"].is_number() && used.get("apiKey").is_none(),
+                        "use-key under {service:?} {fault:?}: {used}"
+                    );
+                }
+            }
+        }
+    }
+}
