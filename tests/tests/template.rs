@@ -895,6 +895,9 @@ fn the_seed_is_a_generated_secret_under_a_rotating_customer_key() {
     let key = &resources["SeedKey"];
     assert_eq!(key["Properties"]["EnableKeyRotation"], true);
     assert_eq!(key["DeletionPolicy"], "Retain");
+    assert_eq!(key["UpdateReplacePolicy"], "Retain");
+    // The longest window KMS allows between a scheduled deletion and the deletion.
+    assert_eq!(key["Properties"]["PendingWindowInDays"], 30);
     let alias = &resources["SeedKeyAlias"];
     assert_eq!(alias["Type"], "AWS::KMS::Alias");
     assert_eq!(
@@ -904,6 +907,7 @@ fn the_seed_is_a_generated_secret_under_a_rotating_customer_key() {
     let secret = &resources["SeedSecret"];
     assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
     assert_eq!(secret["DeletionPolicy"], "Retain");
+    assert_eq!(secret["UpdateReplacePolicy"], "Retain");
     assert_eq!(secret["Properties"]["KmsKeyId"], json!({"Ref": "SeedKey"}));
     let generated = &secret["Properties"]["GenerateSecretString"];
     let length = generated["PasswordLength"].as_u64().expect("a length");
