@@ -19,8 +19,9 @@
 #
 # `--load-only` (what `make load` runs) starts the same stack and runs only the load
 # (infra/e2e/load, locust): APIKEYS_LOAD_USERS simulated users for APIKEYS_LOAD_SECONDS
-# (defaults: 10 users for 15 s here, the short run of `make test`; `make load` asks for
-# 50 users for 60 s).
+# (defaults: 10 users for 20 s here, the short run of `make test`, with the seed rotated
+# and rewrapped midway; `make load` asks for 50 users for 60 s, once plain and once with
+# the rotation).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -71,7 +72,8 @@ if ! $load_only && [ ! -x "$chromium" ]; then
     { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
 fi
 
-functions=(store get-configs update-settings delete-config test-key use-key)
+# hello (infra/tools/hello): the load's baseline, a hello-world function served the same way.
+functions=(store get-configs update-settings delete-config test-key use-key hello)
 say "building the functions, the local API and apikeys-admin"
 # The workspace's test feature set, so this reuses what `cargo test --workspace` built.
 cargo build --workspace --bins --tests --locked -q
@@ -151,7 +153,9 @@ for f in "${functions[@]}"; do
     store | test-key) extra=(APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
     use-key) extra=("${user_token_env[@]}" APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
   esac
+  # A short keyring max age: the load's seed rotation reaches every function in seconds.
   env APIKEYS_TABLE_NAME="$table" APIKEYS_SEED_SECRET_ID="$secret" "${extra[@]}" \
+    APIKEYS_KEYRING_MAX_AGE_SECONDS=5 \
     APIKEYS_OPENAI_BASE_URL="$provider_url" RUST_LOG=info \
     AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 \
     AWS_LAMBDA_RUNTIME_API="http://$host:$watch_port/.rt/$f" \
@@ -171,17 +175,26 @@ export APIKEYS_TEST_LOCAL_API_URL=$base APIKEYS_LOCAL_ISSUER_DIR=$issuer_dir
 
 # The load: seeded users, each with a key the fake provider accepts, and a token.
 run_load() {
-  local users=${APIKEYS_LOAD_USERS:-10} seconds=${APIKEYS_LOAD_SECONDS:-15} seeded=$state/load-users.json
-  say "load: $users simulated users for ${seconds}s (infra/e2e/load, locust)"
+  local users=${APIKEYS_LOAD_USERS:-10} seconds=${APIKEYS_LOAD_SECONDS:-20} seeded=$state/load-users-$RANDOM.json
+  say "load: $users simulated users for ${seconds}s${1:+, the seed rotated and rewrapped midway} (infra/e2e/load, locust)"
   {
     printf '['
     for i in $(seq 1 "$users"); do
       [ "$i" -gt 1 ] && printf ','
-      printf '{"user":"load-%s-%s","token":"%s"}' "$i" "$suffix" \
-        "$(target/debug/apikeys-admin token "load-$i-$suffix" --issuer-dir "$issuer_dir")"
+      printf '{"user":"load-%s-%s-%s","token":"%s"}' "$i" "${1:-plain}" "$suffix" \
+        "$(target/debug/apikeys-admin token "load-$i-${1:-plain}-$suffix" --issuer-dir "$issuer_dir")"
     done
     printf ']'
   } >"$seeded"
+  # With a rotation (the second run of `make load`, the short run of `make test`):
+  # the seed is rotated a third of the way in, and rewrap runs once the functions'
+  # keyrings (5 s) have caught up.
+  local rotate=()
+  if [ "${1:-}" = rotate ]; then
+    rotate=(APIKEYS_LOAD_ROTATE_SECRET="$secret" APIKEYS_LOAD_TABLE="$table"
+      APIKEYS_LOAD_ADMIN="$root/target/debug/apikeys-admin" APIKEYS_LOAD_MAX_AGE=5)
+  fi
+  env "${rotate[@]}" APIKEYS_LOAD_SECONDS="$seconds" \
   APIKEYS_LOAD_USERS_FILE=$seeded APIKEYS_LOAD_KEY=sk-proj-AnotherG00dKey0123456789abcdefghijQR \
     APIKEYS_INVOKE_URL=http://$host:$watch_port \
     "$load_venv/bin/locust" -f infra/e2e/load/locustfile.py --headless --host "$base" \
@@ -196,6 +209,7 @@ run_load() {
 
 if $load_only; then
   run_load
+  run_load rotate
   say "load passed"
   exit 0
 fi
@@ -221,7 +235,7 @@ say "the app's servers in TypeScript and Python calling use-key (infra/e2e/calle
 APIKEYS_PROVIDER_URL=$provider_url \
   infra/scripts/callers.sh "$base" "http://$host:$watch_port" "$issuer_dir" "$checks_venv/bin/python"
 
-run_load
+run_load rotate
 
 say "the key manager page in headless Chromium (infra/e2e/web-test), with axe-core"
 (cd infra/e2e/web-test && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)

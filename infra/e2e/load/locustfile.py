@@ -16,8 +16,12 @@ import itertools
 import json
 import os
 import random
+import secrets
+import subprocess
 import time
 from collections import Counter
+
+import gevent
 
 import boto3
 from botocore.config import Config
@@ -27,6 +31,26 @@ SEEDED = json.load(open(os.environ["APIKEYS_LOAD_USERS_FILE"]))
 OPENAI_KEY = os.environ["APIKEYS_LOAD_KEY"]
 ANTHROPIC_KEY = "sk-ant-api03-LoadTestKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-AA"
 NEXT = itertools.count()
+# An API Gateway (HTTP API, payload 2.0) event for the hello-world baseline.
+HELLO_EVENT = json.dumps({
+    "version": "2.0",
+    "routeKey": "GET /hello",
+    "rawPath": "/hello",
+    "rawQueryString": "",
+    "headers": {"host": "localhost"},
+    "requestContext": {
+        "accountId": "123456789012",
+        "apiId": "load",
+        "domainName": "localhost",
+        "http": {"method": "GET", "path": "/hello", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "load"},
+        "requestId": "load",
+        "routeKey": "GET /hello",
+        "stage": "$default",
+        "time": "07/Dec/2026:00:00:00 +0000",
+        "timeEpoch": 1796601600000,
+    },
+    "isBase64Encoded": False,
+}).encode()
 USES = Counter()  # successful uses, by user
 STATUSES = Counter()  # (route, status) of every answer
 LAMBDA = boto3.client(
@@ -55,9 +79,43 @@ def seed_all(base):
             assert response.status in (200, 201), response.status
 
 
+ROTATION = {"asked": bool(os.environ.get("APIKEYS_LOAD_ROTATE_SECRET")), "done": False, "error": None}
+
+
+def rotate_midway():
+    """A third of the way in: a new seed version (AWSCURRENT), then, once every
+    function's keyring has read it (its max age), `apikeys-admin rewrap` of the table."""
+    try:
+        gevent.sleep(float(os.environ["APIKEYS_LOAD_SECONDS"]) / 3)
+        boto3.client(
+            "secretsmanager",
+            endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+            region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        ).put_secret_value(
+            SecretId=os.environ["APIKEYS_LOAD_ROTATE_SECRET"], SecretString=secrets.token_urlsafe(48)
+        )
+        print("load: the seed was rotated")
+        gevent.sleep(float(os.environ["APIKEYS_LOAD_MAX_AGE"]) + 2)
+        done = subprocess.run(
+            [os.environ["APIKEYS_LOAD_ADMIN"], "rewrap", "--table", os.environ["APIKEYS_LOAD_TABLE"]],
+            env={**os.environ, "APIKEYS_SEED_SECRET_ID": os.environ["APIKEYS_LOAD_ROTATE_SECRET"]},
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            ROTATION["error"] = f"rewrap exited {done.returncode}: {done.stderr[-500:]}"
+        else:
+            print("load: rewrap done:", " ".join(done.stdout.split())[:300])
+            ROTATION["done"] = True
+    except Exception as e:  # reported at the end
+        ROTATION["error"] = repr(e)
+
+
 @events.test_start.add_listener
 def on_test_start(environment, **_):
     seed_all(environment.host)
+    if ROTATION["asked"]:
+        gevent.spawn(rotate_midway)
 
 
 class AppUser(HttpUser):
@@ -97,6 +155,30 @@ class AppUser(HttpUser):
     def test_key(self):
         # The limiter (10 tests a minute per user) answers 429: the one error allowed.
         self.call("POST", "/api/test-api-key", "POST /api/test-api-key", {"provider": "openai"}, allowed=(429,))
+
+    @task(1)
+    def hello(self):
+        # The baseline: a hello-world function behind the same watcher, invoked the
+        # same way, so the figures of the vault's routes can be read against it.
+        started = time.perf_counter()
+        exception = None
+        try:
+            out = LAMBDA.invoke(FunctionName="hello", Payload=HELLO_EVENT)
+            answer = json.loads(out["Payload"].read())
+            STATUSES[("hello (baseline)", answer.get("statusCode"))] += 1
+            if out.get("FunctionError") or answer.get("statusCode") != 200:
+                exception = RuntimeError(f"hello answered {answer}")
+        except Exception as e:
+            STATUSES[("hello (baseline)", type(e).__name__)] += 1
+            exception = e
+        self.environment.events.request.fire(
+            request_type="INVOKE",
+            name="hello (baseline)",
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=0,
+            exception=exception,
+            context={},
+        )
 
     @task(3)
     def use_key(self):
@@ -157,6 +239,8 @@ def on_quitting(environment, **_):
     print("answers by route and status:", dict(sorted((f"{k[0]} {k[1]}", v) for k, v in STATUSES.items())))
 
     problems = []
+    if ROTATION["asked"] and not ROTATION["done"]:
+        problems.append(f"the rotation and rewrap did not finish: {ROTATION['error']}")
     if total.num_failures:
         problems.append(f"{total.num_failures} answers were errors other than the key test's 429")
     # Usage counts equal the successful uses, user by user.
