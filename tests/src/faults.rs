@@ -116,6 +116,9 @@ pub struct Plan {
     pub operations: Vec<String>,
     /// How many matching calls fault before the rest pass (`usize::MAX`: all).
     pub times: usize,
+    /// Fault one matching call in this many (1: every one).
+    pub one_in: usize,
+    seen: usize,
 }
 
 impl Plan {
@@ -126,6 +129,16 @@ impl Plan {
             service,
             operations: Vec::new(),
             times: usize::MAX,
+            one_in: 1,
+            seen: 0,
+        }
+    }
+
+    /// One call of `service` in `one_in` faults (the first, then every `one_in`-th).
+    pub fn rate(fault: Fault, service: Service, one_in: usize) -> Self {
+        Self {
+            one_in: one_in.max(1),
+            ..Self::always(fault, service)
         }
     }
 
@@ -206,6 +219,10 @@ impl FaultyClient {
             || (current.fault == Fault::Conflict && operation != "TransactWriteItems")
             || current.times == 0
         {
+            return None;
+        }
+        current.seen += 1;
+        if (current.seen - 1) % current.one_in != 0 {
             return None;
         }
         current.times = current.times.saturating_sub(1);

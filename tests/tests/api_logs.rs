@@ -187,3 +187,68 @@ async fn an_internal_error_says_nothing_but_is_logged_with_its_cause() {
         "{cause}"
     );
 }
+
+#[tokio::test]
+async fn a_throttled_table_answers_503_and_the_log_says_what_failed_without_secrets() {
+    use apikeys_integration_tests::faults::{Fault, FaultyClient, Plan, Service};
+    // Given the global log capture and DynamoDB throttling every call
+    let capture = capture();
+    let stack = Stack::new().await;
+    let faults = FaultyClient::new();
+    faults.set(Plan::always(Fault::Throttled, Service::DynamoDb));
+    let (_, sealing) = stack
+        .faulty(
+            &faults,
+            // The functions' own budget: three attempts within 5 s, throttles backed
+            // off as the SDK backs them off.
+            apikeys::aws::AwsTimeouts::default(),
+        )
+        .await;
+    let mut event = event_for("store.json", Some("alice"));
+    set_body(
+        &mut event,
+        &json!({"provider": "openai", "apiKey": STORED_KEY}),
+    );
+    let id = format!("req-{}", uuid::Uuid::new_v4().simple());
+    event["requestContext"]["requestId"] = Value::String(id.clone());
+
+    // When alice stores a key
+    let (status, headers, body) = parts(store::handle(&sealing, request(&event)).await);
+
+    // Then the answer is a 503 to retry, opaque
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(headers.get("retry-after").unwrap(), "2");
+    assert_eq!(
+        body,
+        json!({"error": "The service is temporarily unavailable: try again shortly", "requestId": id})
+    );
+    // and the request's log lines say what failed (the table's throttle, the
+    // operation, the status) and hold neither the key nor its ciphertext
+    let lines: Vec<Value> = capture
+        .text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["request_id"] == id.as_str())
+        .collect();
+    let cause = lines
+        .iter()
+        .find(|line| line["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no error line for {id}: {lines:?}"));
+    assert!(
+        cause["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ProvisionedThroughputExceededException")),
+        "{cause}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["status"] == 503 || line["status"] == "503"),
+        "no audit line with the status: {lines:?}"
+    );
+    let text = serde_json::to_string(&lines).unwrap();
+    assert!(
+        !text.contains(STORED_KEY) && !text.contains("akv1."),
+        "{text}"
+    );
+}

@@ -346,3 +346,32 @@ async fn the_seed_source_failing_answers_503_and_one_fault_is_retried() {
         }
     }
 }
+
+#[tokio::test]
+async fn at_a_rate_of_faults_every_use_succeeds_and_counts_once() {
+    // One DynamoDB call in three throttled, reset or timed out: the SDK's retries carry
+    // every use, and a faulted write is never applied, so the count is exact.
+    for fault in [Fault::Throttled, Fault::Reset, Fault::Slow] {
+        let (stack, faults, state, sealing, user) = setup(false).await;
+        let calls = Calls {
+            state: &state,
+            sealing: &sealing,
+        };
+        faults.set(Plan::rate(fault, Service::DynamoDb, 3));
+        for _ in 0..9 {
+            let used = calls.use_key(&user, "openai").await;
+            assert_eq!(used["apiKey"], PRIMARY, "under {fault:?}: {used}");
+        }
+        assert!(
+            faults.faulted() >= 6,
+            "under {fault:?}: {} faulted",
+            faults.faulted()
+        );
+        faults.clear();
+        let (_, listed) = Calls::of(&stack).list(&user).await;
+        assert_eq!(
+            listed["configs"][0]["usageCount"], 9,
+            "under {fault:?}: {listed}"
+        );
+    }
+}
