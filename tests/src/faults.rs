@@ -91,7 +91,9 @@ pub enum Service {
     Other,
 }
 
-/// The service and operation named by an `x-amz-target` header.
+/// The service and operation named by an `x-amz-target` header: the JSON protocols
+/// of DynamoDB, Secrets Manager and KMS name the operation there
+/// (`DynamoDB_20120810.UpdateItem`). Every interceptor of the tests reads it here.
 pub fn target_of(target: Option<&str>) -> (Service, String) {
     let Some((prefix, operation)) = target.and_then(|t| t.split_once('.')) else {
         return (Service::Other, String::new());

@@ -73,15 +73,8 @@ impl Intercept for PauseBefore {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // DynamoDB's JSON protocol names the operation in `x-amz-target`:
-        // `DynamoDB_20120810.UpdateItem`.
-        let operation = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or_default()
-            .to_owned();
+        let (_, operation) =
+            crate::faults::target_of(context.request().headers().get("x-amz-target"));
         let (lock, wake) = &*self.0;
         let mut gate = lock.lock().unwrap();
         match &mut gate.armed {

@@ -84,12 +84,7 @@ fn client_with(stack: &Stack, interceptor: impl Intercept + 'static) -> aws_sdk_
 /// The DynamoDB operation of a request about to be sent (`X-Amz-Target`), e.g.
 /// "UpdateItem".
 fn operation_of(context: &BeforeTransmitInterceptorContextRef<'_>) -> String {
-    let target = context
-        .request()
-        .headers()
-        .get("x-amz-target")
-        .unwrap_or_default();
-    target.rsplit('.').next().unwrap_or_default().to_owned()
+    apikeys_integration_tests::faults::target_of(context.request().headers().get("x-amz-target")).1
 }
 
 /// Every answer a DynamoDB client received: the operation (`X-Amz-Target`) and
