@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::schema::{extra_slot, PRIMARY_SLOT, SLOT_ATTRIBUTES, SORT_KEY, TABLE_KEY};
-use super::transact::{is_cancelled, send_transaction};
+use super::transact::{is_cancelled, send_transaction, transaction_error};
 use super::{active, is_active, n, s, Item, KeyRow, KeyTable, RepoError};
 use crate::provider::ProviderId;
 
@@ -50,7 +50,7 @@ impl KeyTable {
         match sent {
             Ok(_) => Ok(true),
             Err(err) if is_cancelled(&err) => Ok(false),
-            Err(err) => Err(RepoError::sdk("delete key", err)),
+            Err(err) => Err(transaction_error("delete key", err)),
         }
     }
 
@@ -157,7 +157,7 @@ impl KeyTable {
                 Ok(_) => return Ok(true),
                 // Something changed since the read: read again.
                 Err(err) if is_cancelled(&err) => continue,
-                Err(err) => return Err(RepoError::sdk("delete", err)),
+                Err(err) => return Err(transaction_error("delete", err)),
             }
         }
         Err(RepoError::unavailable(

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
-use super::transact::{is_cancelled, send_transaction};
+use super::transact::{is_cancelled, send_transaction, transaction_error};
 use super::{active, decode, n, number, s, Item, KeyTable, RepoError};
 use crate::provider::ProviderId;
 use crate::repo::KeyRow;
@@ -212,7 +212,7 @@ impl KeyTable {
             }
             // Changed meanwhile: the caller sees the keys as they are and may retry.
             Err(err) if is_cancelled(&err) => Ok(MadePrimary::Changed),
-            Err(err) => Err(RepoError::sdk("make primary", err)),
+            Err(err) => Err(transaction_error("make primary", err)),
         }
     }
 }

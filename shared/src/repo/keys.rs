@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 use serde_json::Value;
 
 use super::schema::{extra_slot, BY_USER_INDEX, PRIMARY_SLOT, SORT_KEY, TABLE_KEY};
-use super::transact::send_transaction;
+use super::transact::{send_transaction, transaction_error};
 use super::KeyRow;
 use super::{active, decode, is_active, n, s, Item, KeyTable, RepoError};
 use crate::domain::{sort_keys, ProviderKey};
@@ -174,7 +174,7 @@ impl KeyTable {
             }
             Err(err) => {
                 let Some(primary) = err.as_service_error().and_then(first_condition_failed) else {
-                    return Err(RepoError::sdk("add key", err));
+                    return Err(transaction_error("add key", err));
                 };
                 let primary = match primary {
                     Some(p) => Some(p),

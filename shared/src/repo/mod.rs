@@ -114,13 +114,6 @@ impl RepoError {
             SdkError::ServiceError(ctx) => {
                 ctx.raw().status().is_server_error()
                     || err.code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
-                    // A transaction cancelled only because another one held an item
-                    // (DynamoDB lists the reasons in the message); a failed condition
-                    // is the callers' to read, before it gets here.
-                    || (err.code() == Some("TransactionCanceledException")
-                        && err.message().is_some_and(|m| {
-                            m.contains("TransactionConflict") && !m.contains("ConditionalCheckFailed")
-                        }))
             }
             _ => false,
         };
@@ -132,6 +125,15 @@ impl RepoError {
         Self {
             transient,
             ..Self::new(operation, reason)
+        }
+    }
+
+    /// The same failure, worth trying again later (a transaction still cancelled by
+    /// conflicts after its attempts: `transact::transaction_error`).
+    pub(crate) fn transient(self) -> Self {
+        Self {
+            transient: true,
+            ..self
         }
     }
 

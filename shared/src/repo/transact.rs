@@ -5,6 +5,8 @@
 //! do (it is a cancellation, not a throttle).
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
+
+use super::RepoError;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::{
@@ -18,6 +20,22 @@ pub(crate) fn is_cancelled<R>(err: &SdkError<TransactWriteItemsError, R>) -> boo
         err.as_service_error(),
         Some(TransactWriteItemsError::TransactionCanceledException(_))
     ) && !conflicted(err)
+}
+
+/// A transaction's failure as the repository's error: one still cancelled by
+/// conflicts after [`send_transaction`]'s attempts is transient (503), as a throttle
+/// is; a failed condition is the caller's to read before it gets here.
+pub(crate) fn transaction_error(
+    operation: &'static str,
+    err: SdkError<TransactWriteItemsError, HttpResponse>,
+) -> RepoError {
+    let conflicted = conflicted(&err);
+    let error = RepoError::sdk(operation, err);
+    if conflicted {
+        error.transient()
+    } else {
+        error
+    }
 }
 
 /// Transactions sent before giving up on conflicts with others in flight.
