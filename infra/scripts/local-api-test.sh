@@ -25,6 +25,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
+. infra/scripts/lib.sh
 load_only=false
 if [ "${1:-}" = --load-only ]; then load_only=true; fi
 
@@ -40,29 +41,11 @@ if ! infra/scripts/local-aws.sh status >/dev/null 2>&1; then
 fi
 [ -x "$venv/bin/cargo-lambda" ] || infra/scripts/local-aws.sh venv
 
-# Pinned Python tools of these checks (schemathesis), in a venv of their own.
-ensure_checks_venv() {
-  local stamp=$checks_venv/.requirements.sha256 want
-  want=$(sha256sum infra/scripts/requirements-checks.txt | cut -d' ' -f1)
-  if [ -x "$checks_venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
-  say "setting up $checks_venv (infra/scripts/requirements-checks.txt)"
-  python3 -m venv "$checks_venv"
-  "$checks_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r infra/scripts/requirements-checks.txt
-  echo "$want" >"$stamp"
-}
-# The load tool (locust), in a venv of its own: its dependencies stay out of the checks'.
+# Pinned Python tools of these checks (schemathesis), and the load tool (locust) in a
+# venv of its own: its dependencies stay out of the checks'.
 load_venv=${APIKEYS_LOAD_VENV:-$root/.venv-load}
-ensure_load_venv() {
-  local stamp=$load_venv/.requirements.sha256 want
-  want=$(sha256sum infra/scripts/requirements-load.txt | cut -d' ' -f1)
-  if [ -x "$load_venv/bin/locust" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
-  say "setting up $load_venv (infra/scripts/requirements-load.txt)"
-  python3 -m venv "$load_venv"
-  "$load_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r infra/scripts/requirements-load.txt
-  echo "$want" >"$stamp"
-}
-ensure_load_venv
-$load_only || ensure_checks_venv
+ensure_pinned_venv "$load_venv" infra/scripts/requirements-load.txt locust
+$load_only || ensure_pinned_venv "$checks_venv" infra/scripts/requirements-checks.txt python
 
 chromium=${APIKEYS_CHROMIUM:-/usr/bin/chromium}
 if ! $load_only && [ ! -x "$chromium" ]; then
@@ -95,7 +78,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # Any HTTP answer counts: the server is up.
 wait_http() {
   local url=$1 pid=$2 what=$3
@@ -138,11 +120,10 @@ api_port=$(free_port)
 base=http://$host:$api_port
 # use-key releases a key only with its user's own token of the local issuer, whose
 # keys the local API serves: the local stack's default, as run-local.sh does.
-issuer_field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$issuer_dir/issuer.json" "$1"; }
 user_token_env=(
   APIKEYS_USE_KEY_REQUIRE_USER_TOKEN=true
-  APIKEYS_JWT_ISSUER="$(issuer_field issuer)"
-  APIKEYS_JWT_AUDIENCE="$(issuer_field audience)"
+  APIKEYS_JWT_ISSUER="$(issuer_field "$issuer_dir" issuer)"
+  APIKEYS_JWT_AUDIENCE="$(issuer_field "$issuer_dir" audience)"
   APIKEYS_JWT_JWKS_URL="$base/.well-known/jwks.json"
 )
 for f in "${functions[@]}"; do

@@ -17,6 +17,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$root/infra/scripts/lib.sh"
 venv=${APIKEYS_VENV:-$root/.venv}
 state=$root/.local
 host=127.0.0.1
@@ -39,18 +40,7 @@ select_emulator() {
   logfile=$state/$name-$port.log
 }
 
-ensure_venv() {
-  local stamp=$venv/.requirements.sha256 want
-  want=$(sha256sum "$root/infra/emulators/requirements.txt" | cut -d' ' -f1)
-  if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    return 0
-  fi
-  say "setting up $venv (pinned tools from infra/emulators/requirements.txt)"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/infra/emulators/requirements.txt"
-  echo "$want" >"$stamp"
-}
+ensure_venv() { ensure_pinned_venv "$venv" "$root/infra/emulators/requirements.txt" python; }
 
 # node_modules exactly as the lockfile says, reinstalled when the lockfile changes.
 # --ignore-scripts: nothing is compiled; dynalite keeps its tables in memory.

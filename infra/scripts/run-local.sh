@@ -25,10 +25,10 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
+. infra/scripts/lib.sh
 
 # One venv for the emulator and cargo-lambda; local-aws.sh reads the same variable.
 export APIKEYS_VENV=${APIKEYS_VENV:-$root/.venv}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # The watcher's invoke API serves every function, use-key included, to anyone who
 # finds it: no fixed port, and its URL only in a file of yours.
 port=${APIKEYS_PORT:-$(free_port)}
@@ -87,10 +87,9 @@ if [ -n "${APIKEYS_JWT_ISSUER:-}" ]; then
   # The audience list may hold commas: it reaches the functions through the
   # environment the watcher passes on (exported), not --env-var.
 else
-  issuer_field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$APIKEYS_LOCAL_ISSUER_DIR/issuer.json" "$1"; }
   function_env+=(
-    APIKEYS_JWT_ISSUER="$(issuer_field issuer)"
-    APIKEYS_JWT_AUDIENCE="$(issuer_field audience)"
+    APIKEYS_JWT_ISSUER="$(issuer_field "$APIKEYS_LOCAL_ISSUER_DIR" issuer)"
+    APIKEYS_JWT_AUDIENCE="$(issuer_field "$APIKEYS_LOCAL_ISSUER_DIR" audience)"
     APIKEYS_JWT_JWKS_URL="$base/.well-known/jwks.json"
   )
 fi

@@ -15,24 +15,14 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$root/infra/scripts/lib.sh"
 venv=${APIKEYS_SAM_VENV:-$root/.venv-sam}
 requirements=$root/infra/scripts/requirements-sam.txt
 export SAM_CLI_TELEMETRY=${SAM_CLI_TELEMETRY:-0}
 
 say() { printf 'sam: %s\n' "$*" >&2; }
 
-ensure_venv() {
-  local stamp=$venv/.requirements.sha256 want
-  want=$(sha256sum "$requirements" | cut -d' ' -f1)
-  if [ -x "$venv/bin/sam" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    return 0
-  fi
-  say "setting up $venv (pinned tools from infra/scripts/requirements-sam.txt; a first time takes a minute or two)"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-  echo "$want" >"$stamp"
-}
+ensure_venv() { ensure_pinned_venv "$venv" "$requirements" sam; }
 
 # The checks read files only: a region and dummy credentials, no profile, no
 # metadata endpoint, so nothing can reach (or be charged to) an AWS account.
