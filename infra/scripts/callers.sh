@@ -7,6 +7,7 @@
 # pytest (the checks venv). Installs the pinned npm packages (package-lock.json).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$root/infra/scripts/lib.sh"
 callers=$root/infra/e2e/callers
 if [ $# -ne 4 ]; then echo "usage: $0 BASE_URL INVOKE_URL ISSUER_DIR PYTHON" >&2; exit 2; fi
 base=$1 invoke=$2 issuer=$3 python=$4
@@ -15,12 +16,7 @@ token_for() { "$root/target/debug/apikeys-admin" token "$1" --issuer-dir "$issue
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true
 
 cd "$callers/typescript"
-stamp=node_modules/.lock.sha256
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  npm ci --no-audit --no-fund --silent
-  echo "$want" >"$stamp"
-fi
+ensure_npm_ci
 rm -rf dist
 node_modules/.bin/tsc -p tsconfig.json
 user=ts-caller-$suffix

@@ -18,3 +18,14 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # A field of a local issuer's issuer.json (its directory $1): issuer, audience, kid.
 issuer_field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/issuer.json" "$2"; }
+
+# node_modules of the package in the current directory exactly as its lockfile says,
+# installed again when the lockfile changes.
+ensure_npm_ci() {
+  local stamp=node_modules/.lock.sha256 want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    npm ci --no-audit --no-fund --silent "$@"
+    echo "$want" >"$stamp"
+  fi
+}

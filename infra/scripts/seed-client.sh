@@ -5,15 +5,11 @@
 # target/seed-client and runs its tests with Node's test runner.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$root/infra/scripts/lib.sh"
 client=$root/infra/e2e/seed-client
 if [ $# -ne 2 ]; then echo "usage: $0 BASE_URL TOKEN" >&2; exit 2; fi
 cd "$client"
-stamp=node_modules/.lock.sha256
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  npm ci --no-audit --no-fund --silent
-  echo "$want" >"$stamp"
-fi
+ensure_npm_ci
 rm -rf "$root/target/seed-client"
 node_modules/.bin/tsc -p tsconfig.json
 APIKEYS_BASE_URL=$1 APIKEYS_TOKEN=$2 node --test "$root/target/seed-client/againstLocalApi.test.js"
