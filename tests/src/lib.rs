@@ -250,10 +250,20 @@ impl Stack {
                 .interceptor(pause.clone())
                 .build(),
         );
+        self.states_over(client, &self.sdk)
+    }
+
+    /// The functions' states over this stack's table through `client`, the seed
+    /// reached through `sdk`.
+    fn states_over(
+        &self,
+        client: aws_sdk_dynamodb::Client,
+        sdk: &SdkConfig,
+    ) -> (State, SealingState) {
         let state = State::new(client, self.state.settings.clone());
         let sealing = SealingState::new(
             state.clone(),
-            test_key_material(&self.sdk),
+            test_key_material(sdk),
             apikeys::keytest::KeyTester::new(apikeys::keytest::KeyTestSettings::default()),
         );
         (state, sealing)
@@ -272,14 +282,7 @@ impl Stack {
             .into_builder()
             .http_client(faults.clone())
             .build();
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
-        let state = State::new(client, self.state.settings.clone());
-        let sealing = SealingState::new(
-            state.clone(),
-            test_key_material(&sdk),
-            apikeys::keytest::KeyTester::new(apikeys::keytest::KeyTestSettings::default()),
-        );
-        (state, sealing)
+        self.states_over(aws_sdk_dynamodb::Client::new(&sdk), &sdk)
     }
 
     /// A `State` over a table that does not exist: every DynamoDB call fails, so the
