@@ -58,22 +58,9 @@ pub struct Settings {
     pub issuer: IssuerSetting,
 }
 
-/// The issuer variables, shared with use-key.
-const VARIABLE_NAMES: [&str; 3] = [
-    "APIKEYS_JWT_ISSUER",
-    "APIKEYS_JWT_AUDIENCE",
-    "APIKEYS_JWT_JWKS_URL",
-];
-
-/// A setting that cannot be used.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{name}: {reason}")]
-pub struct SettingError {
-    /// The variable.
-    pub name: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
+/// A setting that cannot be used: the vault's own settings error (the variable, and
+/// why), so the issuer variables read by the shared parser report the same way.
+pub use apikeys::settings::SettingsError as SettingError;
 
 impl Settings {
     /// The settings `get` (the environment) gives.
@@ -85,27 +72,14 @@ impl Settings {
         };
         let number = |name: &'static str, default: u64| -> Result<u64, SettingError> {
             get(name).map_or(Ok(default), |v| {
-                v.parse().map_err(|_| SettingError {
-                    name,
-                    reason: format!("{v:?} is not a number"),
-                })
+                v.parse()
+                    .map_err(|_| SettingError::new(name, format!("{v:?} is not a number")))
             })
         };
-        let port =
-            u16::try_from(number("APIKEYS_LOCAL_API_PORT", 3000)?).map_err(|_| SettingError {
-                name: "APIKEYS_LOCAL_API_PORT",
-                reason: "not a port".into(),
-            })?;
+        let port = u16::try_from(number("APIKEYS_LOCAL_API_PORT", 3000)?)
+            .map_err(|_| SettingError::new("APIKEYS_LOCAL_API_PORT", "not a port"))?;
         // Another issuer is read as use-key reads it (`APIKEYS_JWT_*`): one parser.
-        let external =
-            apikeys::usertoken::IssuerSettings::from_lookup(&get).map_err(|e| SettingError {
-                name: VARIABLE_NAMES
-                    .iter()
-                    .find(|n| **n == e.name)
-                    .copied()
-                    .unwrap_or("APIKEYS_JWT_ISSUER"),
-                reason: e.reason,
-            })?;
+        let external = apikeys::usertoken::IssuerSettings::from_lookup(&get)?;
         let issuer = match external {
             None => IssuerSetting::Local {
                 dir: get("APIKEYS_LOCAL_ISSUER_DIR")
