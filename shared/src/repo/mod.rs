@@ -20,6 +20,7 @@
 
 mod configs;
 mod deletes;
+mod error;
 mod key_changes;
 mod keys;
 #[cfg(feature = "operator")]
@@ -46,6 +47,7 @@ use serde_json::{Map, Value};
 
 pub use configs::{StoreWrite, Stored};
 pub use deletes::PrimaryDelete;
+pub use error::RepoError;
 pub use key_changes::{KeyChanges, MadePrimary};
 pub use keys::{Added, KeyWrite, MAX_KEYS_PER_PROVIDER};
 #[cfg(feature = "operator")]
@@ -60,89 +62,6 @@ pub use uses::{UseRecord, USE_TOKENS};
 
 /// A DynamoDB item: attributes by name.
 pub type Item = HashMap<String, AttributeValue>;
-
-/// A failure of the table that no client input explains. A transient one (DynamoDB
-/// throttled, answered 5xx, the connection failed or the attempt timed out, after the
-/// SDK's own retries) answers 503 with `Retry-After`; anything else (a malformed item)
-/// 500. The cause goes to the log only.
-#[derive(Debug, thiserror::Error)]
-#[error("dynamodb {operation}: {reason}")]
-pub struct RepoError {
-    operation: &'static str,
-    reason: String,
-    transient: bool,
-}
-
-/// The error codes of DynamoDB that say "not now" rather than "not this request"
-/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html>).
-const TRANSIENT_CODES: [&str; 7] = [
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionConflictException",
-    "TransactionInProgressException",
-];
-
-impl RepoError {
-    fn new(operation: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            operation,
-            reason: reason.into(),
-            transient: false,
-        }
-    }
-
-    /// A failure that is not the request's: the table did not answer in time, or
-    /// refused for now (a transaction cancelled by conflicts, over and over).
-    pub(crate) fn unavailable(operation: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            transient: true,
-            ..Self::new(operation, reason)
-        }
-    }
-
-    fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
-        operation: &'static str,
-        err: SdkError<E>,
-    ) -> Self {
-        let transient = match &err {
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => true,
-            SdkError::ServiceError(ctx) => {
-                ctx.raw().status().is_server_error()
-                    || err.code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
-            }
-            _ => false,
-        };
-        let reason = match (err.code(), err.message()) {
-            (Some(code), Some(msg)) => format!("{code}: {msg}"),
-            (Some(code), None) => code.to_owned(),
-            _ => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
-        };
-        Self {
-            transient,
-            ..Self::new(operation, reason)
-        }
-    }
-
-    /// The same failure, worth trying again later (a transaction still cancelled by
-    /// conflicts after its attempts: `transact::transaction_error`).
-    pub(crate) fn transient(self) -> Self {
-        Self {
-            transient: true,
-            ..self
-        }
-    }
-
-    /// Whether trying again later may succeed (503), as opposed to a failure no
-    /// retry mends (500).
-    pub fn is_transient(&self) -> bool {
-        self.transient
-    }
-}
 
 /// Whether a write failed only because its condition did not hold: an expected
 /// outcome (absent, inactive, changed meanwhile, over the limit), never an error.
