@@ -15,6 +15,8 @@
 //! - [`telemetry`]: JSON log lines.
 //! - [`usage`]: a user's key for the app's other services, with the use recorded.
 //! - [`invoke`]: the payloads of `use-key`, which those services invoke.
+//! - [`proxy`]: the streaming proxy that calls a provider with the user's key inside
+//!   the vault (the `proxy` function).
 //! - [`maintenance`]: the daily sweep for keys due for rotation or unused.
 
 pub mod api;
@@ -28,6 +30,8 @@ pub mod invoke;
 pub mod keytest;
 pub mod maintenance;
 pub mod provider;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod repo;
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod sealing_state;

@@ -232,6 +232,18 @@ pub const VARIABLES: &[Variable] = &[
         "its JWKS URL; else the jwks_uri of {issuer}/.well-known/openid-configuration",
     ),
     var(
+        "APIKEYS_PROXY_IDLE_TIMEOUT_SECONDS",
+        &[],
+        "60",
+        "the proxy ends a stream whose provider sends nothing for this long (and waits this long for the first byte)",
+    ),
+    var(
+        "APIKEYS_PROXY_MAX_BODY_BYTES",
+        &[],
+        "4194304",
+        "the largest request body the proxy forwards (larger: 413)",
+    ),
+    var(
         BASE_URL_PATTERN,
         &[],
         "the provider's API",
@@ -384,6 +396,9 @@ pub struct Settings {
     /// Whether use-key requires the user's own token, and whose tokens pass.
     #[cfg(feature = "usertoken")]
     pub user_tokens: crate::usertoken::UserTokenSettings,
+    /// The streaming proxy's limits.
+    #[cfg(feature = "proxy")]
+    pub proxy: crate::proxy::ProxySettings,
 }
 
 impl Settings {
@@ -403,6 +418,8 @@ impl Settings {
             key_tests: crate::keytest::KeyTestSettings::from_lookup(&get)?,
             #[cfg(feature = "usertoken")]
             user_tokens: crate::usertoken::UserTokenSettings::from_lookup(&get)?,
+            #[cfg(feature = "proxy")]
+            proxy: crate::proxy::ProxySettings::from_lookup(&get)?,
         })
     }
 }

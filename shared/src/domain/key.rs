@@ -52,6 +52,32 @@ pub struct ProviderKey {
     pub key_expires_at: Option<String>,
     /// Raised when the key is replaced or tested again: what a lease names.
     pub key_revision: u64,
+    /// What proxied calls spent on the key in the month they were last made.
+    pub month_usage: Option<MonthUsage>,
+}
+
+/// The calendar month of `now` as the usage names it: `YYYY-MM`, UTC.
+pub fn month_of(now: OffsetDateTime) -> String {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    format!("{:04}-{:02}", now.year(), u8::from(now.month()))
+}
+
+/// What proxied calls spent on a key in one calendar month (UTC), from the
+/// provider's own usage fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthUsage {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Calls.
+    #[serde(default)]
+    pub requests: u64,
+    /// Input (prompt) tokens.
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    #[serde(default)]
+    pub output_tokens: u64,
 }
 
 /// Why a key is not handed out now.
@@ -156,6 +182,7 @@ mod tests {
             unavailable_until: None,
             key_expires_at: None,
             key_revision: 1,
+            month_usage: None,
         }
     }
 

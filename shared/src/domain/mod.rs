@@ -15,7 +15,7 @@ mod view;
 
 pub use api_key::{ApiKey, KeyHint, API_KEY_MAX_CHARS, API_KEY_MIN_CHARS};
 pub use json_path::JsonPath;
-pub use key::{sort_keys, ProviderKey, Refusal};
+pub use key::{month_of, sort_keys, MonthUsage, ProviderKey, Refusal};
 pub use number::{check_number_text, check_number_value, NumberProblem, NUMBER_MAX_DIGITS};
 pub use settings::{Settings, SettingsError, SETTINGS_MAX_BYTES, SETTINGS_MAX_DEPTH};
 pub use timestamp::timestamp;

@@ -1,6 +1,8 @@
 //! The `config` object of the HTTP API.
 
 use serde::{Deserialize, Serialize};
+
+use super::key::MonthUsage;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -145,6 +147,9 @@ pub struct KeyView {
     pub unavailable: Option<String>,
     /// Until when a `rate_limited` key is skipped (RFC 3339); null otherwise.
     pub available_at: Option<String>,
+    /// What calls through the proxy spent on the key this calendar month (UTC);
+    /// null when none was made this month.
+    pub month_usage: Option<MonthUsage>,
 }
 
 impl KeyView {
@@ -180,6 +185,9 @@ impl KeyView {
             expired,
             unavailable: mark.map(|(reason, _)| reason),
             available_at,
+            month_usage: item
+                .month_usage
+                .filter(|u| u.month == super::key::month_of(now)),
         }
     }
 }

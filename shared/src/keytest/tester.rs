@@ -115,6 +115,47 @@ impl KeyTester {
         }
     }
 
+    /// A client that reaches a user-given endpoint only at the addresses the guard
+    /// checks now (the proxy's calls to OpenAI-compatible servers and Azure
+    /// resources): `builder` with its resolver pinned to them.
+    pub async fn pinned_client(
+        &self,
+        provider: ProviderId,
+        endpoint: &Endpoint,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::Client, EndpointError> {
+        let field = endpoint.url_field();
+        let Ok(url) = reqwest::Url::parse(endpoint.url()) else {
+            return Err(EndpointError {
+                field,
+                reason: "must be an absolute URL".into(),
+            });
+        };
+        let checked = tokio::time::timeout(
+            self.settings.total_timeout,
+            ssrf::check(
+                &url,
+                self.settings.allow_loopback_endpoints,
+                &*self.resolver,
+            ),
+        )
+        .await;
+        let target = match checked {
+            Err(_) | Ok(Err(GuardError::Unresolvable)) => {
+                return Err(EndpointError {
+                    field,
+                    reason: "does not resolve now".into(),
+                })
+            }
+            Ok(Err(refused)) => return Err(refusal(provider, field, &refused)),
+            Ok(Ok(target)) => target,
+        };
+        ssrf::pinned_client(builder, target).map_err(|_| EndpointError {
+            field,
+            reason: "could not be called".into(),
+        })
+    }
+
     fn builder(&self) -> reqwest::ClientBuilder {
         reqwest::Client::builder()
             .connect_timeout(self.settings.connect_timeout)

@@ -21,7 +21,8 @@ pub use answer::{Answer, Reading};
 pub use registry::REGISTRY;
 pub use shape::KeyFit;
 pub use spec::{
-    Auth, Charset, Check, CheckQuery, EndpointKind, KeyRequirement, KeyShape, Method, Provider,
+    Api, ApiFamily, Auth, Charset, Check, CheckQuery, EndpointKind, KeyRequirement, KeyShape,
+    Method, Provider,
 };
 
 /// A provider whose API keys the vault holds. Parsed once from user input through

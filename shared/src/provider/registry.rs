@@ -4,7 +4,8 @@
 
 use super::readers;
 use super::spec::{
-    Auth, Charset, Check, CheckQuery, EndpointKind, KeyRequirement, KeyShape, Method, Provider,
+    Api, ApiFamily, Auth, Charset, Check, CheckQuery, EndpointKind, KeyRequirement, KeyShape,
+    Method, Provider,
 };
 use super::ProviderId;
 
@@ -41,6 +42,14 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::openai,
             ..BEARER_GET
         },
+        // https://platform.openai.com/docs/api-reference/chat/create (POST /v1/chat/completions,
+        // Bearer; `stream_options.include_usage`), /v1/embeddings, /v1/models and
+        // https://platform.openai.com/docs/api-reference/responses (POST /v1/responses).
+        api: Api {
+            stream_usage_option: true,
+            responses: true,
+            ..Api::openai("/v1")
+        },
     },
     Provider {
         id: ProviderId::Claude,
@@ -64,6 +73,14 @@ pub const REGISTRY: &[Provider] = &[
             headers: &[("anthropic-version", "2023-06-01")],
             ..BEARER_GET
         },
+        // https://docs.anthropic.com/en/api/messages (POST /v1/messages, `x-api-key`,
+        // `anthropic-version`).
+        api: Api {
+            family: ApiFamily::Anthropic,
+            auth: Auth::Header("x-api-key"),
+            headers: &[("anthropic-version", "2023-06-01")],
+            ..Api::openai("/v1")
+        },
     },
     Provider {
         id: ProviderId::GoogleAi,
@@ -83,6 +100,14 @@ pub const REGISTRY: &[Provider] = &[
             auth: Auth::Header("x-goog-api-key"),
             read: readers::gemini,
             ..BEARER_GET
+        },
+        // https://ai.google.dev/api/generate-content (POST
+        // /v1beta/models/{model}:generateContent and :streamGenerateContent?alt=sse,
+        // key in `x-goog-api-key`).
+        api: Api {
+            family: ApiFamily::Gemini,
+            auth: Auth::Header("x-goog-api-key"),
+            ..Api::openai("/v1beta")
         },
     },
     Provider {
@@ -106,6 +131,8 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::payment_required,
             ..BEARER_GET
         },
+        // https://openrouter.ai/docs/api-reference/overview (base https://openrouter.ai/api/v1).
+        api: Api::openai("/api/v1"),
     },
     Provider {
         id: ProviderId::Grok,
@@ -124,6 +151,8 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::xai,
             ..BEARER_GET
         },
+        // https://docs.x.ai/api/integrations (OpenAI SDKs with base https://api.x.ai/v1).
+        api: Api::openai("/v1"),
     },
     Provider {
         id: ProviderId::Github,
@@ -154,6 +183,12 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::github,
             ..BEARER_GET
         },
+        // https://docs.github.com/en/github-models/quickstart: POST
+        // https://models.github.ai/inference/chat/completions with the PAT as a Bearer token.
+        api: Api {
+            host: Some("https://models.github.ai"),
+            ..Api::openai("/inference")
+        },
     },
     // https://docs.mistral.ai/api/endpoint/models (GET /v1/models, Bearer);
     // https://docs.mistral.ai/resources/error-glossary (401 wrong key, 402 billing,
@@ -174,6 +209,8 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::payment_required,
             ..BEARER_GET
         },
+        // https://docs.mistral.ai/api/ (POST /v1/chat/completions, /v1/embeddings, GET /v1/models; Bearer).
+        api: Api::openai("/v1"),
     },
     // https://console.groq.com/docs/models (GET /openai/v1/models, Bearer);
     // https://console.groq.com/docs/errors (401 invalid key, 429 rate limit).
@@ -193,6 +230,8 @@ pub const REGISTRY: &[Provider] = &[
             path: "/openai/v1/models",
             ..BEARER_GET
         },
+        // https://console.groq.com/docs/openai (base https://api.groq.com/openai/v1).
+        api: Api::openai("/openai/v1"),
     },
     // https://api-docs.deepseek.com/api/get-user-balance (GET /user/balance,
     // Bearer; `is_available`, `balance_infos[].total_balance`);
@@ -215,6 +254,8 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::deepseek,
             ..BEARER_GET
         },
+        // https://api-docs.deepseek.com/ (POST https://api.deepseek.com/chat/completions, Bearer).
+        api: Api::openai(""),
     },
     // https://docs.together.ai/reference/models (GET /v1/models, Bearer);
     // https://docs.together.ai/docs/error-codes (401 invalid key, 402 spending
@@ -234,6 +275,11 @@ pub const REGISTRY: &[Provider] = &[
         check: Check {
             read: readers::payment_required,
             ..BEARER_GET
+        },
+        // https://docs.together.ai/docs/inference/openai-compatibility (base https://api.together.ai/v1).
+        api: Api {
+            host: Some("https://api.together.ai"),
+            ..Api::openai("/v1")
         },
     },
     // https://docs.cohere.com/v1/reference/list-models documents
@@ -257,6 +303,12 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::payment_required,
             ..BEARER_GET
         },
+        // https://docs.cohere.com/docs/compatibility-api (base
+        // https://api.cohere.ai/compatibility/v1: chat completions and embeddings).
+        api: Api {
+            host: Some("https://api.cohere.ai"),
+            ..Api::openai("/compatibility/v1")
+        },
     },
     // https://docs.perplexity.ai/api-reference/async-chat-completions-get: listing
     // the caller's async jobs (GET /async/chat/completions, Bearer) authenticates
@@ -279,6 +331,8 @@ pub const REGISTRY: &[Provider] = &[
             path: "/async/chat/completions",
             ..BEARER_GET
         },
+        // https://docs.perplexity.ai/docs/sonar/openai-compatibility (base https://api.perplexity.ai, no /v1).
+        api: Api::openai(""),
     },
     // https://docs.fireworks.ai/tools-sdks/openai-compatibility (OpenAI-compatible
     // base https://api.fireworks.ai/inference/v1, Bearer key; its /models is the
@@ -302,6 +356,8 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::fireworks,
             ..BEARER_GET
         },
+        // https://docs.fireworks.ai/tools-sdks/openai-compatibility (base /inference/v1).
+        api: Api::openai("/inference/v1"),
     },
     // https://learn.microsoft.com/en-us/rest/api/azureopenai/models/list?view=rest-azureopenai-2024-10-21:
     // GET {endpoint}/openai/models?api-version=..., key in the `api-key` header;
@@ -328,6 +384,13 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::user_endpoint,
             ..BEARER_GET
         },
+        // https://learn.microsoft.com/en-us/azure/ai-services/openai/reference:
+        // {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...
+        // (and /embeddings), key in `api-key`.
+        api: Api {
+            auth: Auth::Header("api-key"),
+            ..Api::openai("/openai")
+        },
     },
     // Any server speaking OpenAI's API (Ollama, vLLM, LM Studio, a gateway): the
     // base URL includes its `/v1`, as OpenAI's SDKs expect, and the check is the
@@ -351,6 +414,8 @@ pub const REGISTRY: &[Provider] = &[
             read: readers::user_endpoint,
             ..BEARER_GET
         },
+        // The user's base URL already ends in its `/v1`, as OpenAI's SDKs expect.
+        api: Api::openai(""),
     },
 ];
 

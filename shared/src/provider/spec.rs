@@ -34,6 +34,58 @@ pub struct Provider {
     pub endpoint: EndpointKind,
     /// The zero-token call that checks a key, and how to read its answer.
     pub check: Check,
+    /// The API the proxy forwards to with the user's key.
+    pub api: Api,
+}
+
+/// The provider's own API as the proxy reaches it: which family of requests it
+/// speaks, where, and with the key in which header.
+#[derive(Debug, Clone, Copy)]
+pub struct Api {
+    /// OpenAI-compatible, Anthropic Messages or Gemini.
+    pub family: ApiFamily,
+    /// Where the API lives when not at the checks' default base URL (GitHub Models,
+    /// Cohere's compatibility API); a configured `APIKEYS_<ID>_BASE_URL` wins.
+    pub host: Option<&'static str>,
+    /// What comes between the base URL and an operation such as
+    /// `chat/completions`: `/v1`, `/openai/v1`, ... (empty where the user's base
+    /// URL already ends in it).
+    pub prefix: &'static str,
+    /// How the key is sent.
+    pub auth: Auth,
+    /// Fixed headers the API wants when the client sends none (never secrets).
+    pub headers: &'static [(&'static str, &'static str)],
+    /// Whether the provider documents `stream_options.include_usage`, which the
+    /// proxy then asks for on every stream so that usage can be counted.
+    pub stream_usage_option: bool,
+    /// Whether it serves OpenAI's Responses API (`/v1/responses`).
+    pub responses: bool,
+}
+
+/// The request shapes a provider's API takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFamily {
+    /// `chat/completions`, `embeddings`, `models`.
+    OpenAi,
+    /// Anthropic Messages: `v1/messages`.
+    Anthropic,
+    /// Gemini: `v1beta/models/{model}:generateContent` / `:streamGenerateContent`.
+    Gemini,
+}
+
+impl Api {
+    /// An OpenAI-compatible API under `prefix`, key as a Bearer token.
+    pub const fn openai(prefix: &'static str) -> Self {
+        Self {
+            family: ApiFamily::OpenAi,
+            host: None,
+            prefix,
+            auth: Auth::Bearer,
+            headers: &[],
+            stream_usage_option: false,
+            responses: false,
+        }
+    }
 }
 
 /// Whether the provider needs a key.

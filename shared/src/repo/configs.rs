@@ -398,6 +398,8 @@ fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, R
         version,
         key_revision,
         expires_at: None,
+        // A store leaves the month's spending as it is; the answer does not read it.
+        month_usage: None,
     };
     Ok(Stored { item, created })
 }

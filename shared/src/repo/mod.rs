@@ -33,6 +33,7 @@ mod row;
 mod scan;
 pub mod schema;
 mod sealed;
+mod tokens;
 mod transact;
 mod uses;
 
@@ -58,6 +59,7 @@ pub use scan::{Pages, ScanPage, SCAN_PAGE_ITEMS};
 pub use schema::MIGRATED_VERSION;
 pub use schema::{BY_USER_INDEX, NON_KEY_VIEW_ATTRIBUTES};
 pub use sealed::{Reported, ReportedOutcome};
+pub use tokens::{month_of, month_total, MonthTotal, Spent, MONTH_USAGE};
 pub use uses::{UseRecord, USE_TOKENS};
 
 /// A DynamoDB item: attributes by name.

@@ -91,6 +91,9 @@ pub struct KeyRow {
     /// (or NULL) for a key that never expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_expires_at: Option<String>,
+    /// What proxied calls spent on the key this month (`super::tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month_usage: Option<crate::domain::MonthUsage>,
 }
 
 fn primary_slot() -> String {
@@ -133,6 +136,7 @@ impl From<KeyRow> for ProviderKey {
             unavailable_until: row.unavailable_until,
             key_expires_at: row.key_expires_at,
             key_revision: row.key_revision,
+            month_usage: row.month_usage,
         }
     }
 }

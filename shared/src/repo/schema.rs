@@ -92,6 +92,7 @@ pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
     "lastValidationStatus",
     "deletedAt",
     "usageCount",
+    "monthUsage",
     "version",
     TTL_ATTRIBUTE,
 ];

@@ -1,0 +1,763 @@
+//! The streaming proxy: the user's request goes to the provider with the user's key
+//! added here, inside the vault, and the answer streams back chunk by chunk as the
+//! provider sends it. The app's servers never hold the key.
+//!
+//! - [`route`]: the provider-native paths served (`/proxy/{provider}/v1/...`), and
+//!   nothing else.
+//! - [`headers`]: what crosses in headers, both ways.
+//! - [`relay`](mod@relay): the answer's body: streamed, metered for usage, ended by
+//!   an idle timeout, and the call's spending written once at its end.
+//! - [`meter`]: usage read from the provider's own usage fields.
+//!
+//! One call: the route, the body's size, the caller's token (the user's own JWT of
+//! the configured issuer, where the provider key would go: `Authorization: Bearer`,
+//! `x-api-key` or `x-goog-api-key`), then the user's keys in use-key's order. A
+//! 401, 402, 403 or 429 before the first byte marks that key as a report would
+//! (rate-limited until its `Retry-After`) and moves to the next; once the answer has
+//! begun nothing is retried. Every answer carries a receipt: `x-apikeys-key-id`,
+//! `x-apikeys-key-hint`, `x-apikeys-attempts` (each key skipped, `id:reason`,
+//! comma-separated) and `x-apikeys-key-source` (`user`).
+
+pub mod headers;
+pub mod meter;
+pub mod relay;
+pub mod route;
+mod upstream;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::api::UserId;
+use crate::provider::{ApiFamily, ProviderId};
+use crate::repo::ReportedOutcome;
+use crate::sealing_state::SealingState;
+use crate::settings::{positive, SettingsError};
+use crate::usage::{use_key, Refusal, UsageError, UsedKey};
+use crate::usertoken::JwtAuthorizer;
+pub use relay::ProxyBody;
+pub use route::{Operation, ProxyRoute, RouteError};
+
+/// `APIKEYS_PROXY_IDLE_TIMEOUT_SECONDS` when unset.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+/// `APIKEYS_PROXY_MAX_BODY_BYTES` when unset: 4 MiB (a function URL takes 6 MB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Keys tried for one call at most (a provider holds five).
+pub const MAX_ATTEMPTS: usize = 5;
+/// The largest error answer read to decide whether to move to the next key.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+/// The wait after a 429 that names none.
+const DEFAULT_RETRY_AFTER_SECS: u64 = 60;
+/// The longest wait a 429 may set.
+const MAX_RETRY_AFTER_SECS: u64 = 86_400;
+
+/// The proxy's limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// How long the provider may send nothing (before the first byte, and between
+    /// chunks) before the call ends.
+    pub idle_timeout: Duration,
+    /// The largest request body forwarded.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl ProxySettings {
+    /// Reads the section through `get`.
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            idle_timeout: Duration::from_secs(positive(
+                get,
+                "APIKEYS_PROXY_IDLE_TIMEOUT_SECONDS",
+                DEFAULT_IDLE_TIMEOUT_SECS,
+            )?),
+            max_body_bytes: positive(get, "APIKEYS_PROXY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+        })
+    }
+}
+
+/// What the proxy function builds once per cold start.
+pub struct Proxy {
+    state: SealingState,
+    verifier: Option<JwtAuthorizer>,
+    settings: ProxySettings,
+    client: reqwest::Client,
+}
+
+/// A key skipped, and why.
+#[derive(Debug, Clone)]
+struct Attempt {
+    key_id: String,
+    reason: &'static str,
+}
+
+/// What the proxy says of a call's keys.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Receipt {
+    key_id: Option<String>,
+    key_hint: Option<String>,
+    attempts: Vec<Attempt>,
+}
+
+impl Receipt {
+    fn attempts_text(&self) -> String {
+        self.attempts
+            .iter()
+            .map(|a| format!("{}:{}", a.key_id, a.reason))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn write(&self, headers: &mut HeaderMap) {
+        let value = |v: &str| headers::text_value(v);
+        headers.insert(
+            "x-apikeys-key-id",
+            value(self.key_id.as_deref().unwrap_or("")),
+        );
+        headers.insert(
+            "x-apikeys-key-hint",
+            value(self.key_hint.as_deref().unwrap_or("")),
+        );
+        headers.insert("x-apikeys-attempts", value(&self.attempts_text()));
+        headers.insert("x-apikeys-key-source", HeaderValue::from_static("user"));
+    }
+}
+
+/// A provider's refusal of a key before the first byte, kept in case no key is
+/// left: then it is the answer.
+struct Refused {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// What one call is about, for the audit line.
+pub(crate) struct CallInfo {
+    pub(crate) user: String,
+    pub(crate) provider: ProviderId,
+    pub(crate) operation: Operation,
+    pub(crate) model: String,
+    pub(crate) request_id: String,
+    pub(crate) started: Instant,
+}
+
+impl CallInfo {
+    /// The one audit line of a call (never a prompt, a completion or a key).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn audit(
+        &self,
+        outcome: &str,
+        status: u16,
+        receipt: &Receipt,
+        input_tokens: u64,
+        output_tokens: u64,
+    ) {
+        tracing::info!(
+            target: "apikeys::audit",
+            event = "proxy.call",
+            outcome,
+            user_id = self.user.as_str(),
+            provider = self.provider.as_str(),
+            operation = self.operation.as_str(),
+            model = self.model.as_str(),
+            key_id = receipt.key_id.as_deref().unwrap_or(""),
+            key_source = "user",
+            status,
+            input_tokens,
+            output_tokens,
+            attempts = receipt.attempts_text().as_str(),
+            latency_ms = self.started.elapsed().as_millis() as u64,
+            request_id = self.request_id.as_str(),
+        );
+    }
+}
+
+impl Proxy {
+    /// The proxy over `state`, checking users' tokens with `verifier` (`None`: every
+    /// call is refused, as no token can be checked).
+    pub fn new(
+        state: SealingState,
+        verifier: Option<JwtAuthorizer>,
+        settings: ProxySettings,
+    ) -> Self {
+        let client = client_builder()
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self {
+            state,
+            verifier,
+            settings,
+            client,
+        }
+    }
+
+    /// The proxy the settings describe (the function's cold start).
+    pub async fn from_settings(settings: &crate::Settings) -> Self {
+        let state = SealingState::from_settings(settings).await;
+        let verifier = settings
+            .user_tokens
+            .issuer
+            .as_ref()
+            .map(crate::usertoken::IssuerSettings::authorizer);
+        Self::new(state, verifier, settings.proxy.clone())
+    }
+
+    /// The state it reads keys through.
+    pub fn state(&self) -> &SealingState {
+        &self.state
+    }
+
+    /// Answers one request (`body` is the whole request body); the answer's body
+    /// streams from the provider.
+    pub async fn handle(
+        self: &Arc<Self>,
+        request: http::Request<Bytes>,
+        request_id: &str,
+    ) -> Response<ProxyBody> {
+        let (parts, body) = request.into_parts();
+        let route = match route::parse(&parts.method, parts.uri.path(), parts.uri.query()) {
+            Ok(route) => route,
+            Err(RouteError::NotFound) => {
+                return plain_error(StatusCode::NOT_FOUND, "not_found", "no such proxy path")
+            }
+            Err(RouteError::MethodNotAllowed) => {
+                return plain_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "this proxy path takes another method",
+                )
+            }
+        };
+        let family = route.provider.entry().api.family;
+        if body.len() > self.settings.max_body_bytes {
+            return family_error(
+                family,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                &format!(
+                    "the request body is larger than {} bytes",
+                    self.settings.max_body_bytes
+                ),
+                None,
+            );
+        }
+        let user = match self.user(&parts.headers).await {
+            Ok(user) => user,
+            Err(message) => {
+                tracing::info!(
+                    target: "apikeys::audit",
+                    event = "proxy.call",
+                    outcome = "unauthenticated",
+                    provider = route.provider.as_str(),
+                    request_id,
+                );
+                return family_error(
+                    family,
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    &message,
+                    None,
+                );
+            }
+        };
+        let body = match upstream::prepare_body(&route, body) {
+            Ok(body) => body,
+            Err(message) => {
+                return family_error(
+                    family,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    message,
+                    None,
+                )
+            }
+        };
+        let info = CallInfo {
+            user: user.as_str().to_owned(),
+            provider: route.provider,
+            operation: route.operation,
+            model: body.model.clone(),
+            request_id: request_id.to_owned(),
+            started: Instant::now(),
+        };
+        let forwarded = headers::to_provider(&parts.headers);
+        Box::pin(self.attempts(&route, &user, body, forwarded, info)).await
+    }
+
+    /// The user the caller's token names.
+    async fn user(&self, headers: &HeaderMap) -> Result<UserId, String> {
+        let token = ["authorization", "x-api-key", "x-goog-api-key"]
+            .iter()
+            .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()));
+        let Some(verifier) = &self.verifier else {
+            return Err(
+                "this deployment checks no user tokens (APIKEYS_JWT_ISSUER is unset)".into(),
+            );
+        };
+        let claims = verifier
+            .verify(token)
+            .await
+            .map_err(|why| format!("the user token does not pass: {why}"))?;
+        claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .and_then(UserId::parse)
+            .ok_or_else(|| "the user token names no user (sub)".to_owned())
+    }
+
+    /// The user's keys in use-key's order until one answers.
+    async fn attempts(
+        self: &Arc<Self>,
+        route: &ProxyRoute,
+        user: &UserId,
+        body: upstream::Body,
+        forwarded: HeaderMap,
+        info: CallInfo,
+    ) -> Response<ProxyBody> {
+        let family = route.provider.entry().api.family;
+        let mut receipt = Receipt::default();
+        let mut refused: Option<Refused> = None;
+        let mut tried: Vec<String> = Vec::new();
+        for _ in 0..MAX_ATTEMPTS {
+            let used = use_key(&self.state, user.as_str(), route.provider, None).await;
+            let (key, stored) = match used {
+                Ok(UsedKey::Active { key, stored }) => (key, stored),
+                Ok(UsedKey::Refused(why)) => {
+                    if refused.is_some() {
+                        break;
+                    }
+                    info.audit(why.as_str(), 0, &receipt, 0, 0);
+                    return refusal_answer(family, &why);
+                }
+                Err(e) => return self.failure(family, &e, &info, &receipt),
+            };
+            if tried.contains(&stored.id) {
+                // Its mark did not hold (the report failed): no other key is next.
+                break;
+            }
+            tried.push(stored.id.clone());
+            receipt.key_id = Some(stored.id.clone());
+            receipt.key_hint = stored.key_hint.clone();
+            let (url, endpoint) = match upstream::target(&self.state, route, &stored, &body.model) {
+                Ok(target) => target,
+                Err(()) => {
+                    receipt.attempts.push(Attempt {
+                        key_id: stored.id.clone(),
+                        reason: "endpoint_refused",
+                    });
+                    continue;
+                }
+            };
+            let client = match endpoint {
+                Some(endpoint) => {
+                    let pinned = self
+                        .state
+                        .tester
+                        .pinned_client(route.provider, &endpoint, client_builder())
+                        .await;
+                    match pinned {
+                        Ok(client) => client,
+                        Err(_) => {
+                            receipt.attempts.push(Attempt {
+                                key_id: stored.id.clone(),
+                                reason: "endpoint_refused",
+                            });
+                            continue;
+                        }
+                    }
+                }
+                None => self.client.clone(),
+            };
+            let request = upstream::request(
+                &client,
+                route,
+                url,
+                key.expose_secret(),
+                &forwarded,
+                body.bytes.clone(),
+            );
+            drop(key);
+            let Some(request) = request else {
+                receipt.attempts.push(Attempt {
+                    key_id: stored.id.clone(),
+                    reason: "unsendable_key",
+                });
+                continue;
+            };
+            let sent = tokio::time::timeout(self.settings.idle_timeout, client.execute(request));
+            let answer = match sent.await {
+                Err(_) => {
+                    info.audit("upstream_timeout", 504, &receipt, 0, 0);
+                    return family_error(
+                        family,
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "upstream_timeout",
+                        "the provider did not answer in time",
+                        Some(&receipt),
+                    );
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(
+                        request_id = info.request_id.as_str(),
+                        provider = route.provider.as_str(),
+                        connect = e.is_connect(),
+                        "the provider could not be reached"
+                    );
+                    info.audit("upstream_unreachable", 502, &receipt, 0, 0);
+                    return family_error(
+                        family,
+                        StatusCode::BAD_GATEWAY,
+                        "upstream_unreachable",
+                        "the provider could not be reached",
+                        Some(&receipt),
+                    );
+                }
+                Ok(Ok(answer)) => answer,
+            };
+            let status = answer.status();
+            if !matches!(status.as_u16(), 401 | 402 | 403 | 429) {
+                return relay::stream(
+                    answer,
+                    self.state.base.repo.clone(),
+                    self.settings.idle_timeout,
+                    receipt,
+                    info,
+                );
+            }
+            // Refused before the first byte: mark the key and try the next.
+            let headers = answer.headers().clone();
+            let body_bytes = read_capped(answer, self.settings.idle_timeout).await;
+            let outcome = classify(status, &headers, &body_bytes);
+            let now = OffsetDateTime::now_utc();
+            if let Err(e) = self
+                .state
+                .base
+                .repo
+                .report_outcome(
+                    user.as_str(),
+                    route.provider,
+                    &stored.id,
+                    outcome,
+                    Some(stored.key_revision),
+                    now,
+                )
+                .await
+            {
+                tracing::error!(
+                    request_id = info.request_id.as_str(),
+                    error = %e,
+                    "the provider's refusal of a key could not be recorded"
+                );
+            }
+            receipt.attempts.push(Attempt {
+                key_id: stored.id.clone(),
+                reason: outcome.as_str(),
+            });
+            refused = Some(Refused {
+                status,
+                headers,
+                body: body_bytes,
+            });
+        }
+        // No key left: the last refusal is the answer, as the provider gave it.
+        match refused {
+            Some(last) => {
+                info.audit("all_keys_refused", last.status.as_u16(), &receipt, 0, 0);
+                let mut out = Response::new(relay::whole(last.body));
+                *out.status_mut() = last.status;
+                *out.headers_mut() = headers::to_caller(&last.headers);
+                receipt.write(out.headers_mut());
+                out
+            }
+            None => {
+                info.audit("no_usable_key", 502, &receipt, 0, 0);
+                family_error(
+                    family,
+                    StatusCode::BAD_GATEWAY,
+                    "no_usable_key",
+                    "no key of this provider could be used",
+                    Some(&receipt),
+                )
+            }
+        }
+    }
+
+    fn failure(
+        &self,
+        family: ApiFamily,
+        error: &UsageError,
+        info: &CallInfo,
+        receipt: &Receipt,
+    ) -> Response<ProxyBody> {
+        let transient = match error {
+            UsageError::KeyMaterial(_) => true,
+            UsageError::Repo(e) => e.is_transient(),
+            UsageError::Crypto(_) => false,
+        };
+        tracing::error!(
+            request_id = info.request_id.as_str(),
+            error = %error,
+            "the proxy could not use a key"
+        );
+        if transient {
+            info.audit("unavailable", 503, receipt, 0, 0);
+            let mut out = family_error(
+                family,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is temporarily unavailable: try again shortly",
+                Some(receipt),
+            );
+            out.headers_mut().insert(
+                "retry-after",
+                HeaderValue::from(crate::api::TABLE_RETRY_AFTER_SECS),
+            );
+            out
+        } else {
+            info.audit("internal_error", 500, receipt, 0, 0);
+            let mut out = family_error(
+                family,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                &format!("internal error (request id {})", info.request_id),
+                Some(receipt),
+            );
+            out.headers_mut().insert(
+                "x-apikeys-request-id",
+                headers::text_value(&info.request_id),
+            );
+            out
+        }
+    }
+}
+
+/// The provider calls' client: a bounded connect, no redirects (one could carry the
+/// key's header elsewhere), and no overall timeout (answers stream for minutes; the
+/// idle timeout bounds each wait instead).
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+/// What a refusal before the first byte says of the key: OpenAI's exhausted quota
+/// comes as a 429 with the code `insufficient_quota`
+/// (<https://platform.openai.com/docs/guides/error-codes#api-errors>).
+fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ReportedOutcome {
+    let quota = || {
+        serde_json::from_slice::<Value>(body).is_ok_and(|v| {
+            let error = v.get("error");
+            [
+                error.and_then(|e| e.get("code")),
+                error.and_then(|e| e.get("type")),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|c| c.as_str() == Some("insufficient_quota"))
+        })
+    };
+    match status.as_u16() {
+        402 => ReportedOutcome::QuotaExceeded,
+        429 if quota() => ReportedOutcome::QuotaExceeded,
+        429 => {
+            let secs = headers
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
+                .clamp(1, MAX_RETRY_AFTER_SECS);
+            ReportedOutcome::RateLimited {
+                until: OffsetDateTime::now_utc() + time::Duration::seconds(secs as i64),
+            }
+        }
+        _ => ReportedOutcome::Invalid,
+    }
+}
+
+/// At most [`MAX_ERROR_BYTES`] of an error answer.
+async fn read_capped(mut answer: reqwest::Response, wait: Duration) -> Bytes {
+    let mut held = Vec::new();
+    let read = async {
+        while let Ok(Some(chunk)) = answer.chunk().await {
+            let room = MAX_ERROR_BYTES.saturating_sub(held.len());
+            held.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if held.len() >= MAX_ERROR_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(wait, read).await;
+    Bytes::from(held)
+}
+
+/// The answer when the user has no key to use.
+fn refusal_answer(family: ApiFamily, why: &Refusal) -> Response<ProxyBody> {
+    let (status, message) = match why {
+        Refusal::None => (
+            StatusCode::NOT_FOUND,
+            "no key of this provider is stored for this user".to_owned(),
+        ),
+        Refusal::Inactive => (
+            StatusCode::NOT_FOUND,
+            "this provider's configuration was deleted".to_owned(),
+        ),
+        Refusal::Expired => (
+            StatusCode::FORBIDDEN,
+            "every key of this provider has expired".to_owned(),
+        ),
+        Refusal::AllUnavailable { reason, .. } => match reason.as_str() {
+            "rate_limited" => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "every key of this provider is rate limited for now".to_owned(),
+            ),
+            "quota_exceeded" => (
+                StatusCode::PAYMENT_REQUIRED,
+                "every key of this provider is out of quota".to_owned(),
+            ),
+            _ => (
+                StatusCode::UNAUTHORIZED,
+                "every key of this provider was refused by the provider".to_owned(),
+            ),
+        },
+    };
+    let code = match why {
+        Refusal::AllUnavailable { reason, .. } => reason.clone(),
+        other => other.as_str().to_owned(),
+    };
+    let mut out = family_error(family, status, &code, &message, None);
+    if let Refusal::AllUnavailable {
+        available_at: Some(at),
+        ..
+    } = why
+    {
+        let secs = (*at - OffsetDateTime::now_utc()).whole_seconds().max(1);
+        out.headers_mut()
+            .insert("retry-after", HeaderValue::from(secs as u64));
+    }
+    out
+}
+
+/// An error in the shape the provider's SDKs read: OpenAI's `{"error": {message,
+/// type, code}}`, Anthropic's `{"type": "error", "error": {type, message}}`,
+/// Gemini's `{"error": {code, message, status}}`.
+pub(crate) fn family_error(
+    family: ApiFamily,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    receipt: Option<&Receipt>,
+) -> Response<ProxyBody> {
+    let body = match family {
+        ApiFamily::OpenAi => json!({
+            "error": {"message": message, "type": "apikeys_error", "code": code, "param": null}
+        }),
+        ApiFamily::Anthropic => json!({
+            "type": "error",
+            "error": {"type": code, "message": message}
+        }),
+        ApiFamily::Gemini => json!({
+            "error": {"code": status.as_u16(), "message": message, "status": code}
+        }),
+    };
+    let mut out = json_answer(status, &body);
+    if let Some(receipt) = receipt {
+        receipt.write(out.headers_mut());
+    }
+    out
+}
+
+fn plain_error(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
+    json_answer(
+        status,
+        &json!({"error": {"message": message, "type": "apikeys_error", "code": code}}),
+    )
+}
+
+fn json_answer(status: StatusCode, body: &Value) -> Response<ProxyBody> {
+    let mut out = Response::new(relay::whole(Bytes::from(body.to_string())));
+    *out.status_mut() = status;
+    out.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_read_as_a_report_would_record_them() {
+        let none = HeaderMap::new();
+        let quota = br#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
+        assert_eq!(
+            classify(StatusCode::TOO_MANY_REQUESTS, &none, quota).as_str(),
+            "quota_exceeded"
+        );
+        assert_eq!(
+            classify(StatusCode::PAYMENT_REQUIRED, &none, b"").as_str(),
+            "quota_exceeded"
+        );
+        assert_eq!(
+            classify(StatusCode::UNAUTHORIZED, &none, b"").as_str(),
+            "invalid"
+        );
+        assert_eq!(
+            classify(StatusCode::FORBIDDEN, &none, b"").as_str(),
+            "invalid"
+        );
+        let mut wait = HeaderMap::new();
+        wait.insert("retry-after", HeaderValue::from_static("30"));
+        match classify(StatusCode::TOO_MANY_REQUESTS, &wait, b"{}") {
+            ReportedOutcome::RateLimited { until } => {
+                let secs = (until - OffsetDateTime::now_utc()).whole_seconds();
+                assert!((28..=30).contains(&secs), "{secs}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_have_each_family_s_shape() {
+        for (family, path) in [
+            (ApiFamily::OpenAi, "/error/code"),
+            (ApiFamily::Anthropic, "/error/type"),
+            (ApiFamily::Gemini, "/error/status"),
+        ] {
+            let out = family_error(family, StatusCode::UNAUTHORIZED, "invalid_token", "m", None);
+            assert_eq!(out.status(), 401);
+            let body = relay::whole_bytes(out.into_body());
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v.pointer(path), Some(&json!("invalid_token")), "{v}");
+        }
+    }
+
+    #[test]
+    fn settings_read_their_variables() {
+        let s = ProxySettings::from_lookup(&|n: &str| {
+            (n == "APIKEYS_PROXY_IDLE_TIMEOUT_SECONDS").then(|| "5".to_owned())
+        })
+        .unwrap();
+        assert_eq!(s.idle_timeout, Duration::from_secs(5));
+        assert_eq!(s.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        let e = ProxySettings::from_lookup(&|n: &str| {
+            (n == "APIKEYS_PROXY_MAX_BODY_BYTES").then(|| "lots".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(e.name, "APIKEYS_PROXY_MAX_BODY_BYTES");
+    }
+}

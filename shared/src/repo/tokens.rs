@@ -1,0 +1,187 @@
+//! What a proxied call spent on a key, per calendar month: requests and the input
+//! and output tokens the provider's usage fields named, in one map attribute,
+//! `monthUsage = {month, requests, inputTokens, outputTokens}`, written once per
+//! call. The month turns by itself: the first call of a new month replaces the map.
+//!
+//! Two requests at once (the primary slot and the key's own, as a report does: the
+//! id is one of them, never both), each conditional on the key's id and on the
+//! month it adds to.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::schema::{extra_slot, PRIMARY_SLOT};
+use super::{active, n, s, Item, KeyRow, KeyTable, RepoError, Written};
+use crate::provider::ProviderId;
+
+/// The attribute that holds a key's spending this month.
+pub const MONTH_USAGE: &str = "monthUsage";
+
+/// One call's spending, or a month's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spent {
+    /// Calls.
+    pub requests: u64,
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    pub output_tokens: u64,
+}
+
+impl Spent {
+    /// Input and output together.
+    pub fn tokens(&self) -> u64 {
+        self.input_tokens.saturating_add(self.output_tokens)
+    }
+}
+
+/// A key's month total after a call was added, as the table holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthTotal {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    /// The totals.
+    pub spent: Spent,
+}
+
+pub use crate::domain::month_of;
+
+/// Reads a stored `monthUsage` map.
+pub fn month_total(value: &AttributeValue) -> Option<MonthTotal> {
+    let AttributeValue::M(map) = value else {
+        return None;
+    };
+    let number = |name: &str| match map.get(name) {
+        Some(AttributeValue::N(v)) => v.parse::<u64>().ok(),
+        _ => None,
+    };
+    let month = match map.get("month") {
+        Some(AttributeValue::S(m)) => m.clone(),
+        _ => return None,
+    };
+    Some(MonthTotal {
+        month,
+        spent: Spent {
+            requests: number("requests").unwrap_or(0),
+            input_tokens: number("inputTokens").unwrap_or(0),
+            output_tokens: number("outputTokens").unwrap_or(0),
+        },
+    })
+}
+
+impl KeyTable {
+    /// Adds one call's spending to key `key_id` for the month `month` (`YYYY-MM`);
+    /// the key's total for that month afterwards, or `None` when the key is gone
+    /// (deleted or replaced under another id since the call began).
+    pub async fn record_spending(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        key_id: &str,
+        month: &str,
+        spent: Spent,
+    ) -> Result<Option<MonthTotal>, RepoError> {
+        let pk = KeyRow::key(user_id, provider);
+        let other = extra_slot(key_id);
+        // Same month first (the common case), then a new month; a race with another
+        // call that turned the month between the two is settled by one more add.
+        for step in [Step::Add, Step::Start, Step::Add] {
+            let (primary, own) = tokio::join!(
+                self.spend_at(&pk, PRIMARY_SLOT, key_id, month, spent, step),
+                self.spend_at(&pk, &other, key_id, month, spent, step),
+            );
+            for written in [primary?, own?] {
+                if let Written::Applied(item) = written {
+                    return Ok(item.get(MONTH_USAGE).and_then(month_total));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn spend_at(
+        &self,
+        pk: &str,
+        sk: &str,
+        key_id: &str,
+        month: &str,
+        spent: Spent,
+        step: Step,
+    ) -> Result<Written, RepoError> {
+        let (expression, condition) = match step {
+            Step::Add => (
+                "SET #u.requests = #u.requests + :r, #u.inputTokens = #u.inputTokens + :i, \
+                 #u.outputTokens = #u.outputTokens + :o",
+                "isActive = :t AND id = :k AND #u.#m = :month",
+            ),
+            Step::Start => (
+                "SET #u = :fresh",
+                "isActive = :t AND id = :k AND (attribute_not_exists(#u) OR #u.#m <> :month)",
+            ),
+        };
+        self.update("record spending", pk, sk, |u| {
+            let u = u
+                .update_expression(expression)
+                .condition_expression(condition)
+                .expression_attribute_names("#u", MONTH_USAGE)
+                .expression_attribute_names("#m", "month")
+                .expression_attribute_values(":t", active())
+                .expression_attribute_values(":k", s(key_id))
+                .expression_attribute_values(":month", s(month))
+                .return_values(ReturnValue::UpdatedNew);
+            match step {
+                Step::Add => u
+                    .expression_attribute_values(":r", n(spent.requests))
+                    .expression_attribute_values(":i", n(spent.input_tokens))
+                    .expression_attribute_values(":o", n(spent.output_tokens)),
+                Step::Start => u.expression_attribute_values(":fresh", fresh(month, spent)),
+            }
+        })
+        .await
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Add,
+    Start,
+}
+
+fn fresh(month: &str, spent: Spent) -> AttributeValue {
+    let map: Item = [
+        ("month".to_owned(), s(month)),
+        ("requests".to_owned(), n(spent.requests)),
+        ("inputTokens".to_owned(), n(spent.input_tokens)),
+        ("outputTokens".to_owned(), n(spent.output_tokens)),
+    ]
+    .into_iter()
+    .collect();
+    AttributeValue::M(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_month_is_utc() {
+        assert_eq!(month_of(datetime!(2026-12-31 23:30 -02:00)), "2027-01");
+        assert_eq!(month_of(datetime!(2026-02-01 00:00 UTC)), "2026-02");
+    }
+
+    #[test]
+    fn a_stored_map_reads_back() {
+        let total = month_total(&fresh(
+            "2026-12",
+            Spent {
+                requests: 1,
+                input_tokens: 7,
+                output_tokens: 9,
+            },
+        ))
+        .unwrap();
+        assert_eq!(total.month, "2026-12");
+        assert_eq!(total.spent.tokens(), 16);
+        assert_eq!(month_total(&s("x")), None);
+    }
+}
