@@ -8,6 +8,7 @@
 //! checks of the template, key checks and seed sources.
 
 pub mod calls;
+pub mod fake_llm;
 pub mod faults;
 pub mod pause;
 pub mod template;

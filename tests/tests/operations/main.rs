@@ -96,5 +96,6 @@ fn seeded_item(user: &str, key_age_days: i64, last_used_days: Option<i64>, activ
         key_count: None,
         unavailable_reason: None,
         unavailable_until: None,
+        month_usage: None,
     }
 }

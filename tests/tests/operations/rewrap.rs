@@ -86,6 +86,7 @@ async fn rotation_then_an_interrupted_rewrap_loses_nothing() {
                     key_count: None,
                     unavailable_reason: None,
                     unavailable_until: None,
+                    month_usage: None,
                 };
                 assert!(repo.put_new(&item, Some(&envelope)).await.unwrap());
             }

@@ -193,6 +193,7 @@ async fn a_store_over_an_item_deleted_with_its_history_starts_afresh_too() {
         key_count: None,
         unavailable_reason: None,
         unavailable_until: None,
+        month_usage: None,
     };
     assert!(stack.state.repo.put_new(&old, None).await.unwrap());
 
@@ -246,6 +247,7 @@ async fn an_import_write_whose_answer_was_lost_still_counts_as_written() {
         key_count: None,
         unavailable_reason: None,
         unavailable_until: None,
+        month_usage: None,
     };
 
     // When the import writes the item (the SDK sends it again) and then once more

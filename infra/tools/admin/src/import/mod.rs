@@ -245,6 +245,7 @@ pub async fn import(
             key_count: None,
             unavailable_reason: None,
             unavailable_until: None,
+            month_usage: None,
         };
         let stored = row.api_key.as_deref().filter(|k| !k.trim().is_empty());
         let envelope = match (row.is_active, stored) {

@@ -1,0 +1,616 @@
+//! The streaming proxy against the emulator's table and a fake provider on loopback:
+//! streamed and whole answers arrive intact, chunk by chunk; a refusal before the
+//! first byte moves to the next key and is recorded on the refused one; a caller
+//! that goes away closes the provider's connection; a stalled provider ends the
+//! stream with an error event; usage per key per month comes from the provider's
+//! usage fields; and nothing of the conversation, the key or the token is logged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apikeys::keytest::{KeyTestSettings, KeyTester};
+use apikeys::proxy::{Proxy, ProxyBody, ProxySettings};
+use apikeys::sealing_state::SealingState;
+use apikeys::usertoken::{JwtAuthorizer, KeySet, KeySource};
+use apikeys_admin::issuer::LocalIssuer;
+use apikeys_integration_tests::fake_llm::{self, FakeLlm, RATE_LIMITED, REFUSED, WORDS};
+use apikeys_integration_tests::{calls::Calls, emulator_endpoint, unique, LogCapture, Stack};
+use aws_sdk_dynamodb::types::AttributeValue;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+
+const HOUR: Duration = Duration::from_secs(3600);
+const OPENAI_KEY: &str = "sk-proj-ProxyGoodKey0123456789abcdefghijklmnop";
+const SECOND_KEY: &str = "sk-proj-ProxySecondKey0123456789abcdefghijklm";
+const CLAUDE_KEY: &str = "sk-ant-api03-ProxyClaudeKey0123456789abcdefghij-AB";
+const GEMINI_KEY: &str = "AIzaSyProxyGeminiKey0123456789abcdefghi";
+const PROMPT: &str = "a confidential prompt about the quarterly numbers";
+
+struct Rig {
+    stack: Stack,
+    fake: FakeLlm,
+    proxy: Arc<Proxy>,
+    issuer: LocalIssuer,
+    _dir: RemoveOnDrop,
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn rig_with(settings: ProxySettings) -> Rig {
+    let _ = emulator_endpoint();
+    let stack = Stack::new().await;
+    let fake = FakeLlm::start().await;
+    let url = fake.url.clone();
+    let tests = KeyTestSettings::from_lookup(&|name: &str| match name {
+        "APIKEYS_OPENAI_BASE_URL" | "APIKEYS_CLAUDE_BASE_URL" | "APIKEYS_GOOGLE_AI_BASE_URL" => {
+            Some(url.clone())
+        }
+        _ => None,
+    })
+    .expect("key test settings");
+    let sealing = SealingState::new(
+        stack.state.clone(),
+        apikeys_integration_tests::test_key_material(&stack.sdk),
+        KeyTester::new(tests),
+    );
+    let dir = std::env::temp_dir().join(unique("apikeys-proxy-issuer"));
+    let (issuer, _) = LocalIssuer::provision(&dir).expect("a local issuer");
+    let info = issuer.info();
+    let verifier = JwtAuthorizer::new(
+        info.issuer.clone(),
+        vec![info.audience.clone()],
+        KeySource::Fixed(KeySet::from_jwks(issuer.jwks())),
+    );
+    let proxy = Arc::new(Proxy::new(sealing, Some(verifier), settings));
+    Rig {
+        stack,
+        fake,
+        proxy,
+        issuer,
+        _dir: RemoveOnDrop(dir),
+    }
+}
+
+async fn rig() -> Rig {
+    rig_with(ProxySettings::default()).await
+}
+
+impl Rig {
+    fn token(&self, user: &str) -> String {
+        self.issuer.token(user, HOUR).expect("a token")
+    }
+
+    async fn store(&self, user: &str, provider: &str, key: &str) -> String {
+        let (status, body) = Calls::of(&self.stack)
+            .store(user, provider, key, Value::Null)
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["config"]["id"].as_str().expect("an id").to_owned()
+    }
+
+    async fn add_key(&self, user: &str, provider: &str, key: &str) -> String {
+        let (status, body) = Calls::of(&self.stack)
+            .add_key(user, provider, json!({"apiKey": key, "label": "second"}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["key"]["id"].as_str().expect("an id").to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<(&str, String)>,
+        body: &Value,
+    ) -> http::Response<ProxyBody> {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
+        if let Some((name, value)) = auth {
+            request = request.header(name, value);
+        }
+        let body = if body.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(body.to_string())
+        };
+        self.proxy
+            .handle(request.body(body).unwrap(), &unique("req"))
+            .await
+    }
+
+    async fn month_usage(&self, user: &str, provider: &str, sk: &str) -> Option<Value> {
+        let item = self
+            .stack
+            .item_at(&format!("{user}#{provider}"), sk)
+            .await?;
+        let AttributeValue::M(map) = item.get("monthUsage")? else {
+            return None;
+        };
+        let n = |k: &str| match map.get(k) {
+            Some(AttributeValue::N(v)) => v.parse::<u64>().unwrap(),
+            _ => 0,
+        };
+        Some(json!({
+            "requests": n("requests"),
+            "inputTokens": n("inputTokens"),
+            "outputTokens": n("outputTokens"),
+        }))
+    }
+}
+
+fn bearer(token: &str) -> Option<(&'static str, String)> {
+    Some(("authorization", format!("Bearer {token}")))
+}
+
+/// Every frame of a body, as it came.
+async fn read_frames(body: ProxyBody) -> Vec<Bytes> {
+    let mut body = body;
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.expect("a frame").into_data() {
+            out.push(data);
+        }
+    }
+    out
+}
+
+fn header(response: &http::Response<ProxyBody>, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no {name} in {:?}", response.headers()))
+}
+
+/// The text of OpenAI chat chunks.
+fn chat_text(frames: &[Bytes]) -> String {
+    let all: Vec<u8> = frames.concat();
+    String::from_utf8(all)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn chat(stream: bool, model: &str) -> Value {
+    json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": PROMPT}]})
+}
+
+#[tokio::test]
+async fn an_openai_stream_passes_chunk_by_chunk_with_usage_counted_and_a_receipt() {
+    let rig = rig().await;
+    let user = unique("alice");
+    let id = rig.store(&user, "openai", OPENAI_KEY).await;
+
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(true, "gpt-fake"),
+        )
+        .await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), "text/event-stream");
+    assert_eq!(header(&response, "x-apikeys-key-id"), id);
+    assert_eq!(header(&response, "x-apikeys-key-source"), "user");
+    assert_eq!(header(&response, "x-apikeys-attempts"), "");
+    assert!(header(&response, "x-apikeys-key-hint").ends_with("mnop"));
+    let frames = read_frames(response.into_body()).await;
+    // One frame per event the provider sent (5 words, usage, [DONE]): passed on as
+    // they came, never gathered into one.
+    assert!(frames.len() >= WORDS.len() + 2, "{} frames", frames.len());
+    assert_eq!(chat_text(&frames), WORDS.concat());
+    let seen = rig.fake.seen();
+    assert_eq!(seen.len(), 1);
+    // The provider got the user's key, not the user's token, and was asked for usage.
+    assert_eq!(
+        seen[0].headers["authorization"],
+        format!("Bearer {OPENAI_KEY}")
+    );
+    assert_eq!(seen[0].body["stream_options"]["include_usage"], true);
+    assert_eq!(seen[0].body["messages"][0]["content"], PROMPT);
+    let usage = rig.month_usage(&user, "openai", "primary").await;
+    assert_eq!(
+        usage,
+        Some(json!({"requests": 1, "inputTokens": 7, "outputTokens": 5}))
+    );
+
+    // A second call adds to the month.
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(false, "gpt-fake"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value =
+        serde_json::from_slice(&read_frames(response.into_body()).await.concat()).unwrap();
+    assert_eq!(body["choices"][0]["message"]["content"], WORDS.concat());
+    let usage = rig.month_usage(&user, "openai", "primary").await;
+    assert_eq!(
+        usage,
+        Some(json!({"requests": 2, "inputTokens": 14, "outputTokens": 10}))
+    );
+    // and the key's view shows it.
+    let (status, keys) = Calls::of(&rig.stack).keys(&user, "openai").await;
+    assert_eq!(status, 200, "{keys}");
+    let month = apikeys::domain::month_of(time::OffsetDateTime::now_utc());
+    assert_eq!(keys["keys"][0]["monthUsage"]["month"], month, "{keys}");
+    assert_eq!(keys["keys"][0]["monthUsage"]["outputTokens"], 10, "{keys}");
+}
+
+#[tokio::test]
+async fn a_rate_limited_primary_falls_back_before_the_first_byte_and_is_skipped_after() {
+    let rig = rig().await;
+    let user = unique("bob");
+    let first = rig.store(&user, "openai", RATE_LIMITED).await;
+    let second = rig.add_key(&user, "openai", SECOND_KEY).await;
+
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(true, "gpt-fake"),
+        )
+        .await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-apikeys-key-id"), second);
+    assert_eq!(
+        header(&response, "x-apikeys-attempts"),
+        format!("{first}:rate_limited")
+    );
+    assert_eq!(
+        chat_text(&read_frames(response.into_body()).await),
+        WORDS.concat()
+    );
+    // The refused key is marked as a report would mark it, until its Retry-After,
+    let primary = rig
+        .stack
+        .item_at(&format!("{user}#openai"), "primary")
+        .await
+        .unwrap();
+    assert_eq!(
+        primary.get("unavailableReason"),
+        Some(&AttributeValue::S("rate_limited".into()))
+    );
+    // so the next call goes straight to the second key.
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(false, "gpt-fake"),
+        )
+        .await;
+    assert_eq!(header(&response, "x-apikeys-key-id"), second);
+    assert_eq!(header(&response, "x-apikeys-attempts"), "");
+    let keys: Vec<String> = rig
+        .fake
+        .seen()
+        .iter()
+        .map(|s| s.headers["authorization"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            format!("Bearer {RATE_LIMITED}"),
+            format!("Bearer {SECOND_KEY}"),
+            format!("Bearer {SECOND_KEY}")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn with_every_key_refused_the_provider_s_own_refusal_is_the_answer() {
+    let rig = rig().await;
+    let user = unique("carol");
+    let first = rig.store(&user, "openai", REFUSED).await;
+    let second = rig.add_key(&user, "openai", fake_llm::NO_QUOTA).await;
+
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(false, "gpt-fake"),
+        )
+        .await;
+
+    assert_eq!(response.status(), 429);
+    assert_eq!(
+        header(&response, "x-apikeys-attempts"),
+        format!("{first}:invalid,{second}:quota_exceeded")
+    );
+    let body: Value =
+        serde_json::from_slice(&read_frames(response.into_body()).await.concat()).unwrap();
+    assert_eq!(body["error"]["code"], "insufficient_quota");
+    // Both marked: the next call does not reach the provider at all.
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(false, "gpt-fake"),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        401,
+        "every key marked; the primary's mark is invalid"
+    );
+    assert_eq!(rig.fake.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn anthropic_and_gemini_stream_in_their_own_shapes_with_usage() {
+    let rig = rig().await;
+    let user = unique("dana");
+    rig.store(&user, "claude", CLAUDE_KEY).await;
+    rig.store(&user, "google-ai", GEMINI_KEY).await;
+    let token = rig.token(&user);
+
+    let messages = json!({"model": "claude-fake", "max_tokens": 64, "stream": true, "messages": [{"role": "user", "content": PROMPT}]});
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/claude/v1/messages",
+            Some(("x-api-key", token.clone())),
+            &messages,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let text = String::from_utf8(read_frames(response.into_body()).await.concat()).unwrap();
+    assert!(text.contains("event: message_stop"), "{text}");
+    let seen = rig.fake.seen();
+    assert_eq!(seen[0].headers["x-api-key"], CLAUDE_KEY);
+    assert_eq!(seen[0].headers["anthropic-version"], "2023-06-01");
+    assert!(seen[0].headers.get("authorization").is_none());
+    assert_eq!(
+        rig.month_usage(&user, "claude", "primary").await,
+        Some(json!({"requests": 1, "inputTokens": 7, "outputTokens": 5}))
+    );
+
+    let contents = json!({"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]});
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/google-ai/v1beta/models/gemini-fake:streamGenerateContent?alt=sse",
+            Some(("x-goog-api-key", token.clone())),
+            &contents,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let frames = read_frames(response.into_body()).await;
+    assert!(frames.len() >= WORDS.len(), "{} frames", frames.len());
+    let seen = rig.fake.seen();
+    assert_eq!(
+        seen[1].path,
+        "/v1beta/models/gemini-fake:streamGenerateContent"
+    );
+    assert_eq!(seen[1].headers["x-goog-api-key"], GEMINI_KEY);
+    assert_eq!(
+        rig.month_usage(&user, "google-ai", "primary").await,
+        Some(json!({"requests": 1, "inputTokens": 7, "outputTokens": 5}))
+    );
+}
+
+#[tokio::test]
+async fn a_caller_that_goes_away_closes_the_provider_s_connection() {
+    let rig = rig().await;
+    let user = unique("erin");
+    rig.store(&user, "openai", OPENAI_KEY).await;
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(true, "slow"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    for _ in 0..2 {
+        body.frame().await.expect("a frame").expect("no error");
+    }
+    assert_eq!(rig.fake.streams_gone(), 0);
+
+    drop(body);
+
+    assert!(
+        fake_llm::eventually(|| rig.fake.streams_gone() == 1).await,
+        "the provider's stream was not closed after the caller went away"
+    );
+    // What was counted until then is written: the call counts as a request.
+    let mut usage = None;
+    for _ in 0..100 {
+        usage = rig.month_usage(&user, "openai", "primary").await;
+        if usage.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(usage.expect("usage written")["requests"], 1);
+}
+
+#[tokio::test]
+async fn a_provider_that_stalls_ends_the_stream_with_an_error_event() {
+    let rig = rig_with(ProxySettings {
+        idle_timeout: Duration::from_secs(1),
+        ..ProxySettings::default()
+    })
+    .await;
+    let user = unique("fay");
+    rig.store(&user, "openai", OPENAI_KEY).await;
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(true, "stall"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let frames = read_frames(response.into_body()).await;
+    let last = String::from_utf8(frames.last().unwrap().to_vec()).unwrap();
+    assert!(last.starts_with("event: error\n"), "{last}");
+    assert!(last.contains("apikeys_upstream_error"), "{last}");
+    assert_eq!(chat_text(&frames), WORDS[0]);
+}
+
+#[tokio::test]
+async fn unknown_paths_bad_tokens_and_big_bodies_never_reach_the_provider() {
+    let rig = rig_with(ProxySettings {
+        max_body_bytes: 1024,
+        ..ProxySettings::default()
+    })
+    .await;
+    let user = unique("gus");
+    rig.store(&user, "openai", OPENAI_KEY).await;
+    let token = rig.token(&user);
+
+    let answer = rig
+        .call("POST", "/proxy/openai/v1/files", bearer(&token), &json!({}))
+        .await;
+    assert_eq!(answer.status(), 404);
+    let answer = rig
+        .call(
+            "GET",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&token),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(answer.status(), 405);
+    let big = json!({"model": "m", "messages": [{"role": "user", "content": "x".repeat(2000)}]});
+    let answer = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&token),
+            &big,
+        )
+        .await;
+    assert_eq!(answer.status(), 413);
+    let answer = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            None,
+            &chat(false, "m"),
+        )
+        .await;
+    assert_eq!(answer.status(), 401);
+    // A token of another issuer (signed by a fresh local issuer).
+    let dir = std::env::temp_dir().join(unique("apikeys-other-issuer"));
+    let (other, _) = LocalIssuer::provision(&dir).unwrap();
+    let forged = other.token(&user, HOUR).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let answer = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&forged),
+            &chat(false, "m"),
+        )
+        .await;
+    assert_eq!(answer.status(), 401);
+    let body: Value =
+        serde_json::from_slice(&read_frames(answer.into_body()).await.concat()).unwrap();
+    assert_eq!(body["error"]["code"], "invalid_token");
+    // Another user's own token reaches that user's keys only (none here).
+    let answer = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&unique("hal"))),
+            &chat(false, "m"),
+        )
+        .await;
+    assert_eq!(answer.status(), 404);
+    assert!(rig.fake.seen().is_empty(), "{:?}", rig.fake.seen());
+}
+
+/// The log of this test binary, as the function prints it at `RUST_LOG=trace`
+/// (one global subscriber: thread-local ones miss events whose call sites other
+/// tests' threads registered first).
+fn capture() -> &'static LogCapture {
+    static CAPTURE: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = LogCapture::default();
+        tracing::subscriber::set_global_default(apikeys::telemetry::json_subscriber_for(
+            Some("trace"),
+            capture.clone(),
+        ))
+        .expect("the only subscriber of this test binary");
+        capture
+    })
+}
+
+#[tokio::test]
+async fn nothing_of_the_conversation_the_key_or_the_token_is_logged_at_trace() {
+    let rig = rig().await;
+    let user = unique("ida");
+    rig.store(&user, "openai", OPENAI_KEY).await;
+    let token = rig.token(&user);
+    let capture = capture();
+
+    for stream in [true, false] {
+        let response = rig
+            .call(
+                "POST",
+                "/proxy/openai/v1/chat/completions",
+                bearer(&token),
+                &chat(stream, "gpt-fake"),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        read_frames(response.into_body()).await;
+    }
+
+    let logged = capture.text();
+    let audit: Vec<Value> = logged
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "proxy.call" && v["user_id"] == user.as_str())
+        .collect();
+    assert_eq!(audit.len(), 2, "one audit line per call:\n{logged}");
+    assert_eq!(audit[0]["outcome"], "completed");
+    assert_eq!(audit[0]["input_tokens"], 7);
+    assert_eq!(audit[0]["model"], "gpt-fake");
+    let completion = WORDS.concat();
+    for secret in [
+        OPENAI_KEY,
+        "ProxyGoodKey",
+        token.as_str(),
+        PROMPT,
+        "quarterly",
+        &completion,
+        "\" fake\"",
+    ] {
+        assert!(
+            !logged.contains(secret),
+            "{secret:?} is in the log:\n{logged}"
+        );
+    }
+}
