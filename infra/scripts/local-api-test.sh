@@ -56,7 +56,7 @@ if ! $load_only && [ ! -x "$chromium" ]; then
 fi
 
 # hello (infra/tools/hello): the load's baseline, a hello-world function served the same way.
-functions=(store get-configs update-settings delete-config test-key use-key hello)
+functions=(store get-configs update-settings delete-config test-key use-key proxy hello)
 say "building the functions, the local API and apikeys-admin"
 # The workspace's test feature set, so this reuses what `cargo test --workspace` built.
 cargo build --workspace --bins --tests --locked -q
@@ -98,11 +98,15 @@ issuer_dir=$state/issuer
 target/debug/apikeys-admin provision --table "$table" --secret "$secret" --kms-alias "$alias" \
   --issuer-dir "$issuer_dir" >"$state/provision.log"
 
-# Two keys it accepts: the page's test adds a second key of a provider.
+# Two keys it accepts: the page's test adds a second key of a provider. The proxy's
+# SDK tests store an Anthropic and a Gemini key it accepts too.
+claude_key=sk-ant-api03-ProxySdkClaudeKey0123456789abcdefghij-AB
+gemini_key=AIzaSyProxySdkGeminiKey0123456789abcdef
 python3 infra/emulators/fake_provider.py --port-file "$state/provider.port" \
   --good-key sk-proj-G00dKey0123456789abcdefghijklmnopQRST \
   --good-key sk-proj-AnotherG00dKey0123456789abcdefghijQR \
-  --good-key 0123456789abcdef0123456789abcdef >"$state/fake-provider.log" 2>&1 &
+  --good-key 0123456789abcdef0123456789abcdef \
+  --good-key "$claude_key" --good-key "$gemini_key" >"$state/fake-provider.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do [ -s "$state/provider.port" ] && break; sleep 0.1; done
 provider_url=http://$host:$(cat "$state/provider.port")
@@ -133,11 +137,14 @@ for f in "${functions[@]}"; do
   case "$f" in
     store | test-key) extra=(APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
     use-key) extra=("${user_token_env[@]}" APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
+    # The proxy checks every caller's token of the same issuer.
+    proxy) extra=("${user_token_env[@]:1}" APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
   esac
   # A short keyring max age: the load's seed rotation reaches every function in seconds.
   env APIKEYS_TABLE_NAME="$table" APIKEYS_SEED_SECRET_ID="$secret" "${extra[@]}" \
     APIKEYS_KEYRING_MAX_AGE_SECONDS=5 \
-    APIKEYS_OPENAI_BASE_URL="$provider_url" RUST_LOG=info \
+    APIKEYS_OPENAI_BASE_URL="$provider_url" APIKEYS_CLAUDE_BASE_URL="$provider_url" \
+    APIKEYS_GOOGLE_AI_BASE_URL="$provider_url" RUST_LOG=info \
     AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 \
     AWS_LAMBDA_RUNTIME_API="http://$host:$watch_port/.rt/$f" \
     "target/debug/$f" >"$state/$f.log" 2>&1 &
@@ -218,6 +225,25 @@ infra/scripts/seed-client.sh "$base" "$(target/debug/apikeys-admin token "seed-c
 say "the app's servers in TypeScript and Python calling use-key (infra/e2e/callers)"
 APIKEYS_PROVIDER_URL=$provider_url \
   infra/scripts/callers.sh "$base" "http://$host:$watch_port" "$issuer_dir" "$checks_venv/bin/python"
+
+say "the official OpenAI, Anthropic and Gemini SDKs through the proxy (infra/e2e/proxy-sdks)"
+proxy_user=proxy-sdks-$suffix
+proxy_token=$(target/debug/apikeys-admin token "$proxy_user" --issuer-dir "$issuer_dir")
+# The user's keys, stored through the API as the page stores them.
+for stored in "openai sk-proj-G00dKey0123456789abcdefghijklmnopQRST" "claude $claude_key" \
+  "google-ai $gemini_key"; do
+  set -- $stored
+  curl -fsS -o /dev/null -X POST "$base/api/provider-configs" \
+    -H "Authorization: Bearer $proxy_token" -H 'content-type: application/json' \
+    --data "{\"provider\":\"$1\",\"apiKey\":\"$2\"}"
+done
+proxy_sdks_venv=${APIKEYS_PROXY_SDKS_VENV:-$root/.venv-proxy-sdks}
+ensure_pinned_venv "$proxy_sdks_venv" infra/e2e/proxy-sdks/requirements.txt python
+(cd infra/e2e/proxy-sdks && ensure_npm_ci)
+export APIKEYS_PROXY_BASE=$base/proxy APIKEYS_TOKEN=$proxy_token APIKEYS_FAKE_PROVIDER=$provider_url
+node --test infra/e2e/proxy-sdks/sdks.test.mjs
+"$proxy_sdks_venv/bin/python" infra/e2e/proxy-sdks/test_openai_python.py
+unset APIKEYS_PROXY_BASE APIKEYS_TOKEN APIKEYS_FAKE_PROVIDER
 
 run_load rotate
 

@@ -71,6 +71,18 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "proxy",
+        &[
+            // As use-key, plus the month's spending on the key used.
+            ("dynamodb:GetItem", TABLE),
+            ("dynamodb:Query", TABLE),
+            ("dynamodb:UpdateItem", TABLE),
+            ("secretsmanager:DescribeSecret", SEED_SECRET),
+            ("secretsmanager:GetSecretValue", SEED_SECRET),
+            ("kms:Decrypt", SEED_KEY),
+        ],
+    ),
+    (
         "test-key",
         &[
             // Rate-limit counter, the stored key, the recorded outcome.
@@ -488,7 +500,11 @@ fn the_key_policy_lets_the_account_administer_and_only_the_seed_readers_decrypt(
         }
     }
     assert_eq!(in_path, readers);
-    assert_eq!(readers.len(), 3, "store, test-key and use-key: {readers:?}");
+    assert_eq!(
+        readers.len(),
+        4,
+        "store, test-key, use-key and proxy: {readers:?}"
+    );
 }
 
 #[test]
@@ -1090,8 +1106,8 @@ fn only_the_functions_that_seal_or_open_keys_and_the_named_admin_read_the_seed_s
     assert_eq!(allowed_sorted, readers);
     assert_eq!(
         readers.len(),
-        4,
-        "store, test-key, use-key and the admin role"
+        5,
+        "store, test-key, use-key, proxy and the admin role"
     );
 }
 
@@ -1123,15 +1139,38 @@ fn use_key_checks_users_tokens_of_the_apis_own_issuer_and_may_require_them() {
     let parameter = &template["Parameters"]["UseKeyRequireUserToken"];
     assert_eq!(parameter["Default"], "false");
     assert_eq!(parameter["AllowedValues"], json!(["true", "false"]));
+    // The proxy checks every caller's token of the same issuer (no authorizer sits
+    // in front of its function URL), and never skips the check.
+    let proxy = &template["Resources"]["ProxyFunction"]["Properties"];
+    let env = &proxy["Environment"]["Variables"];
+    for (variable, parameter) in [
+        ("APIKEYS_JWT_ISSUER", "JwtIssuer"),
+        ("APIKEYS_JWT_AUDIENCE", "JwtAudience"),
+    ] {
+        assert_eq!(
+            canonical(&env[variable]),
+            canonical(&json!({ "Ref": parameter })),
+            "proxy's {variable}"
+        );
+    }
+    assert!(env.get("APIKEYS_USE_KEY_REQUIRE_USER_TOKEN").is_none());
+    assert_eq!(
+        proxy["FunctionUrlConfig"],
+        json!({"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"})
+    );
     // No other function reads these: the API's routes are behind the authorizer.
     for (binary, (id, function)) in functions(&template) {
-        if binary == "use-key" {
+        if binary == "use-key" || binary == "proxy" {
             continue;
         }
         let env = &function["Properties"]["Environment"]["Variables"];
         for variable in ["APIKEYS_USE_KEY_REQUIRE_USER_TOKEN", "APIKEYS_JWT_ISSUER"] {
             assert!(env.get(variable).is_none(), "{id} sets {variable}");
         }
+        assert!(
+            function["Properties"].get("FunctionUrlConfig").is_none(),
+            "{id} has a function URL: only the proxy is reached that way"
+        );
     }
 }
 

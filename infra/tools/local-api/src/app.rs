@@ -48,6 +48,8 @@ pub enum StartError {
 pub struct App {
     /// The routes of the template.
     pub routes: RouteTable,
+    /// The functions behind streaming function URLs, served under `/{binary}/`.
+    pub streaming_urls: Vec<String>,
     /// Its CORS configuration, if any.
     pub cors: Option<CorsConfig>,
     /// The header the authorizer reads.
@@ -115,6 +117,7 @@ impl App {
             .map_err(|_| TemplateError::Shape("the identity source is not a header name".into()))?;
         Ok(Self {
             routes: RouteTable::new(api.routes),
+            streaming_urls: api.streaming_urls,
             cors: api.cors,
             identity_header,
             authorizer,

@@ -78,6 +78,15 @@ async fn respond(
         }
     }
     let path = parts.uri.path();
+    if let Some(function) = app
+        .streaming_urls
+        .iter()
+        .find(|f| path.starts_with(&format!("/{f}/")))
+    {
+        outcome.route = Some(format!("function URL {function}"));
+        let response = streamed(app, peer, &parts, body, function, request_id).await;
+        return (response, outcome);
+    }
     let Some(matched) = app.routes.find(parts.method.as_str(), path) else {
         if let Some(response) = local::respond(app, &parts, body).await {
             return (response, outcome);
@@ -157,6 +166,83 @@ async fn respond(
         }
     };
     (with_cors(app, &parts.headers, response), outcome)
+}
+
+/// A request to a function behind a streaming function URL: a payload 2.0 event as
+/// a function URL sends it (route `$default`, no authorizer: the function checks its
+/// callers), and the function's answer streamed back as it writes it.
+async fn streamed(
+    app: &App,
+    peer: SocketAddr,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    function: &str,
+    request_id: &str,
+) -> Response<Body> {
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return gateway_answer(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("Request Entity Too Large"),
+            request_id,
+        );
+    };
+    let route = crate::routes::Route {
+        method: "ANY".into(),
+        path: "$default".into(),
+        function: function.to_owned(),
+        authorized: false,
+    };
+    let matched = crate::routes::Matched {
+        route: &route,
+        params: Default::default(),
+    };
+    let incoming = Incoming {
+        method: &parts.method,
+        raw_path: parts.uri.path(),
+        raw_query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+        body: &body,
+        source_ip: peer.ip(),
+    };
+    let mut event = event::build(&incoming, &matched, None, request_id, OffsetDateTime::now_utc());
+    event["routeKey"] = json!("$default");
+    event["requestContext"]["routeKey"] = json!("$default");
+    let answer = match app.invoker.invoke_streaming(function, &event).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::error!(event = "invoke.failed", request_id, function, error = %error, "invocation failed");
+            return internal_error(request_id);
+        }
+    };
+    let status = answer.status();
+    let mut headers = HeaderMap::new();
+    for (name, value) in answer.headers() {
+        // The watcher's own framing stays behind, as Lambda's does.
+        if matches!(
+            name.as_str(),
+            "transfer-encoding"
+                | "connection"
+                | "content-length"
+                | "date"
+                | "lambda-runtime-function-response-mode"
+                | "x-amzn-remapped-content-length"
+        ) {
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    let chunks = futures_util::stream::unfold(answer, |mut answer| async move {
+        match answer.chunk().await {
+            Ok(Some(chunk)) => Some((Ok::<_, std::io::Error>(chunk), answer)),
+            Ok(None) => None,
+            Err(e) => Some((Err(std::io::Error::other(e)), answer)),
+        }
+    });
+    let mut response = Response::new(Body::from_stream(chunks));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    insert_request_id(response.headers_mut(), request_id);
+    response
 }
 
 /// API Gateway's answers of its own: `{"message": ...}` and its request id header.

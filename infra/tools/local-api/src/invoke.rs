@@ -72,6 +72,39 @@ impl Invoker {
         Ok(body.to_vec())
     }
 
+    /// Invokes `function`, a function that streams its answer, with `event`: the
+    /// watcher's answer with the function's status and headers (from its streaming
+    /// prelude) and its body still streaming. No overall timeout: an answer streams
+    /// for as long as the function writes (the function bounds its own waits).
+    pub async fn invoke_streaming(
+        &self,
+        function: &str,
+        event: &Value,
+    ) -> Result<reqwest::Response, InvokeError> {
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base);
+        let response = self
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(event.to_string())
+            .send()
+            .await
+            .map_err(|e| self.transport(&e))?;
+        let streamed = response
+            .headers()
+            .get("lambda-runtime-function-response-mode")
+            .is_some_and(|v| v == "streaming");
+        if !streamed {
+            let status = response.status().as_u16();
+            let body = response.bytes().await.map_err(|e| self.transport(&e))?;
+            return Err(InvokeError::Failed {
+                status,
+                detail: detail(&body),
+            });
+        }
+        Ok(response)
+    }
+
     fn transport(&self, error: &reqwest::Error) -> InvokeError {
         if error.is_timeout() {
             InvokeError::Timeout(self.timeout)

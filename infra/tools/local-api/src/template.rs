@@ -18,6 +18,11 @@ pub struct ApiDefinition {
     pub cors: Option<CorsConfig>,
     /// The request header the JWT authorizer reads (`$request.header.X`), lowercase.
     pub identity_header: String,
+    /// The binaries of the functions served by a function URL that streams
+    /// (`FunctionUrlConfig.InvokeMode: RESPONSE_STREAM`): the local API serves each
+    /// under `/{binary}/`, with no authorizer in front (the function checks its
+    /// callers itself), and streams its answer.
+    pub streaming_urls: Vec<String>,
 }
 
 impl ApiDefinition {
@@ -40,9 +45,24 @@ impl ApiDefinition {
             None => None,
         };
         let mut routes = Vec::new();
+        let mut streaming_urls = Vec::new();
         for (name, resource) in template.resources() {
             if resource_type(resource) != Some("AWS::Serverless::Function") {
                 continue;
+            }
+            let url = resource["Properties"].get("FunctionUrlConfig");
+            if url
+                .and_then(|u| u.get("InvokeMode"))
+                .and_then(Value::as_str)
+                == Some("RESPONSE_STREAM")
+            {
+                let binary = resource
+                    .get("Metadata")
+                    .and_then(|m| m.get("BuildProperties"))
+                    .and_then(|b| b.get("Binary"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| shape(&format!("{name}: no Metadata.BuildProperties.Binary")))?;
+                streaming_urls.push(binary.to_owned());
             }
             let events = resource["Properties"]
                 .get("Events")
@@ -61,6 +81,7 @@ impl ApiDefinition {
             routes,
             cors,
             identity_header,
+            streaming_urls,
         })
     }
 }
