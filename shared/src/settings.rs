@@ -217,7 +217,7 @@ pub const VARIABLES: &[Variable] = &[
         "APIKEYS_JWT_ISSUER",
         &[],
         "(none)",
-        "the issuer of users' tokens use-key checks (the local API's, when set there)",
+        "the issuer of users' tokens use-key and the proxy check (the local API's, when set there)",
     ),
     var(
         "APIKEYS_JWT_AUDIENCE",
@@ -247,7 +247,7 @@ pub const VARIABLES: &[Variable] = &[
         BASE_URL_PATTERN,
         &[],
         "the provider's API",
-        "where a provider's key tests go (https, or http on loopback)",
+        "where a provider's key tests and proxied calls go (https, or http on loopback)",
     ),
 ];
 
