@@ -614,3 +614,105 @@ async fn nothing_of_the_conversation_the_key_or_the_token_is_logged_at_trace() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_spent_budget_stops_the_key_until_the_month_turns_after_one_alert() {
+    let capture = capture();
+    let rig = rig().await;
+    let user = unique("jo");
+    let id = rig.store(&user, "openai", OPENAI_KEY).await;
+    let budget = json!({"monthlyTokens": 20, "alertAt": 0.5});
+    let (status, body) = Calls::of(&rig.stack)
+        .update_key(&user, "openai", &id, json!({ "budget": budget }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["key"]["budget"], budget);
+    let (status, body) = Calls::of(&rig.stack)
+        .update_key(
+            &user,
+            "openai",
+            &id,
+            json!({"budget": {"monthlyTokens": 0}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("budget.monthlyTokens"), "{body}");
+
+    // Each call spends 12 tokens (7 in, 5 out): the first reaches the alert (10),
+    // the second the budget (20).
+    for _ in 0..2 {
+        let response = rig
+            .call(
+                "POST",
+                "/proxy/openai/v1/chat/completions",
+                bearer(&rig.token(&user)),
+                &chat(true, "gpt-fake"),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        read_frames(response.into_body()).await;
+    }
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(false, "gpt-fake"),
+        )
+        .await;
+
+    assert_eq!(response.status(), 402);
+    let body: Value =
+        serde_json::from_slice(&read_frames(response.into_body()).await.concat()).unwrap();
+    assert_eq!(body["error"], "budget_exhausted", "{body}");
+    assert_eq!(
+        rig.fake.seen().len(),
+        2,
+        "the spent key reached no provider"
+    );
+    // The key's view says why, and until the month turns.
+    let (_, keys) = Calls::of(&rig.stack).keys(&user, "openai").await;
+    assert_eq!(keys["keys"][0]["unavailable"], "budget_exhausted", "{keys}");
+    assert_eq!(keys["keys"][0]["monthUsage"]["inputTokens"], 14, "{keys}");
+    let available = keys["keys"][0]["availableAt"]
+        .as_str()
+        .expect("a time")
+        .to_owned();
+    assert!(available.ends_with("-01T00:00:00.000Z"), "{available}");
+    // use-key skips it too.
+    let used = apikeys::invoke::handle(
+        rig.proxy.state(),
+        &json!({"userId": user, "provider": "openai"}),
+        "req-budget",
+    )
+    .await;
+    assert_eq!(used["found"], false, "{used}");
+    assert_eq!(used["unavailable"], "budget_exhausted", "{used}");
+    // One alert in the month, not one per call.
+    let alerts = capture
+        .text()
+        .lines()
+        .filter(|l| l.contains("api_key.budget_alert") && l.contains(&id))
+        .count();
+    assert_eq!(alerts, 1);
+
+    // A larger budget makes it usable again at once.
+    let (status, _) = Calls::of(&rig.stack)
+        .update_key(
+            &user,
+            "openai",
+            &id,
+            json!({"budget": {"monthlyTokens": 1000}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(false, "gpt-fake"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+}

@@ -54,6 +54,43 @@ pub struct ProviderKey {
     pub key_revision: u64,
     /// What proxied calls spent on the key in the month they were last made.
     pub month_usage: Option<MonthUsage>,
+    /// The user's monthly token budget for the key, if any.
+    pub budget: Option<KeyBudget>,
+}
+
+/// A key's monthly token budget: once the month's input and output tokens reach
+/// `monthlyTokens` the key is skipped (by the proxy and use-key alike) until the
+/// month turns; at `alertAt` of it an audit event says so, once a month.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyBudget {
+    /// Tokens a month.
+    pub monthly_tokens: u64,
+    /// The share of it that raises the alert (0 < alertAt <= 1).
+    #[serde(default = "default_alert_at")]
+    pub alert_at: f64,
+}
+
+/// `alertAt` when a budget names none.
+pub const DEFAULT_BUDGET_ALERT_AT: f64 = 0.8;
+
+fn default_alert_at() -> f64 {
+    DEFAULT_BUDGET_ALERT_AT
+}
+
+/// The mark of a key whose budget is spent.
+pub const BUDGET_EXHAUSTED: &str = "budget_exhausted";
+
+/// The first instant of the month after `now`'s (UTC), in epoch milliseconds.
+pub fn next_month_ms(now: OffsetDateTime) -> i128 {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    let (year, month) = match now.month() {
+        time::Month::December => (now.year() + 1, time::Month::January),
+        m => (now.year(), m.next()),
+    };
+    time::Date::from_calendar_date(year, month, 1)
+        .map(|d| d.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i128::MAX)
 }
 
 /// The calendar month of `now` as the usage names it: `YYYY-MM`, UTC.
@@ -117,10 +154,28 @@ impl ProviderKey {
     /// The provider's mark on the key at `now`, if one holds: a wait that has
     /// passed is no mark.
     pub fn mark(&self, now: OffsetDateTime) -> Option<(&str, Option<i128>)> {
+        if let Some(until) = self.budget_spent(now) {
+            return Some((BUDGET_EXHAUSTED, Some(until)));
+        }
         let reason = self.unavailable_reason.as_deref()?;
         let until = self.unavailable_until.map(i128::from);
         let now_ms = now.unix_timestamp_nanos() / 1_000_000;
         (until.is_none_or(|t| t > now_ms)).then_some((reason, until))
+    }
+
+    /// The tokens proxied calls spent on the key in `now`'s month.
+    pub fn tokens_this_month(&self, now: OffsetDateTime) -> u64 {
+        self.month_usage
+            .as_ref()
+            .filter(|u| u.month == month_of(now))
+            .map_or(0, |u| u.input_tokens.saturating_add(u.output_tokens))
+    }
+
+    /// When the key's budget is spent for `now`'s month: the start of the next
+    /// month, until which it is skipped.
+    pub fn budget_spent(&self, now: OffsetDateTime) -> Option<i128> {
+        let budget = self.budget?;
+        (self.tokens_this_month(now) >= budget.monthly_tokens).then(|| next_month_ms(now))
     }
 
     /// Why the key is not handed out at `now`; `None` when it may be.
@@ -183,7 +238,37 @@ mod tests {
             key_expires_at: None,
             key_revision: 1,
             month_usage: None,
+            budget: None,
         }
+    }
+
+    #[test]
+    fn a_spent_budget_skips_the_key_until_the_month_turns() {
+        let now = time::macros::datetime!(2026-12-07 10:00 UTC);
+        let mut k = key("b", true, None, "2025-01-01T00:00:00.000Z");
+        k.budget = Some(KeyBudget {
+            monthly_tokens: 100,
+            alert_at: 0.8,
+        });
+        k.month_usage = Some(MonthUsage {
+            month: "2026-12".into(),
+            requests: 3,
+            input_tokens: 60,
+            output_tokens: 39,
+        });
+        assert_eq!(k.refusal(now), None, "99 of 100 tokens");
+        k.month_usage.as_mut().unwrap().output_tokens = 40;
+        let january = time::macros::datetime!(2027-01-01 00:00 UTC);
+        assert_eq!(
+            k.refusal(now),
+            Some(Refusal::Unavailable {
+                reason: BUDGET_EXHAUSTED.into(),
+                until_ms: Some(january.unix_timestamp_nanos() / 1_000_000),
+            })
+        );
+        assert_eq!(k.refusal(january), None, "a new month starts from nothing");
+        k.budget = None;
+        assert_eq!(k.refusal(now), None);
     }
 
     #[test]

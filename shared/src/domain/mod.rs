@@ -15,7 +15,10 @@ mod view;
 
 pub use api_key::{ApiKey, KeyHint, API_KEY_MAX_CHARS, API_KEY_MIN_CHARS};
 pub use json_path::JsonPath;
-pub use key::{month_of, sort_keys, MonthUsage, ProviderKey, Refusal};
+pub use key::{
+    month_of, next_month_ms, sort_keys, KeyBudget, MonthUsage, ProviderKey, Refusal,
+    BUDGET_EXHAUSTED, DEFAULT_BUDGET_ALERT_AT,
+};
 pub use number::{check_number_text, check_number_value, NumberProblem, NUMBER_MAX_DIGITS};
 pub use settings::{Settings, SettingsError, SETTINGS_MAX_BYTES, SETTINGS_MAX_DEPTH};
 pub use timestamp::timestamp;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::key::MonthUsage;
+use super::key::{KeyBudget, MonthUsage};
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -150,6 +150,8 @@ pub struct KeyView {
     /// What calls through the proxy spent on the key this calendar month (UTC);
     /// null when none was made this month.
     pub month_usage: Option<MonthUsage>,
+    /// The key's monthly token budget; null when it has none.
+    pub budget: Option<KeyBudget>,
 }
 
 impl KeyView {
@@ -188,6 +190,7 @@ impl KeyView {
             month_usage: item
                 .month_usage
                 .filter(|u| u.month == super::key::month_of(now)),
+            budget: item.budget,
         }
     }
 }

@@ -435,6 +435,7 @@ impl Proxy {
                     self.settings.idle_timeout,
                     receipt,
                     info,
+                    stored.budget,
                 );
             }
             // Refused before the first byte: mark the key and try the next.
@@ -618,6 +619,26 @@ fn refusal_answer(family: ApiFamily, why: &Refusal) -> Response<ProxyBody> {
             StatusCode::FORBIDDEN,
             "every key of this provider has expired".to_owned(),
         ),
+        Refusal::AllUnavailable { reason, .. } if reason == crate::domain::BUDGET_EXHAUSTED => {
+            // Every usable key has spent its budget this month.
+            let mut out = json_answer(
+                StatusCode::PAYMENT_REQUIRED,
+                &json!({
+                    "error": "budget_exhausted",
+                    "message": "every key of this provider has spent its monthly token budget",
+                }),
+            );
+            if let Refusal::AllUnavailable {
+                available_at: Some(at),
+                ..
+            } = why
+            {
+                let secs = (*at - OffsetDateTime::now_utc()).whole_seconds().max(1);
+                out.headers_mut()
+                    .insert("retry-after", HeaderValue::from(secs as u64));
+            }
+            return out;
+        }
         Refusal::AllUnavailable { reason, .. } => match reason.as_str() {
             "rate_limited" => (
                 StatusCode::TOO_MANY_REQUESTS,

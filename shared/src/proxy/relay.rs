@@ -17,7 +17,8 @@ use time::OffsetDateTime;
 
 use super::meter::{Meter, Tokens};
 use super::{headers, CallInfo, Receipt};
-use crate::repo::{month_of, KeyTable, Spent};
+use crate::domain::KeyBudget;
+use crate::repo::{month_of, KeyTable, MonthTotal, Spent};
 
 /// An error that ends a streamed body.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -53,6 +54,7 @@ struct End {
     receipt: Receipt,
     info: CallInfo,
     status: u16,
+    budget: Option<KeyBudget>,
 }
 
 impl End {
@@ -64,16 +66,18 @@ impl End {
                 output_tokens: tokens.output,
             };
             let month = month_of(OffsetDateTime::now_utc());
-            if let Err(e) = self
+            match self
                 .repo
                 .record_spending(&self.info.user, self.info.provider, key_id, &month, spent)
                 .await
             {
-                tracing::error!(
+                Ok(Some(total)) => self.alert(key_id, &total).await,
+                Ok(None) => {}
+                Err(e) => tracing::error!(
                     request_id = self.info.request_id.as_str(),
                     error = %e,
                     "a proxied call's usage could not be recorded"
-                );
+                ),
             }
         }
         self.info.audit(
@@ -83,6 +87,45 @@ impl End {
             tokens.input,
             tokens.output,
         );
+    }
+}
+
+impl End {
+    /// The budget alert, once a month, when this call took the key's month to its
+    /// `alertAt` share.
+    async fn alert(&self, key_id: &str, total: &MonthTotal) {
+        let Some(budget) = self.budget else {
+            return;
+        };
+        let threshold = (budget.monthly_tokens as f64 * budget.alert_at).ceil() as u64;
+        if total.spent.tokens() < threshold {
+            return;
+        }
+        match self
+            .repo
+            .note_budget_alert(&self.info.user, self.info.provider, key_id, &total.month)
+            .await
+        {
+            Ok(true) => tracing::info!(
+                target: "apikeys::audit",
+                event = "api_key.budget_alert",
+                outcome = "success",
+                user_id = self.info.user.as_str(),
+                provider = self.info.provider.as_str(),
+                key_id,
+                month = total.month.as_str(),
+                tokens = total.spent.tokens(),
+                monthly_tokens = budget.monthly_tokens,
+                alert_at = budget.alert_at,
+                request_id = self.info.request_id.as_str(),
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::error!(
+                request_id = self.info.request_id.as_str(),
+                error = %e,
+                "a budget alert could not be noted"
+            ),
+        }
     }
 }
 
@@ -136,6 +179,7 @@ pub(crate) fn stream(
     idle: Duration,
     receipt: Receipt,
     info: CallInfo,
+    budget: Option<KeyBudget>,
 ) -> Response<ProxyBody> {
     let status = answer.status();
     let mut out_headers = headers::to_caller(answer.headers());
@@ -160,6 +204,7 @@ pub(crate) fn stream(
             receipt,
             info,
             status: status.as_u16(),
+            budget,
         }),
     };
     let frames = futures_util::stream::unfold(relay, |mut relay| async move {

@@ -400,6 +400,7 @@ fn stored(w: &StoreWrite<'_>, pk: String, old: Option<Item>) -> Result<Stored, R
         expires_at: None,
         // A store leaves the month's spending as it is; the answer does not read it.
         month_usage: None,
+        budget: None,
     };
     Ok(Stored { item, created })
 }

@@ -26,6 +26,8 @@ pub struct KeyChanges {
     pub priority: Option<u32>,
     /// A new expiry (stored form); `Some(None)`: never again.
     pub expires_at: Option<Option<String>>,
+    /// A new monthly token budget; `Some(None)` removes it.
+    pub budget: Option<Option<crate::domain::KeyBudget>>,
 }
 
 /// The attributes that belong to the provider, not to a key: they stay on the
@@ -82,6 +84,20 @@ impl KeyTable {
                 values.insert(":x".into(), s(at));
             }
             Some(None) => remove.push("keyExpiresAt"),
+            None => {}
+        }
+        match &changes.budget {
+            Some(Some(budget)) => {
+                set.push("budget = :b");
+                values.insert(
+                    ":b".into(),
+                    AttributeValue::M(Item::from([
+                        ("monthlyTokens".to_owned(), n(budget.monthly_tokens)),
+                        ("alertAt".to_owned(), n(budget.alert_at)),
+                    ])),
+                );
+            }
+            Some(None) => remove.push("budget"),
             None => {}
         }
         let mut expression = format!("SET {}", set.join(", "));

@@ -94,6 +94,9 @@ pub struct KeyRow {
     /// What proxied calls spent on the key this month (`super::tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub month_usage: Option<crate::domain::MonthUsage>,
+    /// The key's monthly token budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::domain::KeyBudget>,
 }
 
 fn primary_slot() -> String {
@@ -137,6 +140,7 @@ impl From<KeyRow> for ProviderKey {
             key_expires_at: row.key_expires_at,
             key_revision: row.key_revision,
             month_usage: row.month_usage,
+            budget: row.budget,
         }
     }
 }

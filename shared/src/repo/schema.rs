@@ -93,6 +93,8 @@ pub const NON_KEY_VIEW_ATTRIBUTES: &[&str] = &[
     "deletedAt",
     "usageCount",
     "monthUsage",
+    "budget",
+    "budgetAlertMonth",
     "version",
     TTL_ATTRIBUTE,
 ];

@@ -98,6 +98,40 @@ impl KeyTable {
         Ok(None)
     }
 
+    /// Notes that key `key_id` reached its budget's alert in `month`: `true` the
+    /// first time in that month (then the alert is raised), `false` after.
+    pub async fn note_budget_alert(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        key_id: &str,
+        month: &str,
+    ) -> Result<bool, RepoError> {
+        let pk = KeyRow::key(user_id, provider);
+        let other = extra_slot(key_id);
+        let note = |sk: String| {
+            let pk = pk.clone();
+            async move {
+                self.update("note budget alert", pk, &sk, |u| {
+                    u.update_expression("SET budgetAlertMonth = :month")
+                        .condition_expression(
+                            "isActive = :t AND id = :k AND \
+                             (attribute_not_exists(budgetAlertMonth) OR budgetAlertMonth <> :month)",
+                        )
+                        .expression_attribute_values(":t", active())
+                        .expression_attribute_values(":k", s(key_id))
+                        .expression_attribute_values(":month", s(month))
+                        .return_values(ReturnValue::None)
+                })
+                .await
+            }
+        };
+        let (primary, own) = tokio::join!(note(PRIMARY_SLOT.to_owned()), note(other));
+        Ok([primary?, own?]
+            .iter()
+            .any(|w| matches!(w, Written::Applied(_))))
+    }
+
     async fn spend_at(
         &self,
         pk: &str,

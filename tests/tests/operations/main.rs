@@ -97,5 +97,6 @@ fn seeded_item(user: &str, key_age_days: i64, last_used_days: Option<i64>, activ
         unavailable_reason: None,
         unavailable_until: None,
         month_usage: None,
+        budget: None,
     }
 }

@@ -87,6 +87,7 @@ async fn rotation_then_an_interrupted_rewrap_loses_nothing() {
                     unavailable_reason: None,
                     unavailable_until: None,
                     month_usage: None,
+                    budget: None,
                 };
                 assert!(repo.put_new(&item, Some(&envelope)).await.unwrap());
             }

@@ -194,6 +194,7 @@ async fn a_store_over_an_item_deleted_with_its_history_starts_afresh_too() {
         unavailable_reason: None,
         unavailable_until: None,
         month_usage: None,
+        budget: None,
     };
     assert!(stack.state.repo.put_new(&old, None).await.unwrap());
 
@@ -248,6 +249,7 @@ async fn an_import_write_whose_answer_was_lost_still_counts_as_written() {
         unavailable_reason: None,
         unavailable_until: None,
         month_usage: None,
+        budget: None,
     };
 
     // When the import writes the item (the SDK sends it again) and then once more

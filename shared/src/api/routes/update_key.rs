@@ -1,5 +1,5 @@
 //! PUT /api/provider-configs/{provider}/keys/{keyId} `{label?, priority?,
-//! expiresAt?, primary?}`: changes one key. `expiresAt: null` sets it back to
+//! expiresAt?, primary?, budget?}`: changes one key (`budget: null` removes it). `expiresAt: null` sets it back to
 //! never; `primary: true` makes it the provider's primary (the two keys change
 //! places; the single-key routes see it from then on). 200 with the key; 404 for an
 //! id the provider does not have (another user's id reads the same); 409 when a
@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::key_fields::{label, priority};
+use super::key_fields::{budget, label, priority};
 use crate::api::edge::body::JsonBody;
 use crate::api::edge::error::ApiError;
 use crate::api::edge::field_error::FieldError;
@@ -22,7 +22,7 @@ use crate::repo::{KeyChanges, MadePrimary};
 use crate::sealing_state::SealingState;
 
 /// The members a change may hold.
-const FIELDS: &[&str] = &["label", "priority", "expiresAt", "primary"];
+const FIELDS: &[&str] = &["label", "priority", "expiresAt", "primary", "budget"];
 
 /// Handles a change of one key.
 pub async fn handle(state: &SealingState, req: Request, path: PathParams) -> Response<Body> {
@@ -69,7 +69,7 @@ fn parse(body: &JsonBody) -> Result<(KeyChanges, bool), ApiError> {
     if FIELDS.iter().all(|f| !body.has(f)) {
         refused.push(FieldError::new(
             "body",
-            "give at least one of label, priority, expiresAt, primary",
+            "give at least one of label, priority, expiresAt, primary, budget",
         ));
     }
     if body.has("label") {
@@ -81,6 +81,12 @@ fn parse(body: &JsonBody) -> Result<(KeyChanges, bool), ApiError> {
     if body.get("priority").is_some() {
         match priority(body.get("priority")) {
             Ok(p) => changes.priority = Some(p),
+            Err(e) => refused.push(e),
+        }
+    }
+    if body.has("budget") {
+        match budget(body.get("budget")) {
+            Ok(b) => changes.budget = Some(b),
             Err(e) => refused.push(e),
         }
     }

@@ -246,6 +246,7 @@ pub async fn import(
             unavailable_reason: None,
             unavailable_until: None,
             month_usage: None,
+            budget: None,
         };
         let stored = row.api_key.as_deref().filter(|k| !k.trim().is_empty());
         let envelope = match (row.is_active, stored) {
