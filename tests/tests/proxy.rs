@@ -716,3 +716,34 @@ async fn a_spent_budget_stops_the_key_until_the_month_turns_after_one_alert() {
         .await;
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn a_function_url_event_reaches_the_proxy_and_a_forged_token_reaches_nothing() {
+    let rig = rig().await;
+    let event = apikeys_integration_tests::event_json("proxy.json");
+    let response = rig
+        .proxy
+        .handle_lambda(apikeys_integration_tests::request(&event))
+        .await;
+    assert_eq!(response.status(), 401);
+    let body: Value =
+        serde_json::from_slice(&read_frames(response.into_body()).await.concat()).unwrap();
+    assert_eq!(body["error"]["code"], "invalid_token", "{body}");
+    assert!(rig.fake.seen().is_empty());
+
+    // The same event with a real token of the user: the call goes through.
+    let user = unique("kim");
+    rig.store(&user, "openai", OPENAI_KEY).await;
+    let mut event = event;
+    event["headers"]["authorization"] = json!(format!("Bearer {}", rig.token(&user)));
+    let response = rig
+        .proxy
+        .handle_lambda(apikeys_integration_tests::request(&event))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        chat_text(&read_frames(response.into_body()).await),
+        WORDS.concat()
+    );
+    assert_eq!(rig.fake.seen()[0].path, "/v1/chat/completions");
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use apikeys::proxy::Proxy;
 use apikeys::Settings;
-use lambda_http::{run_with_streaming_response, service_fn, Error, Request, RequestExt};
+use lambda_http::{run_with_streaming_response, service_fn, Error, Request};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -16,13 +16,7 @@ async fn main() -> Result<(), Error> {
     let proxy = Arc::new(Proxy::from_settings(&settings).await);
     run_with_streaming_response(service_fn(move |request: Request| {
         let proxy = Arc::clone(&proxy);
-        async move {
-            let request_id = request.lambda_context().request_id;
-            let (parts, body) = request.into_parts();
-            let body = bytes::Bytes::copy_from_slice(body.as_ref());
-            let request = lambda_http::http::Request::from_parts(parts, body);
-            Ok::<_, std::convert::Infallible>(proxy.handle(request, &request_id).await)
-        }
+        async move { Ok::<_, std::convert::Infallible>(proxy.handle_lambda(request).await) }
     }))
     .await
 }

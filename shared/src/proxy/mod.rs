@@ -220,6 +220,23 @@ impl Proxy {
         &self.state
     }
 
+    /// Answers one request as Lambda hands it over (a function URL's payload 2.0
+    /// event): the invocation's request id names it in the log.
+    pub async fn handle_lambda(
+        self: &Arc<Self>,
+        request: lambda_http::Request,
+    ) -> Response<ProxyBody> {
+        use lambda_http::RequestExt;
+        let request_id = request
+            .lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let (parts, body) = request.into_parts();
+        let body = Bytes::copy_from_slice(body.as_ref());
+        self.handle(http::Request::from_parts(parts, body), &request_id)
+            .await
+    }
+
     /// Answers one request (`body` is the whole request body); the answer's body
     /// streams from the provider.
     pub async fn handle(
