@@ -99,14 +99,17 @@ target/debug/apikeys-admin provision --table "$table" --secret "$secret" --kms-a
   --issuer-dir "$issuer_dir" >"$state/provision.log"
 
 # Two keys it accepts: the page's test adds a second key of a provider. The proxy's
-# SDK tests store an Anthropic and a Gemini key it accepts too.
+# SDK tests store an Anthropic and a Gemini key it accepts too, and an OpenAI key it
+# answers 429 (Retry-After: 30), the primary their fallback check skips.
 claude_key=sk-ant-api03-ProxySdkClaudeKey0123456789abcdefghij-AB
 gemini_key=AIzaSyProxySdkGeminiKey0123456789abcdef
+rate_limited_key=sk-proj-ProxySdkRateL1mitedKey0123456789abcdef
 python3 infra/emulators/fake_provider.py --port-file "$state/provider.port" \
   --good-key sk-proj-G00dKey0123456789abcdefghijklmnopQRST \
   --good-key sk-proj-AnotherG00dKey0123456789abcdefghijQR \
   --good-key 0123456789abcdef0123456789abcdef \
-  --good-key "$claude_key" --good-key "$gemini_key" >"$state/fake-provider.log" 2>&1 &
+  --good-key "$claude_key" --good-key "$gemini_key" \
+  --rate-limited-key "$rate_limited_key" >"$state/fake-provider.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do [ -s "$state/provider.port" ] && break; sleep 0.1; done
 provider_url=http://$host:$(cat "$state/provider.port")
@@ -229,20 +232,52 @@ APIKEYS_PROVIDER_URL=$provider_url \
 say "the official OpenAI, Anthropic and Gemini SDKs through the proxy (infra/e2e/proxy-sdks)"
 proxy_user=proxy-sdks-$suffix
 proxy_token=$(target/debug/apikeys-admin token "$proxy_user" --issuer-dir "$issuer_dir")
-# The user's keys, stored through the API as the page stores them.
+# A user's key stored through the API as the page stores it (its primary when it is the
+# provider's first; a later one beside the primary with a label): prints the key's id.
+store_proxy_key() {
+  local user_token=$1 provider=$2 key=$3 label=${4:-} url body answer
+  if [ -z "$label" ]; then
+    url=$base/api/provider-configs body="{\"provider\":\"$provider\",\"apiKey\":\"$key\"}"
+  else
+    url=$base/api/provider-configs/$provider/keys body="{\"apiKey\":\"$key\",\"label\":\"$label\"}"
+  fi
+  answer=$(curl -fsS -X POST "$url" -H "Authorization: Bearer $user_token" \
+    -H 'content-type: application/json' --data "$body") || return 1
+  python3 -c 'import json, sys; a = json.loads(sys.argv[1]); print((a.get("config") or a["key"])["id"])' \
+    "$answer"
+}
+# The user's keys of each provider.
 for stored in "openai sk-proj-G00dKey0123456789abcdefghijklmnopQRST" "claude $claude_key" \
   "google-ai $gemini_key"; do
   set -- $stored
-  curl -fsS -o /dev/null -X POST "$base/api/provider-configs" \
-    -H "Authorization: Bearer $proxy_token" -H 'content-type: application/json' \
-    --data "{\"provider\":\"$1\",\"apiKey\":\"$2\"}"
+  store_proxy_key "$proxy_token" "$1" "$2" >/dev/null
 done
+# Fallback: a user per SDK (a skipped primary stays marked for its Retry-After), each
+# with the rate-limited key as the primary and a good one beside it.
+fallback_user() {
+  local user_token primary second
+  user_token=$(target/debug/apikeys-admin token "proxy-fallback-$1-$suffix" --issuer-dir "$issuer_dir") &&
+    primary=$(store_proxy_key "$user_token" openai "$rate_limited_key") &&
+    second=$(store_proxy_key "$user_token" openai sk-proj-G00dKey0123456789abcdefghijklmnopQRST second) ||
+    return 1
+  printf 'APIKEYS_FALLBACK_TOKEN=%s APIKEYS_FALLBACK_PRIMARY_ID=%s APIKEYS_FALLBACK_SECOND_ID=%s\n' \
+    "$user_token" "$primary" "$second"
+}
+fallback_node=$(fallback_user node)
+fallback_python=$(fallback_user python)
+# Budget: a user with one good key; the test sets its budget and spends it.
+budget_token=$(target/debug/apikeys-admin token "proxy-budget-$suffix" --issuer-dir "$issuer_dir")
+store_proxy_key "$budget_token" openai sk-proj-G00dKey0123456789abcdefghijklmnopQRST >/dev/null
 proxy_sdks_venv=${APIKEYS_PROXY_SDKS_VENV:-$root/.venv-proxy-sdks}
 ensure_pinned_venv "$proxy_sdks_venv" infra/e2e/proxy-sdks/requirements.txt python
 (cd infra/e2e/proxy-sdks && ensure_npm_ci)
 export APIKEYS_PROXY_BASE=$base/proxy APIKEYS_TOKEN=$proxy_token APIKEYS_FAKE_PROVIDER=$provider_url
-node --test infra/e2e/proxy-sdks/sdks.test.mjs
-"$proxy_sdks_venv/bin/python" infra/e2e/proxy-sdks/test_openai_python.py
+# $fallback_*: VAR=value words (tokens and ids have no spaces), split on purpose.
+# shellcheck disable=SC2086
+env $fallback_node APIKEYS_BUDGET_TOKEN="$budget_token" APIKEYS_API_BASE="$base" \
+  node --test infra/e2e/proxy-sdks/sdks.test.mjs
+# shellcheck disable=SC2086
+env $fallback_python "$proxy_sdks_venv/bin/python" infra/e2e/proxy-sdks/test_openai_python.py
 unset APIKEYS_PROXY_BASE APIKEYS_TOKEN APIKEYS_FAKE_PROVIDER
 
 run_load rotate

@@ -1,7 +1,9 @@
 // The official SDKs calling the vault's proxy with a user's token, as an app would:
 // OpenAI (chat, streamed chat, embeddings), Anthropic (messages, streamed, with both the
 // current SDK and the last 0.x one, which authenticate differently) and Gemini's REST
-// API through fetch. The upstream behind the proxy is infra/emulators/fake_provider.py.
+// API through fetch; and, through the proxy only, the fallback to a second key when the
+// primary is rate-limited and a monthly token budget that stops a key (402).
+// The upstream behind the proxy is infra/emulators/fake_provider.py.
 // README.md beside this file says how to run it and with which environment.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -18,6 +20,7 @@ const RECEIPT = ['x-apikeys-key-id', 'x-apikeys-key-hint', 'x-apikeys-attempts',
 
 const settings = readSettings(process.env);
 const { direct, token, fake } = settings;
+const extras = readExtras(process.env);
 
 function readSettings(env) {
   const strip = (url) => (url ?? '').trim().replace(/\/+$/, '');
@@ -54,8 +57,32 @@ function readSettings(env) {
   };
 }
 
+/**
+ * The proxy-only checks' users, each with keys the local stack stored for it (README.md):
+ * a user whose primary the fake rate-limits, and a user whose key gets a small budget.
+ * Each is optional: its check is skipped without it.
+ */
+function readExtras(env) {
+  const strip = (url) => (url ?? '').trim().replace(/\/+$/, '');
+  const fallback = {
+    token: env.APIKEYS_FALLBACK_TOKEN ?? '',
+    primaryId: env.APIKEYS_FALLBACK_PRIMARY_ID ?? '',
+    secondId: env.APIKEYS_FALLBACK_SECOND_ID ?? '',
+  };
+  const given = Object.values(fallback).filter(Boolean).length;
+  if (given && given < 3) {
+    throw new Error('the fallback check needs all of APIKEYS_FALLBACK_TOKEN, APIKEYS_FALLBACK_PRIMARY_ID and APIKEYS_FALLBACK_SECOND_ID');
+  }
+  return {
+    api: strip(env.APIKEYS_API_BASE),
+    fallback: given ? fallback : null,
+    budgetToken: env.APIKEYS_BUDGET_TOKEN ?? '',
+  };
+}
+
 // No retries: a retried 429 or 5xx would hide what the proxy answered first.
-const openai = new OpenAI({ baseURL: settings.openai, apiKey: token, maxRetries: 0, timeout: 30_000 });
+const openaiFor = (apiKey) => new OpenAI({ baseURL: settings.openai, apiKey, maxRetries: 0, timeout: 30_000 });
+const openai = openaiFor(token);
 const anthropics = [
   // 1.x sends the key as `Authorization: Bearer`, with anthropic-version 2026-10-21;
   // 0.x as `x-api-key`, with anthropic-version 2023-06-01.
@@ -127,11 +154,11 @@ test('OpenAI chat: the answer and its usage', async (t) => {
   checkReceipt(t, response.headers, 'chat');
 });
 
-async function readChatStream(t, streamOptions) {
+async function readChatStream(t, streamOptions, client = openai) {
   const body = { model: 'gpt-4o-mini', messages: chatMessages, stream: true };
   if (streamOptions) body.stream_options = streamOptions;
   const { data: stream, response } = await expecting('a streamed chat (text/event-stream)', () =>
-    openai.chat.completions.create(body).withResponse(),
+    client.chat.completions.create(body).withResponse(),
   );
   assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/, 'expected an event stream');
   checkReceipt(t, response.headers, 'streamed chat');
@@ -155,7 +182,7 @@ async function readChatStream(t, streamOptions) {
   });
   assert.equal(text, PHRASE, 'expected the streamed pieces to make the whole answer');
   assert.equal(pieces, PIECES, 'expected one piece per chunk, as the fake provider sends them');
-  return { usage, usageChunk };
+  return { usage, usageChunk, response };
 }
 
 test('OpenAI chat stream with include_usage: the pieces, then usage in a last chunk', async (t) => {
@@ -353,4 +380,165 @@ test('a client that aborts a stream closes the upstream stream too', { timeout: 
     now.disconnected > before.disconnected,
     `expected the upstream slow stream to be cut within 10 s of the abort: ${JSON.stringify({ before, now })}`,
   );
+});
+
+// --- Fallback and budgets (proxy only: the fake alone has one key per call) ---
+
+/** A call to the vault's API (APIKEYS_API_BASE) as the given user. */
+async function vaultApi(method, path, userToken, body) {
+  const url = `${extras.api}${path}`;
+  let res;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${userToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (err) {
+    throw new Error(`expected an answer to ${method} ${url}; got ${describe(err)}`, { cause: err });
+  }
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // left null: the assertion on it shows the text
+  }
+  return { status: res.status, json, text, what: `${method} ${url}` };
+}
+
+/** The user's OpenAI keys as the key view shows them. */
+async function openaiKeys(userToken) {
+  const answer = await vaultApi('GET', '/api/provider-configs/openai/keys', userToken);
+  assert.equal(answer.status, 200, `expected 200 from ${answer.what}; got ${answer.status}: ${answer.text}`);
+  assert.ok(Array.isArray(answer.json?.keys), `expected {keys: [...]} from ${answer.what}; got ${answer.text}`);
+  return answer.json.keys;
+}
+
+test('OpenAI streamed chat: a 429 on the primary falls back to the second key before the first byte', async (t) => {
+  if (direct) {
+    t.skip('direct mode: no proxy, so no second key to fall back to');
+    return;
+  }
+  if (!extras.fallback) {
+    t.skip('set APIKEYS_FALLBACK_TOKEN, APIKEYS_FALLBACK_PRIMARY_ID and APIKEYS_FALLBACK_SECOND_ID (README.md)');
+    return;
+  }
+  const { token: userToken, primaryId, secondId } = extras.fallback;
+  const client = openaiFor(userToken);
+  // The whole text in its five pieces (readChatStream checks both) shows the refusal
+  // was dropped before anything reached the client, not spliced into the answer.
+  const first = await readChatStream(t, { include_usage: true }, client);
+  const headers = first.response.headers;
+  assert.equal(
+    headers.get('x-apikeys-attempts'),
+    `${primaryId}:rate_limited`,
+    'expected x-apikeys-attempts to name the primary, skipped as rate_limited (the fake answered it 429)',
+  );
+  assert.equal(headers.get('x-apikeys-key-id'), secondId, 'expected the answer to come from the second key');
+  assert.ok(first.usage, 'expected usage from the second key\'s answer');
+
+  // The primary is marked until its Retry-After (30 s): the next call goes straight to
+  // the second key, and nothing is skipped on the way.
+  const again = await readChatStream(t, null, client);
+  assert.equal(again.response.headers.get('x-apikeys-attempts'), '', 'expected no key skipped once the primary is marked');
+  assert.equal(again.response.headers.get('x-apikeys-key-id'), secondId);
+  if (extras.api) {
+    const keys = await openaiKeys(userToken);
+    const primary = keys.find((k) => k.id === primaryId);
+    assert.ok(primary, `expected the primary ${primaryId} in the key view; got ${JSON.stringify(keys)}`);
+    assert.equal(primary.unavailable, 'rate_limited', 'expected the key view to show the primary as rate_limited');
+    assert.ok(primary.availableAt, 'expected the key view to say when the primary is usable again');
+  }
+});
+
+const BUDGET_TOKENS = 30; // a chat here spends 8 + 5 = 13: the third call reaches it
+
+test('a spent budget stops the key: the SDK gets 402 budget_exhausted, and monthUsage is what the calls reported', async (t) => {
+  if (direct) {
+    t.skip('direct mode: no proxy, so no budget');
+    return;
+  }
+  if (!extras.budgetToken || !extras.api) {
+    t.skip('set APIKEYS_BUDGET_TOKEN and APIKEYS_API_BASE (README.md)');
+    return;
+  }
+  const userToken = extras.budgetToken;
+  const key = (await openaiKeys(userToken)).find((k) => k.primary);
+  assert.ok(key, 'expected the budget user to have an OpenAI key');
+  assert.equal(key.monthUsage, null, 'expected a fresh key: no proxied call on it this month yet');
+  const put = await vaultApi('PUT', `/api/provider-configs/openai/keys/${encodeURIComponent(key.id)}`, userToken, {
+    budget: { monthlyTokens: BUDGET_TOKENS, alertAt: 0.5 },
+  });
+  assert.equal(put.status, 200, `expected 200 from ${put.what}; got ${put.status}: ${put.text}`);
+  assert.equal(put.json?.key?.budget?.monthlyTokens, BUDGET_TOKENS, `expected the budget in the answer; got ${put.text}`);
+
+  const client = openaiFor(userToken);
+  const spent = { requests: 0, inputTokens: 0, outputTokens: 0 };
+  let lastTokens = 0;
+  let refusal = null;
+  // Plain and streamed chats by turns (the streamed ones ask for no usage: the proxy
+  // does), until the proxy refuses; far more calls than the budget allows.
+  for (let i = 0; i < 10; i += 1) {
+    const streamed = i % 2 === 1;
+    let answer;
+    try {
+      answer = await client.chat.completions
+        .create({ model: 'gpt-4o-mini', messages: chatMessages, ...(streamed ? { stream: true } : {}) })
+        .withResponse();
+    } catch (err) {
+      if (err instanceof OpenAI.APIError && err.status) {
+        refusal = err;
+        break;
+      }
+      throw new Error(`expected an answer or an HTTP error from ${settings.where}; got ${describe(err)}`, { cause: err });
+    }
+    assert.equal(answer.response.headers.get('x-apikeys-key-id'), key.id, 'expected the budget user\'s key');
+    let text = '';
+    let usage = null;
+    if (streamed) {
+      for await (const chunk of answer.data) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+        if (chunk.usage) usage = chunk.usage;
+      }
+    } else {
+      text = answer.data.choices[0].message.content;
+      usage = answer.data.usage;
+    }
+    assert.equal(text, PHRASE, `call ${i + 1}: expected the whole answer`);
+    assert.ok(usage, `call ${i + 1}: expected usage in the answer`);
+    spent.requests += 1;
+    spent.inputTokens += usage.prompt_tokens;
+    spent.outputTokens += usage.completion_tokens;
+    lastTokens = usage.prompt_tokens + usage.completion_tokens;
+  }
+  const tokens = spent.inputTokens + spent.outputTokens;
+  assert.ok(refusal, `expected the proxy to refuse once ${BUDGET_TOKENS} tokens were spent; ${spent.requests} calls spent ${tokens}`);
+  assert.equal(refusal.status, 402, `expected HTTP 402 once the budget was spent; got ${describe(refusal)}`);
+  // The SDK keeps the body's `error` member: here the string the proxy sent.
+  assert.equal(refusal.error, 'budget_exhausted', `expected the body's error to be budget_exhausted; got ${describe(refusal)}`);
+  assert.ok(tokens >= BUDGET_TOKENS, `expected the refusal only once the budget was reached; ${tokens} of ${BUDGET_TOKENS} tokens spent`);
+  assert.ok(
+    tokens - lastTokens < BUDGET_TOKENS,
+    `expected the key stopped right after the call that reached the budget; ${spent.requests} calls, ${tokens} tokens`,
+  );
+  t.diagnostic(`${spent.requests} calls spent ${tokens} of ${BUDGET_TOKENS} tokens, then HTTP 402`);
+  // A streamed call is refused the same way, before any stream starts.
+  await assert.rejects(
+    client.chat.completions.create({ model: 'gpt-4o-mini', messages: chatMessages, stream: true }),
+    (err) => err instanceof OpenAI.APIError && err.status === 402 && err.error === 'budget_exhausted',
+    'expected a streamed chat to get 402 budget_exhausted too',
+  );
+
+  // The key view counts what the SDK was told, call for call and token for token.
+  // (The proxy writes a call's usage before its answer ends; the wait is only a margin.)
+  const deadline = Date.now() + 5_000;
+  let view = (await openaiKeys(userToken)).find((k) => k.id === key.id);
+  while ((view?.monthUsage?.requests ?? 0) < spent.requests && Date.now() < deadline) {
+    await sleep(200);
+    view = (await openaiKeys(userToken)).find((k) => k.id === key.id);
+  }
+  assert.deepEqual(view.monthUsage, { month: new Date().toISOString().slice(0, 7), ...spent },
+    'expected monthUsage to be the sum of the usage the SDK calls reported');
+  assert.equal(view.unavailable, 'budget_exhausted', 'expected the key view to show the key as budget_exhausted');
 });

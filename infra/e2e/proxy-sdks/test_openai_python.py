@@ -1,6 +1,7 @@
 """The official OpenAI Python SDK calling the vault's proxy with a user's token: chat,
 streamed chat (with and without stream_options), embeddings, the proxy's receipt
-headers, and a stream the client closes. The upstream behind the proxy is
+headers, a stream the client closes, and (proxy only) the fallback to a second key
+when the primary is rate-limited. The upstream behind the proxy is
 infra/emulators/fake_provider.py; README.md beside this file says how to run it.
 
     python test_openai_python.py     # with the pinned openai of requirements.txt
@@ -53,8 +54,20 @@ def settings() -> dict:
 
 
 S = settings()
-# No retries: a retried 429 or 5xx would hide what the proxy answered first.
-client = openai.OpenAI(base_url=S["base"], api_key=S["token"], max_retries=0, timeout=30.0)
+# The proxy-only check of a fallback: a user whose primary the fake rate-limits, with a
+# second key it accepts (README.md); skipped without all three.
+FALLBACK = {name: os.environ.get(f"APIKEYS_FALLBACK_{name.upper()}", "") for name in ("token", "primary_id", "second_id")}
+if any(FALLBACK.values()) and not all(FALLBACK.values()):
+    sys.exit("the fallback check needs all of APIKEYS_FALLBACK_TOKEN, APIKEYS_FALLBACK_PRIMARY_ID and "
+             "APIKEYS_FALLBACK_SECOND_ID")
+
+
+def client_for(api_key: str) -> openai.OpenAI:
+    # No retries: a retried 429 or 5xx would hide what the proxy answered first.
+    return openai.OpenAI(base_url=S["base"], api_key=api_key, max_retries=0, timeout=30.0)
+
+
+client = client_for(S["token"])
 
 
 def expecting(what: str, call):
@@ -105,9 +118,9 @@ def test_chat() -> None:
         PROMPT_TOKENS, PIECES, PROMPT_TOKENS + PIECES), f"expected the upstream usage unchanged; got {data.usage}"
 
 
-def read_stream(stream_options) -> tuple:
+def read_stream(stream_options, sdk: openai.OpenAI = client) -> tuple:
     extra = {"stream_options": stream_options} if stream_options else {}
-    raw = expecting("a streamed chat (text/event-stream)", lambda: client.chat.completions.with_raw_response.create(
+    raw = expecting("a streamed chat (text/event-stream)", lambda: sdk.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True, **extra))
     assert raw.headers.get("content-type", "").startswith("text/event-stream"), "expected an event stream"
     check_receipt(raw.headers, "streamed chat")
@@ -123,11 +136,11 @@ def read_stream(stream_options) -> tuple:
                 usage, usage_chunk = chunk.usage, chunk
     assert text == PHRASE, f"expected the streamed pieces to make the whole answer; got {text!r}"
     assert pieces == PIECES, f"expected one piece per chunk; got {pieces}"
-    return usage, usage_chunk
+    return usage, usage_chunk, raw.headers
 
 
 def test_chat_stream_with_include_usage() -> None:
-    usage, chunk = read_stream({"include_usage": True})
+    usage, chunk, _ = read_stream({"include_usage": True})
     assert usage is not None, "expected a chunk with usage when the client asks for it"
     assert chunk.choices == [], "expected usage in a chunk with choices: []"
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (
@@ -135,7 +148,7 @@ def test_chat_stream_with_include_usage() -> None:
 
 
 def test_chat_stream_without_stream_options() -> None:
-    usage, _ = read_stream(None)
+    usage, _, _ = read_stream(None)
     if S["direct"]:
         # The fake, like OpenAI, sends no usage unless asked: so the proxy's answer having
         # it shows that the proxy added stream_options.include_usage.
@@ -186,9 +199,30 @@ def test_client_disconnect_closes_upstream() -> None:
         f"expected the upstream slow stream to be cut within 10 s of the close: {before} → {now}"
 
 
+def test_fallback_when_the_primary_is_rate_limited() -> None:
+    if S["direct"]:
+        raise Skip("direct mode: no proxy, so no second key to fall back to")
+    if not FALLBACK["token"]:
+        raise Skip("set APIKEYS_FALLBACK_TOKEN, APIKEYS_FALLBACK_PRIMARY_ID and APIKEYS_FALLBACK_SECOND_ID")
+    sdk = client_for(FALLBACK["token"])
+    # The whole text in its five pieces (read_stream checks both) shows the refusal was
+    # dropped before anything reached the client.
+    usage, _, headers = read_stream({"include_usage": True}, sdk)
+    assert headers["x-apikeys-attempts"] == f"{FALLBACK['primary_id']}:rate_limited", \
+        f"expected x-apikeys-attempts to name the primary as rate_limited; got {headers['x-apikeys-attempts']!r}"
+    assert headers["x-apikeys-key-id"] == FALLBACK["second_id"], \
+        f"expected the answer from the second key {FALLBACK['second_id']}; got {headers['x-apikeys-key-id']!r}"
+    assert usage is not None, "expected usage from the second key's answer"
+    # The primary is now marked until its Retry-After: straight to the second key.
+    _, _, headers = read_stream(None, sdk)
+    assert headers["x-apikeys-attempts"] == "", \
+        f"expected no key skipped once the primary is marked; got {headers['x-apikeys-attempts']!r}"
+    assert headers["x-apikeys-key-id"] == FALLBACK["second_id"]
+
+
 def main() -> int:
     tests = [test_chat, test_chat_stream_with_include_usage, test_chat_stream_without_stream_options,
-             test_embeddings, test_client_disconnect_closes_upstream]
+             test_embeddings, test_client_disconnect_closes_upstream, test_fallback_when_the_primary_is_rate_limited]
     print(f"openai {openai.__version__} against {S['where']}" + (" (direct: receipt headers not checked)"
                                                                    if S["direct"] else ""))
     passed = failed = skipped = 0
