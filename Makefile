@@ -18,10 +18,12 @@ emulator-stop:
 	infra/scripts/local-aws.sh stop
 
 # The criterion benches, then the cold-start table of every function against the
-# hello-world baseline (infra/scripts/coldstart.sh; APIKEYS_BENCH_RUNS=15 by default).
+# hello-world baseline (infra/scripts/coldstart.sh; APIKEYS_BENCH_RUNS=15 by default),
+# then the proxy against a bare pass-through function (infra/scripts/proxy-bench.sh).
 bench:
 	cargo bench --workspace --locked
 	infra/scripts/coldstart.sh
+	infra/scripts/proxy-bench.sh
 
 # The local stack under load (locust): 50 users for 60 s, figures per route, then the
 # usage counts and the logs checked (infra/scripts/load.sh).

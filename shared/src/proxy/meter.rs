@@ -105,6 +105,10 @@ impl Meter {
         let Some(data) = line.strip_prefix(b"data:") else {
             return;
         };
+        // Only an event that names usage is parsed: content chunks pass unread.
+        if !data.windows(4).any(|w| w == b"sage") {
+            return;
+        }
         if let Ok(value) = serde_json::from_slice::<Value>(data) {
             self.value(&value);
         }

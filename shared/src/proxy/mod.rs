@@ -152,6 +152,10 @@ pub(crate) struct CallInfo {
     pub(crate) model: String,
     pub(crate) request_id: String,
     pub(crate) started: Instant,
+    /// When the key to call with was in hand (opened), then when the provider's
+    /// answer began: where a call's time to first byte goes.
+    pub(crate) key_ready: Option<Instant>,
+    pub(crate) upstream_began: Option<Instant>,
 }
 
 impl CallInfo {
@@ -180,6 +184,10 @@ impl CallInfo {
             output_tokens,
             attempts = receipt.attempts_text().as_str(),
             latency_ms = self.started.elapsed().as_millis() as u64,
+            key_us = self.key_ready.map_or(0, |t| (t - self.started).as_micros() as u64),
+            first_byte_us = self
+                .upstream_began
+                .map_or(0, |t| (t - self.started).as_micros() as u64),
             request_id = self.request_id.as_str(),
         );
     }
@@ -309,6 +317,8 @@ impl Proxy {
             model: body.model.clone(),
             request_id: request_id.to_owned(),
             started: Instant::now(),
+            key_ready: None,
+            upstream_began: None,
         };
         let forwarded = headers::to_provider(&parts.headers);
         Box::pin(self.attempts(&route, &user, body, forwarded, info)).await
@@ -342,7 +352,7 @@ impl Proxy {
         user: &UserId,
         body: upstream::Body,
         forwarded: HeaderMap,
-        info: CallInfo,
+        mut info: CallInfo,
     ) -> Response<ProxyBody> {
         let family = route.provider.entry().api.family;
         let mut receipt = Receipt::default();
@@ -398,6 +408,7 @@ impl Proxy {
                 }
                 None => self.client.clone(),
             };
+            info.key_ready = Some(Instant::now());
             let request = upstream::request(
                 &client,
                 route,
@@ -444,6 +455,7 @@ impl Proxy {
                 }
                 Ok(Ok(answer)) => answer,
             };
+            info.upstream_began = Some(Instant::now());
             let status = answer.status();
             if !matches!(status.as_u16(), 401 | 402 | 403 | 429) {
                 return relay::stream(

@@ -204,7 +204,13 @@ async fn streamed(
         body: &body,
         source_ip: peer.ip(),
     };
-    let mut event = event::build(&incoming, &matched, None, request_id, OffsetDateTime::now_utc());
+    let mut event = event::build(
+        &incoming,
+        &matched,
+        None,
+        request_id,
+        OffsetDateTime::now_utc(),
+    );
     event["routeKey"] = json!("$default");
     event["requestContext"]["routeKey"] = json!("$default");
     let answer = match app.invoker.invoke_streaming(function, &event).await {
