@@ -244,6 +244,24 @@ pub const VARIABLES: &[Variable] = &[
         "the largest request body the proxy forwards (larger: 413)",
     ),
     var(
+        "APIKEYS_DEPLOYMENT_KEY_FALLBACK",
+        &[],
+        "false",
+        "the proxy may call with the deployment's own key when a user has no usable key of the provider",
+    ),
+    var(
+        "APIKEYS_DEPLOYMENT_KEYS_SECRET_ID",
+        &[],
+        "(none)",
+        "the Secrets Manager secret of the deployment's keys: a JSON object of provider to key",
+    ),
+    var(
+        "APIKEYS_DEPLOYMENT_MONTHLY_TOKENS",
+        &[],
+        "100000",
+        "tokens a user may spend on the deployment's keys in a month (then 402)",
+    ),
+    var(
         BASE_URL_PATTERN,
         &[],
         "the provider's API",

@@ -747,3 +747,108 @@ async fn a_function_url_event_reaches_the_proxy_and_a_forged_token_reaches_nothi
     );
     assert_eq!(rig.fake.seen()[0].path, "/v1/chat/completions");
 }
+
+#[tokio::test]
+async fn the_deployment_key_stands_in_only_where_the_user_has_none_and_within_the_allowance() {
+    let rig = rig().await;
+    let secret_id = unique("apikeys-deployment-keys");
+    let deployment_key = "sk-proj-DeploymentOwnKey0123456789abcdefghijk";
+    aws_sdk_secretsmanager::Client::new(&rig.stack.sdk)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(json!({ "openai": deployment_key }).to_string())
+        .send()
+        .await
+        .expect("the deployment keys secret");
+    let settings = ProxySettings::from_lookup(&|name: &str| match name {
+        "APIKEYS_DEPLOYMENT_KEY_FALLBACK" => Some("true".into()),
+        "APIKEYS_DEPLOYMENT_KEYS_SECRET_ID" => Some(secret_id.clone()),
+        "APIKEYS_DEPLOYMENT_MONTHLY_TOKENS" => Some("20".into()),
+        _ => None,
+    })
+    .unwrap();
+    let keys = apikeys::proxy::deployment::DeploymentKeys::new(
+        settings.deployment.clone(),
+        &rig.stack.sdk,
+    );
+    let proxy = Arc::new(
+        Proxy::new(
+            SealingState::new(
+                rig.proxy.state().base.clone(),
+                apikeys_integration_tests::test_key_material(&rig.stack.sdk),
+                KeyTester::new(
+                    KeyTestSettings::from_lookup(&|n: &str| {
+                        (n == "APIKEYS_OPENAI_BASE_URL").then(|| rig.fake.url.clone())
+                    })
+                    .unwrap(),
+                ),
+            ),
+            Some(JwtAuthorizer::new(
+                rig.issuer.info().issuer.clone(),
+                vec![rig.issuer.info().audience.clone()],
+                KeySource::Fixed(KeySet::from_jwks(rig.issuer.jwks())),
+            )),
+            settings,
+        )
+        .with_deployment_keys(keys),
+    );
+    let call = |user: &str| {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("/proxy/openai/v1/chat/completions")
+            .header("authorization", format!("Bearer {}", rig.token(user)))
+            .body(Bytes::from(chat(false, "gpt-fake").to_string()))
+            .unwrap();
+        let proxy = Arc::clone(&proxy);
+        async move { proxy.handle(request, "req-deployment").await }
+    };
+
+    // A user with a key of their own: theirs, as always.
+    let owner = unique("lee");
+    rig.store(&owner, "openai", OPENAI_KEY).await;
+    let response = call(&owner).await;
+    assert_eq!(header(&response, "x-apikeys-key-source"), "user");
+    read_frames(response.into_body()).await;
+
+    // A user without one: the deployment's, said in the receipt, counted (12 tokens a call).
+    let guest = unique("max");
+    let response = call(&guest).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-apikeys-key-source"), "deployment");
+    assert_eq!(header(&response, "x-apikeys-key-id"), "deployment");
+    read_frames(response.into_body()).await;
+    let response = call(&guest).await;
+    assert_eq!(response.status(), 200, "12 of 20 tokens spent before it");
+    read_frames(response.into_body()).await;
+    // Then the allowance (20) is spent: a 402 that says so, and no call.
+    let response = call(&guest).await;
+    assert_eq!(response.status(), 402);
+    assert_eq!(header(&response, "x-apikeys-key-source"), "deployment");
+    let body: Value =
+        serde_json::from_slice(&read_frames(response.into_body()).await.concat()).unwrap();
+    assert_eq!(body["error"], "deployment_allowance_exhausted");
+    let used: Vec<String> = rig
+        .fake
+        .seen()
+        .iter()
+        .map(|s| s.headers["authorization"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        used,
+        [
+            format!("Bearer {OPENAI_KEY}"),
+            format!("Bearer {deployment_key}"),
+            format!("Bearer {deployment_key}")
+        ]
+    );
+    // With the fallback off (the default), the same guest gets the plain refusal.
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&guest)),
+            &chat(false, "m"),
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+}

@@ -23,6 +23,8 @@ const BY_USER_INDEX: &str = "!Sub ${ConfigTable.Arn}/index/byUser";
 const SEED_SECRET: &str = "!Ref SeedSecret";
 /// The KMS key the seed secret (or a seed ciphertext) is encrypted under.
 const SEED_KEY: &str = "!GetAtt SeedKey.Arn";
+/// The operator's secret of deployment keys (the proxy only, when named).
+const DEPLOYMENT_KEYS: &str = "!Ref DeploymentKeysSecretArn";
 
 /// Every (action, resource) each function may have, by the binary its crate builds:
 /// the whole of its inline policy, across both seed sources of the template. The
@@ -73,7 +75,9 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
     (
         "proxy",
         &[
-            // As use-key, plus the month's spending on the key used.
+            // As use-key, plus the month's spending on the key used, and the
+            // deployment's own keys when the operator names their secret.
+            ("secretsmanager:GetSecretValue", DEPLOYMENT_KEYS),
             ("dynamodb:GetItem", TABLE),
             ("dynamodb:Query", TABLE),
             ("dynamodb:UpdateItem", TABLE),

@@ -18,6 +18,7 @@
 //! `x-apikeys-key-hint`, `x-apikeys-attempts` (each key skipped, `id:reason`,
 //! comma-separated) and `x-apikeys-key-source` (`user`).
 
+pub mod deployment;
 pub mod headers;
 pub mod meter;
 pub mod relay;
@@ -64,6 +65,8 @@ pub struct ProxySettings {
     pub idle_timeout: Duration,
     /// The largest request body forwarded.
     pub max_body_bytes: usize,
+    /// The deployment's own keys (off by default).
+    pub deployment: deployment::DeploymentSettings,
 }
 
 impl Default for ProxySettings {
@@ -71,6 +74,7 @@ impl Default for ProxySettings {
         Self {
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            deployment: deployment::DeploymentSettings::default(),
         }
     }
 }
@@ -85,6 +89,7 @@ impl ProxySettings {
                 DEFAULT_IDLE_TIMEOUT_SECS,
             )?),
             max_body_bytes: positive(get, "APIKEYS_PROXY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            deployment: deployment::DeploymentSettings::from_lookup(get)?,
         })
     }
 }
@@ -95,6 +100,7 @@ pub struct Proxy {
     verifier: Option<JwtAuthorizer>,
     settings: ProxySettings,
     client: reqwest::Client,
+    deployment: deployment::DeploymentKeys,
 }
 
 /// A key skipped, and why.
@@ -110,6 +116,8 @@ pub(crate) struct Receipt {
     key_id: Option<String>,
     key_hint: Option<String>,
     attempts: Vec<Attempt>,
+    /// `deployment` when the deployment's own key made the call.
+    deployment: bool,
 }
 
 impl Receipt {
@@ -132,7 +140,18 @@ impl Receipt {
             value(self.key_hint.as_deref().unwrap_or("")),
         );
         headers.insert("x-apikeys-attempts", value(&self.attempts_text()));
-        headers.insert("x-apikeys-key-source", HeaderValue::from_static("user"));
+        headers.insert(
+            "x-apikeys-key-source",
+            HeaderValue::from_static(self.source()),
+        );
+    }
+
+    fn source(&self) -> &'static str {
+        if self.deployment {
+            "deployment"
+        } else {
+            "user"
+        }
     }
 }
 
@@ -159,6 +178,20 @@ pub(crate) struct CallInfo {
 }
 
 impl CallInfo {
+    /// A copy for what follows once the call has been handed to the body.
+    fn again(&self) -> Self {
+        Self {
+            user: self.user.clone(),
+            provider: self.provider,
+            operation: self.operation,
+            model: self.model.clone(),
+            request_id: self.request_id.clone(),
+            started: self.started,
+            key_ready: self.key_ready,
+            upstream_began: self.upstream_began,
+        }
+    }
+
     /// The one audit line of a call (never a prompt, a completion or a key).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn audit(
@@ -178,7 +211,7 @@ impl CallInfo {
             operation = self.operation.as_str(),
             model = self.model.as_str(),
             key_id = receipt.key_id.as_deref().unwrap_or(""),
-            key_source = "user",
+            key_source = receipt.source(),
             status,
             input_tokens,
             output_tokens,
@@ -209,7 +242,14 @@ impl Proxy {
             verifier,
             settings,
             client,
+            deployment: deployment::DeploymentKeys::off(),
         }
+    }
+
+    /// The same proxy with the deployment's own keys (used only as its settings say).
+    pub fn with_deployment_keys(mut self, keys: deployment::DeploymentKeys) -> Self {
+        self.deployment = keys;
+        self
     }
 
     /// The proxy the settings describe (the function's cold start).
@@ -220,7 +260,15 @@ impl Proxy {
             .issuer
             .as_ref()
             .map(crate::usertoken::IssuerSettings::authorizer);
-        Self::new(state, verifier, settings.proxy.clone())
+        let proxy = Self::new(state, verifier, settings.proxy.clone());
+        if !settings.proxy.deployment.fallback {
+            return proxy;
+        }
+        let sdk = crate::aws::sdk_config(&settings.aws).await;
+        proxy.with_deployment_keys(deployment::DeploymentKeys::new(
+            settings.proxy.deployment.clone(),
+            &sdk,
+        ))
     }
 
     /// The state it reads keys through.
@@ -363,6 +411,13 @@ impl Proxy {
             let (key, stored) = match used {
                 Ok(UsedKey::Active { key, stored }) => (key, stored),
                 Ok(UsedKey::Refused(why)) => {
+                    // No usable key of the user's: the deployment's, where allowed.
+                    if let Some(answer) = self
+                        .deployment_call(route, user, &body, &forwarded, &mut info, &mut receipt)
+                        .await
+                    {
+                        return answer;
+                    }
                     if refused.is_some() {
                         break;
                     }
@@ -464,7 +519,9 @@ impl Proxy {
                     self.settings.idle_timeout,
                     receipt,
                     info,
-                    stored.budget,
+                    relay::Spend::Key {
+                        budget: stored.budget,
+                    },
                 );
             }
             // Refused before the first byte: mark the key and try the next.
@@ -525,6 +582,110 @@ impl Proxy {
         }
     }
 
+    /// The call with the deployment's own key, when the settings allow one for this
+    /// provider: counted against the user's monthly allowance, refused (402) once it
+    /// is spent. `None`: no deployment key applies.
+    async fn deployment_call(
+        self: &Arc<Self>,
+        route: &ProxyRoute,
+        user: &UserId,
+        body: &upstream::Body,
+        forwarded: &HeaderMap,
+        info: &mut CallInfo,
+        receipt: &mut Receipt,
+    ) -> Option<Response<ProxyBody>> {
+        let family = route.provider.entry().api.family;
+        if route.provider.entry().endpoint != crate::provider::EndpointKind::None {
+            return None;
+        }
+        let key = match self.deployment.key(route.provider).await {
+            Ok(Some(key)) => key,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(request_id = info.request_id.as_str(), error = %e, "deployment keys unavailable");
+                return Some(unavailable(family, info, receipt));
+            }
+        };
+        receipt.deployment = true;
+        receipt.key_id = Some("deployment".into());
+        receipt.key_hint = None;
+        let month = crate::repo::month_of(OffsetDateTime::now_utc());
+        let spent = match self
+            .state
+            .base
+            .repo
+            .deployment_tokens(user.as_str(), &month)
+            .await
+        {
+            Ok(spent) => spent,
+            Err(e) => {
+                tracing::error!(request_id = info.request_id.as_str(), error = %e, "the allowance could not be read");
+                return Some(unavailable(family, info, receipt));
+            }
+        };
+        let allowance = self.deployment.settings().monthly_tokens;
+        if spent >= allowance {
+            info.audit("deployment_allowance_exhausted", 402, receipt, 0, 0);
+            let mut out = json_answer(
+                StatusCode::PAYMENT_REQUIRED,
+                &json!({
+                    "error": "deployment_allowance_exhausted",
+                    "message": "no key of yours for this provider, and this month's allowance on the deployment's key is spent",
+                }),
+            );
+            receipt.write(out.headers_mut());
+            return Some(out);
+        }
+        let Ok(url) = upstream::deployment_url(&self.state, route) else {
+            return None;
+        };
+        let request = upstream::request(
+            &self.client,
+            route,
+            url,
+            key.expose_secret(),
+            forwarded,
+            body.bytes.clone(),
+        );
+        drop(key);
+        let request = request?;
+        info.key_ready = Some(Instant::now());
+        let sent = tokio::time::timeout(self.settings.idle_timeout, self.client.execute(request));
+        let answer = match sent.await {
+            Ok(Ok(answer)) => answer,
+            Err(_) => {
+                info.audit("upstream_timeout", 504, receipt, 0, 0);
+                return Some(family_error(
+                    family,
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream_timeout",
+                    "the provider did not answer in time",
+                    Some(receipt),
+                ));
+            }
+            Ok(Err(_)) => {
+                info.audit("upstream_unreachable", 502, receipt, 0, 0);
+                return Some(family_error(
+                    family,
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_unreachable",
+                    "the provider could not be reached",
+                    Some(receipt),
+                ));
+            }
+        };
+        info.upstream_began = Some(Instant::now());
+        let info = std::mem::replace(info, info.again());
+        Some(relay::stream(
+            answer,
+            self.state.base.repo.clone(),
+            self.settings.idle_timeout,
+            std::mem::take(receipt),
+            info,
+            relay::Spend::Deployment,
+        ))
+    }
+
     fn failure(
         &self,
         family: ApiFamily,
@@ -572,6 +733,23 @@ impl Proxy {
             out
         }
     }
+}
+
+/// 503 with `Retry-After`: a dependency failed for now.
+fn unavailable(family: ApiFamily, info: &CallInfo, receipt: &Receipt) -> Response<ProxyBody> {
+    info.audit("unavailable", 503, receipt, 0, 0);
+    let mut out = family_error(
+        family,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the service is temporarily unavailable: try again shortly",
+        Some(receipt),
+    );
+    out.headers_mut().insert(
+        "retry-after",
+        HeaderValue::from(crate::api::TABLE_RETRY_AFTER_SECS),
+    );
+    out
 }
 
 /// The provider calls' client: a bounded connect, no redirects (one could carry the

@@ -49,17 +49,42 @@ pub(crate) fn whole_bytes(body: ProxyBody) -> Bytes {
 }
 
 /// What is written when the call ends.
+/// Where a call's spending is counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Spend {
+    /// On the user's key (the receipt's), against its budget if it has one.
+    Key {
+        /// The key's budget.
+        budget: Option<KeyBudget>,
+    },
+    /// On the deployment's key: against the user's monthly allowance.
+    Deployment,
+}
+
 struct End {
     repo: KeyTable,
     receipt: Receipt,
     info: CallInfo,
     status: u16,
-    budget: Option<KeyBudget>,
+    spend: Spend,
 }
 
 impl End {
     async fn finish(self, outcome: &str, tokens: Tokens) {
-        if let Some(key_id) = &self.receipt.key_id {
+        if let Spend::Deployment = self.spend {
+            let month = month_of(OffsetDateTime::now_utc());
+            if let Err(e) = self
+                .repo
+                .add_deployment_tokens(&self.info.user, &month, tokens.input + tokens.output)
+                .await
+            {
+                tracing::error!(
+                    request_id = self.info.request_id.as_str(),
+                    error = %e,
+                    "a call on the deployment's key could not be counted"
+                );
+            }
+        } else if let Some(key_id) = &self.receipt.key_id {
             let spent = Spent {
                 requests: 1,
                 input_tokens: tokens.input,
@@ -94,7 +119,10 @@ impl End {
     /// The budget alert, once a month, when this call took the key's month to its
     /// `alertAt` share.
     async fn alert(&self, key_id: &str, total: &MonthTotal) {
-        let Some(budget) = self.budget else {
+        let Spend::Key {
+            budget: Some(budget),
+        } = self.spend
+        else {
             return;
         };
         let threshold = (budget.monthly_tokens as f64 * budget.alert_at).ceil() as u64;
@@ -179,7 +207,7 @@ pub(crate) fn stream(
     idle: Duration,
     receipt: Receipt,
     info: CallInfo,
-    budget: Option<KeyBudget>,
+    spend: Spend,
 ) -> Response<ProxyBody> {
     let status = answer.status();
     let mut out_headers = headers::to_caller(answer.headers());
@@ -204,7 +232,7 @@ pub(crate) fn stream(
             receipt,
             info,
             status: status.as_u16(),
-            budget,
+            spend,
         }),
     };
     let frames = futures_util::stream::unfold(relay, |mut relay| async move {

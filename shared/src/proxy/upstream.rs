@@ -120,6 +120,11 @@ pub(crate) fn target(
     Ok((url, endpoint))
 }
 
+/// The URL of a call with the deployment's own key: the provider's own API.
+pub(crate) fn deployment_url(state: &SealingState, route: &ProxyRoute) -> Result<reqwest::Url, ()> {
+    reqwest::Url::parse(&provider_url(state, route, route.provider)).map_err(|_| ())
+}
+
 /// The provider's own API: a configured `APIKEYS_<ID>_BASE_URL` wins, then the
 /// API's own host where it differs from the checks', then the default base URL.
 fn provider_url(state: &SealingState, route: &ProxyRoute, provider: ProviderId) -> String {

@@ -9,7 +9,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::schema::{extra_slot, PRIMARY_SLOT};
+use super::schema::{extra_slot, COUNTER_SLOT, PRIMARY_SLOT, TTL_ATTRIBUTE};
 use super::{active, n, s, Item, KeyRow, KeyTable, RepoError, Written};
 use crate::provider::ProviderId;
 
@@ -171,6 +171,60 @@ impl KeyTable {
             }
         })
         .await
+    }
+}
+
+/// The item that counts a user's tokens on the deployment's keys in a month:
+/// under a key of its own (`deployment#{month}#{userId}`; the month never holds a
+/// `#`), with no `userId` attribute, so it stays out of `byUser`, and a TTL.
+fn allowance_key(user_id: &str, month: &str) -> String {
+    format!("deployment#{month}#{user_id}")
+}
+
+/// How long an allowance counter outlives its month (DynamoDB's TTL removes it).
+const ALLOWANCE_KEPT_SECS: i64 = 62 * 86_400;
+
+impl KeyTable {
+    /// The tokens user `user_id` spent on the deployment's keys in `month`.
+    pub async fn deployment_tokens(&self, user_id: &str, month: &str) -> Result<u64, RepoError> {
+        let item = self
+            .read_item(
+                "deployment allowance",
+                &allowance_key(user_id, month),
+                COUNTER_SLOT,
+            )
+            .await?;
+        Ok(match item.as_ref().and_then(|i| i.get("tokens")) {
+            Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+            _ => 0,
+        })
+    }
+
+    /// Adds one call on the deployment's keys to user `user_id`'s `month`.
+    pub async fn add_deployment_tokens(
+        &self,
+        user_id: &str,
+        month: &str,
+        tokens: u64,
+    ) -> Result<(), RepoError> {
+        let expires = time::OffsetDateTime::now_utc().unix_timestamp() + ALLOWANCE_KEPT_SECS;
+        self.update(
+            "deployment allowance",
+            allowance_key(user_id, month),
+            COUNTER_SLOT,
+            |u| {
+                u.update_expression(
+                    "ADD tokens :t, requests :one SET #ttl = if_not_exists(#ttl, :ttl)",
+                )
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_values(":t", n(tokens))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":ttl", n(expires))
+                .return_values(ReturnValue::None)
+            },
+        )
+        .await
+        .map(|_| ())
     }
 }
 

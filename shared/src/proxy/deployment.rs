@@ -1,0 +1,216 @@
+//! The deployment's own provider keys (the original app's "server-side fallback API
+//! keys"), off by default. With `APIKEYS_DEPLOYMENT_KEY_FALLBACK=true` and a Secrets
+//! Manager secret in `APIKEYS_DEPLOYMENT_KEYS_SECRET_ID` (a JSON object of provider →
+//! key), the proxy calls a provider with the deployment's key only when the user has
+//! no usable key of that provider, says so in the receipt (`x-apikeys-key-source:
+//! deployment`), and counts the tokens against the user's monthly allowance
+//! (`APIKEYS_DEPLOYMENT_MONTHLY_TOKENS`); a spent allowance is a 402, never a silent
+//! call. The keys are held as secrets in memory (never printed, wiped when dropped)
+//! and read again after [`KEYS_MAX_AGE`], so a rotated secret reaches warm functions.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::provider::ProviderId;
+use crate::settings::{lookup, positive, SettingsError};
+
+/// `APIKEYS_DEPLOYMENT_MONTHLY_TOKENS` when unset.
+pub const DEFAULT_DEPLOYMENT_MONTHLY_TOKENS: u64 = 100_000;
+
+/// After this long the next call reads the secret again.
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// Whether and how the deployment's keys stand in for a user's.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeploymentSettings {
+    /// The secret that holds them, if any.
+    pub secret_id: Option<String>,
+    /// Whether the proxy may use them at all.
+    pub fallback: bool,
+    /// Tokens a user may spend on them in a month.
+    pub monthly_tokens: u64,
+}
+
+impl DeploymentSettings {
+    /// Reads the section through `get`; fallback without a secret cannot work and is
+    /// refused at start-up.
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let fallback = match lookup(get, "APIKEYS_DEPLOYMENT_KEY_FALLBACK").as_deref() {
+            None => false,
+            Some(v) if v.trim().eq_ignore_ascii_case("true") => true,
+            Some(v) if v.trim().eq_ignore_ascii_case("false") => false,
+            Some(_) => {
+                return Err(SettingsError::new(
+                    "APIKEYS_DEPLOYMENT_KEY_FALLBACK",
+                    "must be true or false",
+                ))
+            }
+        };
+        let secret_id =
+            lookup(get, "APIKEYS_DEPLOYMENT_KEYS_SECRET_ID").map(|s| s.trim().to_owned());
+        if fallback && secret_id.is_none() {
+            return Err(SettingsError::new(
+                "APIKEYS_DEPLOYMENT_KEY_FALLBACK",
+                "is true but APIKEYS_DEPLOYMENT_KEYS_SECRET_ID names no secret",
+            ));
+        }
+        Ok(Self {
+            secret_id,
+            fallback,
+            monthly_tokens: positive(
+                get,
+                "APIKEYS_DEPLOYMENT_MONTHLY_TOKENS",
+                DEFAULT_DEPLOYMENT_MONTHLY_TOKENS,
+            )?,
+        })
+    }
+}
+
+/// Why the deployment's keys could not be read (try again).
+#[derive(Debug, thiserror::Error)]
+#[error("the deployment keys secret could not be read: {0}")]
+pub struct DeploymentKeysError(String);
+
+struct Loaded {
+    at: Instant,
+    keys: HashMap<ProviderId, SecretString>,
+}
+
+/// The deployment's keys, read from Secrets Manager on first use.
+pub struct DeploymentKeys {
+    settings: DeploymentSettings,
+    client: Option<aws_sdk_secretsmanager::Client>,
+    loaded: tokio::sync::Mutex<Option<Loaded>>,
+}
+
+impl std::fmt::Debug for DeploymentKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeploymentKeys")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeploymentKeys {
+    /// The keys the settings describe, read through `sdk`'s Secrets Manager.
+    pub fn new(settings: DeploymentSettings, sdk: &aws_types::SdkConfig) -> Self {
+        let client = settings
+            .fallback
+            .then(|| aws_sdk_secretsmanager::Client::new(sdk));
+        Self {
+            settings,
+            client,
+            loaded: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// No deployment keys (the default).
+    pub fn off() -> Self {
+        Self {
+            settings: DeploymentSettings::default(),
+            client: None,
+            loaded: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &DeploymentSettings {
+        &self.settings
+    }
+
+    /// The deployment's key for `provider`, when the fallback is on and the secret
+    /// has one.
+    pub async fn key(
+        &self,
+        provider: ProviderId,
+    ) -> Result<Option<SecretString>, DeploymentKeysError> {
+        let (Some(client), Some(secret_id)) = (&self.client, &self.settings.secret_id) else {
+            return Ok(None);
+        };
+        let mut loaded = self.loaded.lock().await;
+        if loaded
+            .as_ref()
+            .is_none_or(|l| l.at.elapsed() >= KEYS_MAX_AGE)
+        {
+            let out = client
+                .get_secret_value()
+                .secret_id(secret_id)
+                .send()
+                .await
+                .map_err(|e| {
+                    DeploymentKeysError(
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+                    )
+                })?;
+            let text = Zeroizing::new(out.secret_string().unwrap_or_default().to_owned());
+            drop(out);
+            *loaded = Some(Loaded {
+                at: Instant::now(),
+                keys: parse(&text)?,
+            });
+        }
+        Ok(loaded
+            .as_ref()
+            .and_then(|l| l.keys.get(&provider))
+            .map(|k| SecretString::from(k.expose_secret().to_owned())))
+    }
+}
+
+/// The secret's JSON object of provider → key (provider ids or their aliases). A
+/// name that is no provider is skipped with a warning naming it, never its value.
+fn parse(text: &str) -> Result<HashMap<ProviderId, SecretString>, DeploymentKeysError> {
+    let Ok(Value::Object(mut object)) = serde_json::from_str::<Value>(text) else {
+        return Err(DeploymentKeysError(
+            "the secret is not a JSON object of provider to key".into(),
+        ));
+    };
+    let mut keys = HashMap::new();
+    for (name, value) in object.iter_mut() {
+        let Some(provider) = ProviderId::parse(name) else {
+            tracing::warn!(
+                event = "deployment_keys.unknown_provider",
+                name = name.as_str()
+            );
+            continue;
+        };
+        if let Value::String(key) = value {
+            let key = Zeroizing::new(std::mem::take(key));
+            if !key.trim().is_empty() {
+                keys.insert(provider, SecretString::from(key.trim().to_owned()));
+            }
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_names_providers_by_id_or_alias() {
+        let keys =
+            parse(r#"{"openai": "sk-a", "anthropic": "sk-b", "nobody": "x", "groq": 5}"#).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[&ProviderId::OpenAi].expose_secret(), "sk-a");
+        assert_eq!(keys[&ProviderId::Claude].expose_secret(), "sk-b");
+        let e = parse("[1]").unwrap_err().to_string();
+        assert!(!e.contains('1'), "{e}");
+    }
+
+    #[test]
+    fn fallback_needs_a_secret_and_is_off_by_default() {
+        let none = DeploymentSettings::from_lookup(&|_: &str| None).unwrap();
+        assert!(!none.fallback);
+        assert_eq!(none.monthly_tokens, DEFAULT_DEPLOYMENT_MONTHLY_TOKENS);
+        let e = DeploymentSettings::from_lookup(&|n: &str| {
+            (n == "APIKEYS_DEPLOYMENT_KEY_FALLBACK").then(|| "true".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(e.name, "APIKEYS_DEPLOYMENT_KEY_FALLBACK");
+    }
+}
