@@ -304,7 +304,7 @@ function show(card, config) {
     q(".fact-test").textContent = config.lastValidationStatus
       ? `${config.lastValidationStatus}, ${when(config.lastValidatedAt)}`
       : "not tested yet";
-    q(".fact-usage").textContent = `${config.usageCount} uses, last ${when(config.lastUsedAt)}`;
+    q(".fact-usage").textContent = `${config.usageCount} uses, last ${when(config.lastUsedAt)}${proxied(config.keys)}`;
     q(".fact-rotation").textContent = config.rotationDue ? "Due: replace this key" : "Not due";
     q(".fact-expiry").textContent = config.expired
       ? "Expired: the app no longer uses this key"
@@ -325,6 +325,15 @@ function show(card, config) {
   showKeys(card, keys);
 }
 
+// What calls through the vault's proxy spent this month on the provider's keys.
+function proxied(keys) {
+  const months = (keys || []).map((key) => key.monthUsage).filter(Boolean);
+  if (!months.length) return "";
+  const sum = (field) => months.reduce((total, usage) => total + usage[field], 0);
+  const tokens = sum("inputTokens") + sum("outputTokens");
+  return `; this month through the proxy: ${sum("requests")} calls, ${tokens.toLocaleString("en")} tokens`;
+}
+
 // Every key of the provider (the primary first, then in the order the app falls back
 // to them), with what the app's servers last reported of it.
 function showKeys(card, keys) {
@@ -341,7 +350,10 @@ function showKeys(card, keys) {
           ? "used first"
           : "used when the ones above are not";
     const text = document.createElement("span");
-    text.textContent = `${name} · ${key.keyHint || "saved"} · ${status}`;
+    const usage = key.monthUsage
+      ? ` · ${(key.monthUsage.inputTokens + key.monthUsage.outputTokens).toLocaleString("en")} tokens this month`
+      : "";
+    text.textContent = `${name} · ${key.keyHint || "saved"} · ${status}${usage}`;
     item.append(text);
     if (!key.primary) {
       const primary = document.createElement("button");

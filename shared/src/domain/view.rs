@@ -65,6 +65,8 @@ pub struct KeySummary {
     pub expired: bool,
     /// Why `use-key` skips it for now; null when usable.
     pub unavailable: Option<String>,
+    /// What calls through the proxy spent on it this month; null when none.
+    pub month_usage: Option<MonthUsage>,
 }
 
 impl From<&KeyView> for KeySummary {
@@ -76,6 +78,7 @@ impl From<&KeyView> for KeySummary {
             key_hint: k.key_hint.clone(),
             expired: k.expired,
             unavailable: k.unavailable.clone(),
+            month_usage: k.month_usage.clone(),
         }
     }
 }

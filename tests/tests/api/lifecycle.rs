@@ -148,6 +148,7 @@ async fn list_shows_the_config_but_never_the_key_or_its_ciphertext() {
     want["keys"] = json!([{
         "id": stored["config"]["id"], "primary": true, "label": null,
         "keyHint": stored["config"]["keyHint"], "expired": false, "unavailable": null,
+        "monthUsage": null,
     }]);
     assert_eq!(configs[0], want);
     assert!(configs[0].get("apiKey").is_none(), "{body}");
