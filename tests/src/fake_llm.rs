@@ -72,6 +72,11 @@ impl FakeLlm {
             .route("/v1/models", get(models))
             .route("/v1/messages", post(messages))
             .route("/v1beta/models/{call}", post(gemini))
+            // An Azure OpenAI resource's deployment (key in `api-key`).
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(chat),
+            )
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -124,10 +129,16 @@ fn json_answer(status: u16, body: Value) -> Response {
 /// The refusal a key gets, in the family's shape, if any.
 fn refusal(headers: &HeaderMap, family: &str) -> Option<Response> {
     let key = key_of(headers);
+    // OpenAI's own 401 quotes the key, masked: the proxy must not pass that on.
+    let masked = format!(
+        "Incorrect API key provided: {}…{}",
+        key.get(..10).unwrap_or_default(),
+        key.get(key.len().saturating_sub(4)..).unwrap_or_default()
+    );
     let (status, code, message) = match key.as_str() {
         RATE_LIMITED => (429, "rate_limit_exceeded", "Rate limit reached"),
         NO_QUOTA => (429, "insufficient_quota", "You exceeded your current quota"),
-        REFUSED | "" => (401, "invalid_api_key", "Incorrect API key provided"),
+        REFUSED | "" => (401, "invalid_api_key", masked.as_str()),
         _ => return None,
     };
     let body = match family {
@@ -253,12 +264,25 @@ fn big_chunks(model: &str) -> Option<Vec<Bytes>> {
     Some(vec![chunk; total.div_ceil(16 * 1024).max(1)])
 }
 
-async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let body = record(&shared, "/v1/chat/completions", &headers, &body);
+async fn chat(
+    State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = record(&shared, uri.path(), &headers, &body);
     if let Some(refused) = refusal(&headers, "openai") {
         return refused;
     }
     let model = body["model"].as_str().unwrap_or("gpt").to_owned();
+    if model == "no-access" {
+        // What OpenAI answers for a model the project may not use: about the model,
+        // not the key.
+        return json_answer(
+            403,
+            json!({"error": {"message": "You do not have access to the model no-access.", "type": "invalid_request_error", "code": "model_not_found", "param": null}}),
+        );
+    }
     let usage = json!({"prompt_tokens": words_in(&body["messages"]), "completion_tokens": WORDS.len(), "total_tokens": words_in(&body["messages"]) + WORDS.len() as u64});
     if body["stream"] != Value::Bool(true) {
         return json_answer(

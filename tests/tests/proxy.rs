@@ -52,6 +52,9 @@ async fn rig_with(settings: ProxySettings) -> Rig {
         "APIKEYS_OPENAI_BASE_URL" | "APIKEYS_CLAUDE_BASE_URL" | "APIKEYS_GOOGLE_AI_BASE_URL" => {
             Some(url.clone())
         }
+        // The fake also stands for a user's own OpenAI-compatible server and Azure
+        // resource, on loopback.
+        "APIKEYS_ALLOW_LOOPBACK_ENDPOINTS" => Some("true".into()),
         _ => None,
     })
     .expect("key test settings");
@@ -621,7 +624,7 @@ async fn a_spent_budget_stops_the_key_until_the_month_turns_after_one_alert() {
     let rig = rig().await;
     let user = unique("jo");
     let id = rig.store(&user, "openai", OPENAI_KEY).await;
-    let budget = json!({"monthlyTokens": 20, "alertAt": 0.5});
+    let budget = json!({"monthlyTokens": 30, "alertAt": 0.7});
     let (status, body) = Calls::of(&rig.stack)
         .update_key(&user, "openai", &id, json!({ "budget": budget }))
         .await;
@@ -638,9 +641,9 @@ async fn a_spent_budget_stops_the_key_until_the_month_turns_after_one_alert() {
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("budget.monthlyTokens"), "{body}");
 
-    // Each call spends 12 tokens (7 in, 5 out): the first reaches the alert (10),
-    // the second the budget (20).
-    for _ in 0..2 {
+    // Each call spends 12 tokens (7 in, 5 out): the second reaches the alert (21,
+    // on a month the first call started), the third the budget (30).
+    for _ in 0..3 {
         let response = rig
             .call(
                 "POST",
@@ -667,13 +670,13 @@ async fn a_spent_budget_stops_the_key_until_the_month_turns_after_one_alert() {
     assert_eq!(body["error"], "budget_exhausted", "{body}");
     assert_eq!(
         rig.fake.seen().len(),
-        2,
+        3,
         "the spent key reached no provider"
     );
     // The key's view says why, and until the month turns.
     let (_, keys) = Calls::of(&rig.stack).keys(&user, "openai").await;
     assert_eq!(keys["keys"][0]["unavailable"], "budget_exhausted", "{keys}");
-    assert_eq!(keys["keys"][0]["monthUsage"]["inputTokens"], 14, "{keys}");
+    assert_eq!(keys["keys"][0]["monthUsage"]["inputTokens"], 21, "{keys}");
     let available = keys["keys"][0]["availableAt"]
         .as_str()
         .expect("a time")
@@ -851,4 +854,158 @@ async fn the_deployment_key_stands_in_only_where_the_user_has_none_and_within_th
         )
         .await;
     assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn a_key_s_own_endpoint_is_called_at_its_checked_address() {
+    let rig = rig().await;
+    let user = unique("ned");
+    // Stored through store with the same endpoint policy as the proxy's (loopback
+    // allowed here, as on a developer's machine; never deployed).
+    let store = |body: Value| {
+        let mut event = apikeys_integration_tests::event_for("store.json", Some(&user));
+        apikeys_integration_tests::set_body(&mut event, &body);
+        let sealing = rig.proxy.state();
+        async move {
+            apikeys_integration_tests::parts(
+                apikeys::api::store::handle(sealing, apikeys_integration_tests::request(&event))
+                    .await,
+            )
+        }
+    };
+    let (status, _, body) = store(json!({
+        "provider": "openai-compatible",
+        "apiKey": "sk-OwnServerKey0123456789abcdefghij",
+        "endpoint": {"baseUrl": format!("{}/v1", rig.fake.url)},
+    }))
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _, body) = store(json!({
+        "provider": "azure-openai",
+        "apiKey": "cafef00ddeadbeef0123456789abcdef",
+        "endpoint": {"endpoint": rig.fake.url, "apiVersion": "2024-10-21", "deployment": "gpt-dep"},
+    }))
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let token = rig.token(&user);
+
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai-compatible/v1/chat/completions",
+            bearer(&token),
+            &chat(false, "local-model"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    read_frames(response.into_body()).await;
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/azure-openai/v1/chat/completions",
+            bearer(&token),
+            &chat(true, "gpt-4o"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        chat_text(&read_frames(response.into_body()).await),
+        WORDS.concat()
+    );
+
+    let seen = rig.fake.seen();
+    assert_eq!(seen[0].path, "/v1/chat/completions");
+    assert_eq!(
+        seen[0].headers["authorization"],
+        "Bearer sk-OwnServerKey0123456789abcdefghij"
+    );
+    assert_eq!(seen[1].path, "/openai/deployments/gpt-dep/chat/completions");
+    assert_eq!(
+        seen[1].headers["api-key"],
+        "cafef00ddeadbeef0123456789abcdef"
+    );
+    assert!(seen[1].headers.get("authorization").is_none());
+}
+
+#[tokio::test]
+async fn a_provider_s_own_errors_pass_scrubbed_and_a_403_about_the_model_marks_nothing() {
+    let rig = rig().await;
+    let user = unique("ola");
+    let id = rig.store(&user, "openai", REFUSED).await;
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(false, "m"),
+        )
+        .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        header(&response, "x-apikeys-attempts"),
+        format!("{id}:invalid")
+    );
+    let text = String::from_utf8(read_frames(response.into_body()).await.concat()).unwrap();
+    let body: Value = serde_json::from_str(&text).expect("still the provider's JSON");
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+    assert!(
+        !text.contains("sk-proj-Re"),
+        "the masked key passed: {text}"
+    );
+
+    let other = unique("pia");
+    rig.store(&other, "openai", OPENAI_KEY).await;
+    for _ in 0..2 {
+        let response = rig
+            .call(
+                "POST",
+                "/proxy/openai/v1/chat/completions",
+                bearer(&rig.token(&other)),
+                &chat(false, "no-access"),
+            )
+            .await;
+        assert_eq!(response.status(), 403);
+        assert_eq!(header(&response, "x-apikeys-attempts"), "");
+    }
+    let primary = rig
+        .stack
+        .item_at(&format!("{other}#openai"), "primary")
+        .await
+        .unwrap();
+    assert!(!primary.contains_key("unavailableReason"), "{primary:?}");
+}
+
+#[tokio::test]
+async fn a_late_write_of_last_month_never_resets_this_month() {
+    let rig = rig().await;
+    let user = unique("quin");
+    let id = rig.store(&user, "openai", OPENAI_KEY).await;
+    let repo = &rig.stack.state.repo;
+    let spent = apikeys::repo::Spent {
+        requests: 1,
+        input_tokens: 5,
+        output_tokens: 5,
+    };
+    let provider = apikeys::provider::ProviderId::OpenAi;
+    let feb = repo
+        .record_spending(&user, provider, &id, "2099-02", spent)
+        .await
+        .unwrap();
+    assert_eq!(feb.unwrap().spent.tokens(), 10);
+    let again = repo
+        .record_spending(&user, provider, &id, "2099-02", spent)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.unwrap().spent.tokens(),
+        20,
+        "the add step answers the whole month"
+    );
+    let late = repo
+        .record_spending(&user, provider, &id, "2099-01", spent)
+        .await
+        .unwrap();
+    assert_eq!(late, None, "January's write is refused once February began");
+    let usage = rig.month_usage(&user, "openai", "primary").await.unwrap();
+    assert_eq!(usage["inputTokens"], 10);
 }

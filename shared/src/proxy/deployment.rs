@@ -160,8 +160,8 @@ impl DeploymentKeys {
     }
 }
 
-/// The secret's JSON object of provider → key (provider ids or their aliases). A
-/// name that is no provider is skipped with a warning naming it, never its value.
+/// The secret's JSON object of provider → key (provider ids or their aliases). Names
+/// that are no provider are skipped with a warning that counts them.
 fn parse(text: &str) -> Result<HashMap<ProviderId, SecretString>, DeploymentKeysError> {
     let Ok(Value::Object(mut object)) = serde_json::from_str::<Value>(text) else {
         return Err(DeploymentKeysError(
@@ -169,12 +169,12 @@ fn parse(text: &str) -> Result<HashMap<ProviderId, SecretString>, DeploymentKeys
         ));
     };
     let mut keys = HashMap::new();
+    let mut unknown = 0;
     for (name, value) in object.iter_mut() {
         let Some(provider) = ProviderId::parse(name) else {
-            tracing::warn!(
-                event = "deployment_keys.unknown_provider",
-                name = name.as_str()
-            );
+            // Counted, never named: a secret written the wrong way round would put a
+            // key where a name goes.
+            unknown += 1;
             continue;
         };
         if let Value::String(key) = value {
@@ -183,6 +183,13 @@ fn parse(text: &str) -> Result<HashMap<ProviderId, SecretString>, DeploymentKeys
                 keys.insert(provider, SecretString::from(key.trim().to_owned()));
             }
         }
+    }
+    if unknown > 0 {
+        tracing::warn!(
+            event = "deployment_keys.unknown_providers",
+            count = unknown,
+            "names in the deployment keys secret that are no provider were skipped"
+        );
     }
     Ok(keys)
 }

@@ -472,7 +472,6 @@ impl Proxy {
                 &forwarded,
                 body.bytes.clone(),
             );
-            drop(key);
             let Some(request) = request else {
                 receipt.attempts.push(Attempt {
                     key_id: stored.id.clone(),
@@ -512,7 +511,17 @@ impl Proxy {
             };
             info.upstream_began = Some(Instant::now());
             let status = answer.status();
-            if !matches!(status.as_u16(), 401 | 402 | 403 | 429) {
+            if status.as_u16() >= 400 && !matches!(status.as_u16(), 401 | 402 | 403 | 429) {
+                // A provider error, read whole (capped) and scrubbed: an error text may
+                // quote the key, masked or not.
+                let headers = answer.headers().clone();
+                let text = read_capped(answer, self.settings.idle_timeout).await;
+                let text = scrubbed(&text, key.expose_secret());
+                info.audit("provider_error", status.as_u16(), &receipt, 0, 0);
+                return whole_answer(status, &headers, text, &receipt);
+            }
+            if status.as_u16() < 400 {
+                drop(key);
                 return relay::stream(
                     answer,
                     self.state.base.repo.clone(),
@@ -527,7 +536,14 @@ impl Proxy {
             // Refused before the first byte: mark the key and try the next.
             let headers = answer.headers().clone();
             let body_bytes = read_capped(answer, self.settings.idle_timeout).await;
-            let outcome = classify(status, &headers, &body_bytes);
+            let body_bytes = scrubbed(&body_bytes, key.expose_secret());
+            drop(key);
+            let Some(outcome) = classify(status, &headers, &body_bytes) else {
+                // A 403 that says nothing of the key (a model or region the account
+                // may not use): the key is fine; the provider's answer is the answer.
+                info.audit("provider_error", status.as_u16(), &receipt, 0, 0);
+                return whole_answer(status, &headers, body_bytes, &receipt);
+            };
             let now = OffsetDateTime::now_utc();
             if let Err(e) = self
                 .state
@@ -563,11 +579,7 @@ impl Proxy {
         match refused {
             Some(last) => {
                 info.audit("all_keys_refused", last.status.as_u16(), &receipt, 0, 0);
-                let mut out = Response::new(relay::whole(last.body));
-                *out.status_mut() = last.status;
-                *out.headers_mut() = headers::to_caller(&last.headers);
-                receipt.write(out.headers_mut());
-                out
+                whole_answer(last.status, &last.headers, last.body, &receipt)
             }
             None => {
                 info.audit("no_usable_key", 502, &receipt, 0, 0);
@@ -647,7 +659,6 @@ impl Proxy {
             forwarded,
             body.bytes.clone(),
         );
-        drop(key);
         let request = request?;
         info.key_ready = Some(Instant::now());
         let sent = tokio::time::timeout(self.settings.idle_timeout, self.client.execute(request));
@@ -675,6 +686,16 @@ impl Proxy {
             }
         };
         info.upstream_began = Some(Instant::now());
+        if answer.status().as_u16() >= 400 {
+            // The operator's key must not show through a provider's error text.
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let text = read_capped(answer, self.settings.idle_timeout).await;
+            let text = scrubbed(&text, key.expose_secret());
+            info.audit("provider_error", status.as_u16(), receipt, 0, 0);
+            return Some(whole_answer(status, &headers, text, receipt));
+        }
+        drop(key);
         let info = std::mem::replace(info, info.again());
         Some(relay::stream(
             answer,
@@ -764,7 +785,7 @@ fn client_builder() -> reqwest::ClientBuilder {
 /// What a refusal before the first byte says of the key: OpenAI's exhausted quota
 /// comes as a 429 with the code `insufficient_quota`
 /// (<https://platform.openai.com/docs/guides/error-codes#api-errors>).
-fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ReportedOutcome {
+fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<ReportedOutcome> {
     let quota = || {
         serde_json::from_slice::<Value>(body).is_ok_and(|v| {
             let error = v.get("error");
@@ -777,9 +798,25 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ReportedOut
             .any(|c| c.as_str() == Some("insufficient_quota"))
         })
     };
-    match status.as_u16() {
+    // A 403 is about the key only when it says so; otherwise it is about what was
+    // asked (a model, a region), and marking the key would refuse it everywhere.
+    let about_the_key = || {
+        let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+        [
+            "api key",
+            "api_key",
+            "apikey",
+            "authenticat",
+            "credential",
+            "invalid key",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+    };
+    Some(match status.as_u16() {
         402 => ReportedOutcome::QuotaExceeded,
         429 if quota() => ReportedOutcome::QuotaExceeded,
+        403 if !about_the_key() => return None,
         429 => {
             let secs = headers
                 .get("retry-after")
@@ -792,7 +829,42 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ReportedOut
             }
         }
         _ => ReportedOutcome::Invalid,
+    })
+}
+
+/// A provider's error text with anything that looks like a key taken out: each
+/// string of a JSON body (its shape kept, so SDKs still read it), or the whole text.
+fn scrubbed(body: &[u8], key: &str) -> Bytes {
+    fn walk(value: &mut Value, key: &str) {
+        match value {
+            Value::String(s) => *s = crate::keytest::scrub(s, key),
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, key)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, key)),
+            _ => {}
+        }
     }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut value) => {
+            walk(&mut value, key);
+            Bytes::from(value.to_string())
+        }
+        Err(_) => Bytes::from(crate::keytest::scrub(&String::from_utf8_lossy(body), key)),
+    }
+}
+
+/// A provider's answer passed on whole (an error, already scrubbed), with its
+/// headers less those that stay behind, and the receipt.
+fn whole_answer(
+    status: StatusCode,
+    upstream: &HeaderMap,
+    body: Bytes,
+    receipt: &Receipt,
+) -> Response<ProxyBody> {
+    let mut out = Response::new(relay::whole(body));
+    *out.status_mut() = status;
+    *out.headers_mut() = headers::to_caller(upstream);
+    receipt.write(out.headers_mut());
+    out
 }
 
 /// At most [`MAX_ERROR_BYTES`] of an error answer.
@@ -933,24 +1005,52 @@ mod tests {
         let none = HeaderMap::new();
         let quota = br#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
         assert_eq!(
-            classify(StatusCode::TOO_MANY_REQUESTS, &none, quota).as_str(),
+            classify(StatusCode::TOO_MANY_REQUESTS, &none, quota)
+                .unwrap()
+                .as_str(),
             "quota_exceeded"
         );
         assert_eq!(
-            classify(StatusCode::PAYMENT_REQUIRED, &none, b"").as_str(),
+            classify(StatusCode::PAYMENT_REQUIRED, &none, b"")
+                .unwrap()
+                .as_str(),
             "quota_exceeded"
         );
         assert_eq!(
-            classify(StatusCode::UNAUTHORIZED, &none, b"").as_str(),
+            classify(StatusCode::UNAUTHORIZED, &none, b"")
+                .unwrap()
+                .as_str(),
             "invalid"
+        );
+        assert!(
+            classify(
+                StatusCode::FORBIDDEN,
+                &none,
+                br#"{"error":"no access to model o3"}"#
+            )
+            .is_none(),
+            "a 403 about the model leaves the key alone"
         );
         assert_eq!(
-            classify(StatusCode::FORBIDDEN, &none, b"").as_str(),
+            classify(
+                StatusCode::FORBIDDEN,
+                &none,
+                br#"{"error":{"message":"API key not valid"}}"#
+            )
+            .unwrap()
+            .as_str(),
             "invalid"
         );
+        let masked = scrubbed(
+            br#"{"error":{"message":"Incorrect API key provided: sk-proj-Ab...wxyz","code":"invalid_api_key"}}"#,
+            "sk-proj-AbCdEfGhIjKlMnOpQrStUvwxyz",
+        );
+        let v: Value = serde_json::from_slice(&masked).unwrap();
+        assert!(!v.to_string().contains("sk-proj-Ab"), "{v}");
+        assert_eq!(v["error"]["code"], "invalid_api_key");
         let mut wait = HeaderMap::new();
         wait.insert("retry-after", HeaderValue::from_static("30"));
-        match classify(StatusCode::TOO_MANY_REQUESTS, &wait, b"{}") {
+        match classify(StatusCode::TOO_MANY_REQUESTS, &wait, b"{}").unwrap() {
             ReportedOutcome::RateLimited { until } => {
                 let secs = (until - OffsetDateTime::now_utc()).whole_seconds();
                 assert!((28..=30).contains(&secs), "{secs}");

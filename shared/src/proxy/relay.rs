@@ -75,7 +75,11 @@ impl End {
             let month = month_of(OffsetDateTime::now_utc());
             if let Err(e) = self
                 .repo
-                .add_deployment_tokens(&self.info.user, &month, tokens.input + tokens.output)
+                .add_deployment_tokens(
+                    &self.info.user,
+                    &month,
+                    tokens.input.saturating_add(tokens.output),
+                )
                 .await
             {
                 tracing::error!(
@@ -125,7 +129,8 @@ impl End {
         else {
             return;
         };
-        let threshold = (budget.monthly_tokens as f64 * budget.alert_at).ceil() as u64;
+        // Less a hair: 100 × 0.07 is 7.000000000000001 in floating point.
+        let threshold = (budget.monthly_tokens as f64 * budget.alert_at - 1e-9).ceil() as u64;
         if total.spent.tokens() < threshold {
             return;
         }
@@ -245,7 +250,9 @@ pub(crate) fn stream(
             Ok(Ok(None)) => {
                 let tokens = relay.meter.finish();
                 if let Some(end) = relay.end.take() {
-                    end.finish("completed", tokens).await;
+                    // Spawned, then awaited: a caller that leaves now cannot cut the
+                    // write short.
+                    let _ = tokio::spawn(end.finish("completed", tokens)).await;
                 }
                 return None;
             }

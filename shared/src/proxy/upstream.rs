@@ -164,7 +164,8 @@ fn azure_url(
     Ok(match operation {
         Operation::Models => format!("{base}/openai/models?api-version={version}"),
         Operation::ChatCompletions | Operation::Embeddings => {
-            if deployment.is_empty() {
+            // `.` and `..` would be path segments once decoded: never a deployment.
+            if deployment.is_empty() || deployment.chars().all(|c| c == '.') {
                 return Err(());
             }
             format!(
@@ -177,8 +178,16 @@ fn azure_url(
     })
 }
 
+/// What stays as it is in a path segment or a query value: RFC 3986's unreserved
+/// characters; everything else is percent-encoded.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn url_component(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(text, COMPONENT).to_string()
 }
 
 /// A header value the client never logs or prints.
@@ -334,9 +343,11 @@ mod tests {
     fn azure_calls_name_the_deployment_and_version() {
         assert_eq!(
             azure_url(Operation::ChatCompletions, "https://r.openai.azure.com/", "2024-10-21", "gpt 4o").unwrap(),
-            "https://r.openai.azure.com/openai/deployments/gpt%204o/chat/completions?api-version=2024%2D10%2D21"
+            "https://r.openai.azure.com/openai/deployments/gpt%204o/chat/completions?api-version=2024-10-21"
         );
         assert!(azure_url(Operation::ChatCompletions, "https://r", "v", "").is_err());
+        assert!(azure_url(Operation::ChatCompletions, "https://r", "v", "..").is_err());
+        assert!(azure_url(Operation::ChatCompletions, "https://r", "v", ".").is_err());
         assert!(azure_url(Operation::Responses, "https://r", "v", "d").is_err());
     }
 }

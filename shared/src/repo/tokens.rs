@@ -82,8 +82,9 @@ impl KeyTable {
     ) -> Result<Option<MonthTotal>, RepoError> {
         let pk = KeyRow::key(user_id, provider);
         let other = extra_slot(key_id);
-        // Same month first (the common case), then a new month; a race with another
-        // call that turned the month between the two is settled by one more add.
+        // Same month first (the common case), then a new month (only over an older
+        // one: a late write of last month never resets this month's); a race with
+        // another call that turned the month between the two is settled by one more add.
         for step in [Step::Add, Step::Start, Step::Add] {
             let (primary, own) = tokio::join!(
                 self.spend_at(&pk, PRIMARY_SLOT, key_id, month, spent, step),
@@ -149,7 +150,7 @@ impl KeyTable {
             ),
             Step::Start => (
                 "SET #u = :fresh",
-                "isActive = :t AND id = :k AND (attribute_not_exists(#u) OR #u.#m <> :month)",
+                "isActive = :t AND id = :k AND (attribute_not_exists(#u) OR #u.#m < :month)",
             ),
         };
         self.update("record spending", pk, sk, |u| {
@@ -161,7 +162,8 @@ impl KeyTable {
                 .expression_attribute_values(":t", active())
                 .expression_attribute_values(":k", s(key_id))
                 .expression_attribute_values(":month", s(month))
-                .return_values(ReturnValue::UpdatedNew);
+                // The whole map back (UPDATED_NEW would answer only the paths set).
+                .return_values(ReturnValue::AllNew);
             match step {
                 Step::Add => u
                     .expression_attribute_values(":r", n(spent.requests))
