@@ -6,7 +6,6 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::EnvFilter;
 
 /// The most each of these targets (and the modules under it) may log.
 ///
@@ -40,12 +39,14 @@ pub fn caps() -> Targets {
         .with_targets(CAPS)
 }
 
-/// The filter `RUST_LOG` asks for: its directives, or `info` when it is unset or
-/// cannot be parsed.
-pub fn env_filter(rust_log: Option<&str>) -> EnvFilter {
+/// The filter `RUST_LOG` asks for: its `target=level` directives and a bare level
+/// for every other target (`info`, `apikeys=debug,warn`), or `info` when it is unset
+/// or cannot be parsed. (Span and field directives are not read: the functions log
+/// events, and the regex engine they would need is a large part of a small binary.)
+pub fn env_filter(rust_log: Option<&str>) -> Targets {
     rust_log
-        .and_then(|directives| EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"))
+        .and_then(|directives| directives.trim().parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// The subscriber of every function: JSON lines, level from the `RUST_LOG` of the
@@ -73,9 +74,11 @@ where
         .with_current_span(false)
         .with_span_list(false)
         .with_target(true)
-        .with_env_filter(env_filter(rust_log))
+        // The builder's own level would stop at INFO: the filters below decide.
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(writer)
         .finish()
+        .with(env_filter(rust_log))
         .with(caps())
 }
 
@@ -164,14 +167,30 @@ mod tests {
         let capture = Capture::default();
         let subscriber = tracing_subscriber::fmt()
             .json()
-            .with_env_filter(env_filter(Some("trace")))
+            .with_max_level(LevelFilter::TRACE)
             .with_writer(capture.clone())
-            .finish();
+            .finish()
+            .with(env_filter(Some("trace")));
         tracing::subscriber::with_default(subscriber, || {
             tracing::trace!(target: "lambda_runtime::layers::api_response", body = "BODY-1", "raw JSON event received from Lambda");
         });
         let logged = capture.text();
         assert!(logged.contains("BODY-1"), "{logged}");
+    }
+
+    #[test]
+    fn rust_log_names_levels_per_target() {
+        let capture = Capture::default();
+        let subscriber = json_subscriber_for(Some("apikeys::api=debug,warn"), capture.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "apikeys::api", "api-debug");
+            tracing::info!(target: "apikeys::repo", "repo-info");
+            tracing::warn!(target: "apikeys::repo", "repo-warn");
+        });
+        let logged = capture.text();
+        assert!(logged.contains("api-debug"), "{logged}");
+        assert!(!logged.contains("repo-info"), "{logged}");
+        assert!(logged.contains("repo-warn"), "{logged}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use apikeys::SealingState;
 use apikeys_integration_tests::{event_for, set_body, LogCapture, Stack};
 use lambda_http::{service_fn, Request};
 use serde_json::{json, Value};
+use tracing_subscriber::layer::SubscriberExt;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -109,9 +110,10 @@ async fn the_runtimes_own_trace_events_never_reach_the_log() {
     let plain = LogCapture::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(apikeys::telemetry::env_filter(Some("trace")))
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
         .with_writer(plain.clone())
-        .finish();
+        .finish()
+        .with(apikeys::telemetry::env_filter(Some("trace")));
     let first = invoke_store_once(&stack.sealing, &event, subscriber).await;
 
     // and once with the function's own subscriber at RUST_LOG=trace
