@@ -146,6 +146,9 @@ run-local: the API is at $base (functions build on their first request: minutes 
     POST   $base/api/test-api-key
     DELETE $base/api/provider-configs/<provider>
   without a valid token every route answers 401 {"message":"Unauthorized"}, as deployed.
+  the streaming proxy (the user's token where the provider key would go):
+    OpenAI SDKs: baseURL $base/proxy/openai/v1   Anthropic SDK: baseURL $base/proxy/claude
+    Gemini:      $base/proxy/google-ai/v1beta/models/<model>:streamGenerateContent?alt=sse
   the watcher's invoke API: http://$host:$port (also in .local/invoke-url, yours only);
   cargo lambda invoke works on it with the events of events/:
     ${APIKEYS_VENV#"$root"/}/bin/cargo-lambda lambda invoke store --data-file events/store.json --invoke-address $host --invoke-port $port
