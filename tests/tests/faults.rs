@@ -375,3 +375,44 @@ async fn at_a_rate_of_faults_every_use_succeeds_and_counts_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_proxy_answers_503_with_retry_after_while_dynamodb_fails_and_calls_no_provider() {
+    use apikeys::proxy::{Proxy, ProxySettings};
+    use apikeys::usertoken::{JwtAuthorizer, KeySet, KeySource};
+    use std::sync::Arc;
+
+    let dir = std::env::temp_dir().join(unique("apikeys-faults-issuer"));
+    let (issuer, _) = apikeys_admin::issuer::LocalIssuer::provision(&dir).expect("an issuer");
+    let info = issuer.info();
+    let verifier = JwtAuthorizer::new(
+        info.issuer.clone(),
+        vec![info.audience.clone()],
+        KeySource::Fixed(KeySet::from_jwks(issuer.jwks())),
+    );
+    let (_stack, faults, _state, sealing, user) = setup(false).await;
+    let proxy = Arc::new(Proxy::new(
+        sealing,
+        Some(verifier),
+        ProxySettings::default(),
+    ));
+    let token = issuer.token(&user, Duration::from_secs(3600)).unwrap();
+    for fault in Fault::ALL {
+        if fault == Fault::Conflict {
+            continue; // the proxy's reads and writes are no transactions
+        }
+        faults.set(Plan::always(fault, Service::DynamoDb));
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("/proxy/openai/v1/chat/completions")
+            .header("authorization", format!("Bearer {token}"))
+            .body(bytes::Bytes::from_static(br#"{"model":"m","messages":[]}"#))
+            .unwrap();
+        let answer = proxy.handle(request, "req-proxy-fault").await;
+        assert_eq!(answer.status(), 503, "{fault:?}");
+        assert!(answer.headers().contains_key("retry-after"), "{fault:?}");
+        assert_eq!(answer.headers()["x-apikeys-key-source"], "user");
+    }
+    faults.clear();
+    let _ = std::fs::remove_dir_all(&dir);
+}
