@@ -262,7 +262,7 @@ async fn an_openai_stream_passes_chunk_by_chunk_with_usage_counted_and_a_receipt
 }
 
 #[tokio::test]
-async fn a_rate_limited_primary_falls_back_before_the_first_byte_and_is_skipped_after() {
+async fn several_keys_a_rate_limited_primary_falls_back_before_the_first_byte() {
     let rig = rig().await;
     let user = unique("bob");
     let first = rig.store(&user, "openai", RATE_LIMITED).await;
@@ -325,7 +325,7 @@ async fn a_rate_limited_primary_falls_back_before_the_first_byte_and_is_skipped_
 }
 
 #[tokio::test]
-async fn with_every_key_refused_the_provider_s_own_refusal_is_the_answer() {
+async fn several_keys_with_every_key_refused_the_provider_s_own_refusal_is_the_answer() {
     let rig = rig().await;
     let user = unique("carol");
     let first = rig.store(&user, "openai", REFUSED).await;
