@@ -725,19 +725,7 @@ impl Proxy {
             "the proxy could not use a key"
         );
         if transient {
-            info.audit("unavailable", 503, receipt, 0, 0);
-            let mut out = family_error(
-                family,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the service is temporarily unavailable: try again shortly",
-                Some(receipt),
-            );
-            out.headers_mut().insert(
-                "retry-after",
-                HeaderValue::from(crate::api::TABLE_RETRY_AFTER_SECS),
-            );
-            out
+            unavailable(family, info, receipt)
         } else {
             info.audit("internal_error", 500, receipt, 0, 0);
             let mut out = family_error(
