@@ -53,6 +53,12 @@ case "${1:-}" in
     if [ -x "$root/.venv/bin/cargo-lambda" ]; then
       export PATH=$root/.venv/bin:$PATH
     fi
+    # The four functions built by the Makefile (BuildMethod makefile) build in the
+    # workspace itself, with its target/, not in a copy of the repository.
+    if [ "$1" = build ]; then
+      shift
+      exec "$venv/bin/sam" build --build-in-source "$@"
+    fi
     exec "$venv/bin/sam" "$@"
     ;;
 esac

@@ -712,7 +712,7 @@ fn only_the_functions_that_seal_or_open_keys_see_the_seed() {
 }
 
 #[test]
-fn every_function_is_built_by_cargo_lambda_for_arm64_from_the_workspace() {
+fn every_function_is_built_with_cargo_lambda_for_arm64_from_the_workspace() {
     let template = template();
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
@@ -729,9 +729,36 @@ fn every_function_is_built_by_cargo_lambda_for_arm64_from_the_workspace() {
         "CodeUri . must be the workspace root"
     );
 
+    // The functions whose binary crate Cargo.toml builds for size (opt-level "z") are
+    // built by the Makefile, which builds the shared library for size too
+    // (infra/scripts/build.sh); every other one by SAM's own cargo-lambda build.
+    let manifest: toml::Table = toml::from_str(&read("Cargo.toml")).expect("parse Cargo.toml");
+    let for_size = |binary: &str| {
+        manifest["profile"]["release"]["package"]
+            .get(binary)
+            .and_then(|p| p.get("opt-level"))
+            .and_then(toml::Value::as_str)
+            == Some("z")
+    };
+    let makefile = read("Makefile");
     let mut problems = Vec::new();
     for (binary, (id, function)) in functions(&template) {
-        if function["Metadata"]["BuildMethod"] != "rust-cargolambda" {
+        if function["Metadata"]["BuildProperties"]["Binary"] != binary.as_str() {
+            problems.push(format!(
+                "{id}: Metadata.BuildProperties.Binary must name {binary} (the local API reads it)"
+            ));
+        }
+        if for_size(&binary) {
+            let recipe = format!(
+                "build-{id}:\n\tinfra/scripts/build.sh --arm64 --artifacts \"$(ARTIFACTS_DIR)\" {binary}\n"
+            );
+            if function["Metadata"]["BuildMethod"] != "makefile" || !makefile.contains(&recipe) {
+                problems.push(format!(
+                    "{id}: {binary} is built for size (Cargo.toml), so Metadata.BuildMethod must \
+                     be makefile and the Makefile must hold {recipe:?}"
+                ));
+            }
+        } else if function["Metadata"]["BuildMethod"] != "rust-cargolambda" {
             problems.push(format!(
                 "{id}: Metadata.BuildMethod must be rust-cargolambda"
             ));

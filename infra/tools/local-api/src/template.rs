@@ -112,7 +112,8 @@ fn route(
         method
     };
     let path = text(event.get("Path"), "Path")?;
-    // SAM builds the binary named in the metadata (BuildMethod rust-cargolambda).
+    // The binary named in the metadata (SAM builds it with rust-cargolambda, or the
+    // Makefile's build-<function> target for the four built for size).
     let function = text(
         resource
             .get("Metadata")
