@@ -10,7 +10,9 @@
 #   3. runs the harness (infra/tools/coldstart): every binary N times against a
 #      local Lambda Runtime API, and prints the Markdown table and the budgets.
 #
-# APIKEYS_BENCH_RUNS (default 15) sets N; APIKEYS_BENCH_ARM64=0 skips the arm64
+# APIKEYS_BENCH_RUNS (default 15) sets N; APIKEYS_BENCH_WARM (default 20) how many
+# warm invocations of the same event follow each cold start (their time and CPU time
+# per invocation, for docs/capacity.md); APIKEYS_BENCH_ARM64=0 skips the arm64
 # builds (no arm64 sizes then); APIKEYS_AWS_PORT the emulator's port (default 4599).
 # Arguments name the packages to build and measure (default: every functions/*/
 # and hello), e.g. `infra/scripts/coldstart.sh get-configs hello`. The harness binary
@@ -22,6 +24,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 export APIKEYS_VENV=${APIKEYS_VENV:-$root/.venv}
 runs=${APIKEYS_BENCH_RUNS:-15}
+warm=${APIKEYS_BENCH_WARM:-20}
 
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
@@ -57,4 +60,4 @@ say "provisioning $APIKEYS_TABLE_NAME at $AWS_ENDPOINT_URL"
 cargo run --locked -q -p apikeys-admin -- provision >&2
 
 say "rustc: $(rustc -V)"
-"${CARGO_TARGET_DIR:-$root/target}/release/coldstart" --runs "$runs" "${packages[@]}"
+"${CARGO_TARGET_DIR:-$root/target}/release/coldstart" --runs "$runs" --warm "$warm" "${packages[@]}"

@@ -39,6 +39,7 @@ fn run() -> Result<(), String> {
         env: options::child_env(&provider.to_string(), &options.extra_env),
         log_dir: options.log_dir(),
         timeout: options.timeout,
+        warm: options.warm,
     };
     std::fs::create_dir_all(&launch.log_dir).map_err(|e| format!("{e}"))?;
     for target in &targets {
@@ -82,6 +83,9 @@ fn run() -> Result<(), String> {
 
     println!("Cold starts, {}\n", report::machine());
     println!("{}", report::table(&rows, options.runs));
+    if let Some(warm) = report::warm_table(&rows) {
+        println!("{warm}");
+    }
     let mut variants: Vec<&str> = Vec::new();
     for row in &rows {
         if !variants.contains(&row.variant.as_str()) {

@@ -1,5 +1,7 @@
 //! One cold start: spawn the binary against the local Runtime API, time its first
-//! `/next` and its response, read its peak RSS once it is idle, stop it.
+//! `/next` and its response, then (when asked) the same event warm a number of
+//! times, with the CPU time the process spent on them; read its peak RSS once it is
+//! idle, stop it.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -46,6 +48,10 @@ pub struct Sample {
     pub peak_rss_kib: u64,
     /// The answer: the HTTP status an API Gateway response carries, else `json`.
     pub answer: String,
+    /// Each warm invocation: the event handed out to the response POST.
+    pub warm: Vec<Duration>,
+    /// CPU time (every thread, user and system) per warm invocation, on average.
+    pub warm_cpu: Option<Duration>,
 }
 
 /// Everything a run passes to the child besides the Runtime API variables.
@@ -57,6 +63,8 @@ pub struct Launch {
     pub log_dir: PathBuf,
     /// How long a run may take before it counts as failed.
     pub timeout: Duration,
+    /// Warm invocations after the cold one, each run.
+    pub warm: u32,
 }
 
 /// Starts `target` once and measures it.
@@ -66,7 +74,7 @@ pub fn cold_start(
     launch: &Launch,
     run: u64,
 ) -> Result<Sample, String> {
-    api.arm(run, &target.name, Arc::clone(&target.event));
+    api.arm(run, &target.name, Arc::clone(&target.event), launch.warm);
     let log = launch.log_dir.join(format!("{}.log", target.label()));
     let (out, err) = log_files(&log).map_err(|e| format!("{}: {e}", log.display()))?;
 
@@ -86,7 +94,7 @@ pub fn cold_start(
     let mut child = command
         .spawn()
         .map_err(|e| format!("{}: {e}", target.binary.display()))?;
-    let result = watch(api, &mut child, started, launch.timeout, run, &log);
+    let result = watch(api, &mut child, started, launch, run, &log);
     let _ = child.kill();
     let _ = child.wait();
     result
@@ -101,17 +109,23 @@ fn watch(
     api: &RuntimeApi,
     child: &mut Child,
     started: Instant,
-    timeout: Duration,
+    launch: &Launch,
     run: u64,
     log: &Path,
 ) -> Result<Sample, String> {
-    let deadline = started + timeout;
+    let deadline = started + launch.timeout;
     let mut init = None;
     let mut response = None;
+    // The warm invocations: when the current one was handed out, each one's time,
+    // and the process's CPU time when the first was handed out.
+    let mut warm_since = None;
+    let mut warm = Vec::new();
+    let mut cpu_before_warm = None;
     loop {
         if Instant::now() > deadline {
             return Err(format!(
-                "no answer within {timeout:?} (log: {})",
+                "no answer within {:?} (log: {})",
+                launch.timeout,
                 log.display()
             ));
         }
@@ -123,8 +137,19 @@ fn watch(
             .map_err(|()| "the Runtime API stopped".to_owned())?;
         match report {
             None => {}
-            Some(Report::Next { at, first: true }) => init = Some(at - started),
-            Some(Report::Response { at, body }) => response = Some((at - started, body)),
+            Some(Report::Next { at, handed: true }) if init.is_none() => {
+                init = Some(at - started);
+            }
+            Some(Report::Next { at, handed: true }) => {
+                if cpu_before_warm.is_none() {
+                    cpu_before_warm = Some(cpu_time(child.id())?);
+                }
+                warm_since = Some(at);
+            }
+            Some(Report::Response { at, body }) => match warm_since.take() {
+                Some(since) => warm.push(at - since),
+                None => response = Some((at - started, body)),
+            },
             Some(Report::Error { path, body }) => {
                 return Err(format!(
                     "{path}: {} (log: {})",
@@ -132,7 +157,7 @@ fn watch(
                     log.display()
                 ));
             }
-            Some(Report::Next { first: false, .. }) => {
+            Some(Report::Next { handed: false, .. }) => {
                 // Idle again after answering: the peak is behind it.
                 let (Some(init), Some((first_response, body))) = (init, response) else {
                     return Err("asked for a second event before answering the first".into());
@@ -146,15 +171,44 @@ fn watch(
                         log.display()
                     ));
                 }
+                let warm_cpu = match cpu_before_warm {
+                    Some(before) if !warm.is_empty() => {
+                        let spent = cpu_time(child.id())?.saturating_sub(before);
+                        Some(spent / warm.len() as u32)
+                    }
+                    _ => None,
+                };
                 return Ok(Sample {
                     init,
                     first_response,
                     peak_rss_kib: peak_rss_kib(child.id())?,
                     answer,
+                    warm,
+                    warm_cpu,
                 });
             }
         }
     }
+}
+
+/// CPU time a live process has spent, every thread (`/proc/PID/task/*/schedstat`:
+/// its first field is the time on a CPU, in nanoseconds).
+fn cpu_time(pid: u32) -> Result<Duration, String> {
+    let tasks = format!("/proc/{pid}/task");
+    let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
+    let mut nanos: u64 = 0;
+    for entry in entries.flatten() {
+        // A thread that ends meanwhile has nothing left to count.
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        nanos += text
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Ok(Duration::from_nanos(nanos))
 }
 
 /// `VmHWM` of a live process: the most it was ever resident.

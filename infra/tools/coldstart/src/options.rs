@@ -10,13 +10,15 @@ use crate::measure::Target;
 pub const USAGE: &str = "\
 coldstart: cold starts of release binaries against a local Lambda Runtime API.
 
-usage: coldstart [--runs N] [--warmup N] [--root DIR] [--target-dir DIR]
+usage: coldstart [--runs N] [--warmup N] [--warm N] [--root DIR] [--target-dir DIR]
                  [--crypto NAME,...] [--timeout-ms MS] [--env K=V]...
                  [--variant LABEL=DIR]... [NAME...]
 
 NAME...        packages to measure (default: every functions/*/ and hello)
 --runs N       measured cold starts of each (default 15)
 --warmup N     unmeasured rounds first, for the page cache and the emulator (default 1)
+--warm N       after each cold start, the same event N times more in the same process:
+               each one's time and the CPU time it took (default 0: none)
 --root DIR     the repository (default: the one this was built from)
 --target-dir   where `cargo build --release` put the binaries (default
                $CARGO_TARGET_DIR, else ROOT/target); x86_64 binaries run from
@@ -40,6 +42,7 @@ pub const BASELINE: &str = "hello";
 pub struct Options {
     pub runs: usize,
     pub warmup: usize,
+    pub warm: u32,
     pub root: PathBuf,
     pub target_dir: PathBuf,
     pub crypto: Vec<String>,
@@ -56,6 +59,7 @@ impl Options {
         let mut options = Self {
             runs: 15,
             warmup: 1,
+            warm: 0,
             root: built_in
                 .canonicalize()
                 .unwrap_or_else(|_| built_in.to_owned()),
@@ -74,6 +78,10 @@ impl Options {
                 "-h" | "--help" => return Ok(None),
                 "--runs" => options.runs = number(&value("--runs")?)?,
                 "--warmup" => options.warmup = number(&value("--warmup")?)?,
+                "--warm" => {
+                    options.warm = u32::try_from(number(&value("--warm")?)?)
+                        .map_err(|_| "--warm is too large".to_owned())?;
+                }
                 "--timeout-ms" => {
                     let ms = number(&value("--timeout-ms")?)?;
                     options.timeout = Duration::from_millis(ms as u64);

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use crate::measure::Sample;
 
+/// The memory at which a Lambda function has one full vCPU
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html>).
+const VCPU_MB: f64 = 1769.0;
+
 /// DESIGN.md's budgets.
 const INIT_RATIO: f64 = 1.5;
 const RSS_RATIO: f64 = 2.0;
@@ -124,6 +128,48 @@ pub fn table(rows: &[Row], runs: usize) -> String {
          `/next`, first response = process start to the response POST; MB = 10^6 bytes."
     );
     out
+}
+
+/// The warm invocations, when any were asked for (`--warm`): each one's time (the
+/// event handed out to the response POST) and the CPU time the process spent per
+/// invocation, and what that CPU time would take at Lambda's 128 MB share of a vCPU.
+pub fn warm_table(rows: &[Row]) -> Option<String> {
+    let warm: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.samples.iter().any(|s| !s.warm.is_empty()))
+        .collect();
+    let first = warm.first()?;
+    let per_run = first.samples[0].warm.len();
+    let mut out = String::from(
+        "| binary | warm invocation ms | CPU per invocation ms | CPU at 128 MB ms |\n\
+         |---|---:|---:|---:|\n",
+    );
+    for row in warm {
+        let times = Spread::of(
+            row.samples
+                .iter()
+                .flat_map(|s| s.warm.iter().map(|d| ms(*d))),
+        );
+        let cpu = Spread::of(row.samples.iter().filter_map(|s| s.warm_cpu.map(ms)));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1} |",
+            row.name,
+            times.cell(2),
+            cpu.cell(3),
+            cpu.median * VCPU_MB / 128.0,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nWarm: {per_run} invocations after each cold start, same event; time median (min–max) \
+         over all of them, CPU (every thread, user + system) per invocation as the median \
+         (min–max) of each run's average, on this machine's cores. Lambda's CPU share grows \
+         with memory, a full vCPU at {VCPU_MB:.0} MB, so at 128 MB CPU-bound time \
+         stretches ×{:.1}: the last column (waits on the network do not stretch).",
+        VCPU_MB / 128.0
+    );
+    Some(out)
 }
 
 /// One budget: the worst value among the binaries it covers, against its limit.
@@ -266,7 +312,42 @@ fn today_utc() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::Spread;
+    use std::time::Duration;
+
+    use super::{warm_table, Row, Spread};
+    use crate::measure::Sample;
+
+    fn row(warm: Vec<Duration>, warm_cpu: Option<Duration>) -> Row {
+        Row {
+            name: "get-configs".into(),
+            variant: String::new(),
+            samples: vec![Sample {
+                init: Duration::from_millis(3),
+                first_response: Duration::from_millis(10),
+                peak_rss_kib: 6_000,
+                answer: "200".into(),
+                warm,
+                warm_cpu,
+            }],
+            x86_64_bytes: None,
+            arm64_bytes: None,
+            crypto: false,
+            baseline: false,
+        }
+    }
+
+    #[test]
+    fn warm_figures_appear_only_when_measured_and_stretch_to_lambda_s_share() {
+        assert!(warm_table(&[row(Vec::new(), None)]).is_none());
+        let ms = Duration::from_millis;
+        let table = warm_table(&[row(vec![ms(4), ms(6), ms(5)], Some(ms(2)))])
+            .expect("a table for warm samples");
+        // Median of the times, the CPU time, and 2 ms × 1769 / 128 = 27.6 ms.
+        assert!(
+            table.contains("| get-configs | 5.00 (4.00–6.00) | 2.000 (2.000–2.000) | 27.6 |"),
+            "{table}"
+        );
+    }
 
     #[test]
     fn the_spread_of_an_odd_and_an_even_list() {

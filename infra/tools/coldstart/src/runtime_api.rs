@@ -1,9 +1,10 @@
 //! A local stand-in for the Lambda Runtime API
 //! (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>): it hands
-//! out one event per run on `GET /2018-06-01/runtime/invocation/next` and reports
-//! every `/next`, `/response` and `/error` to the harness with the time it arrived.
-//! A second `/next` of a run is never answered: the function is idle then, which is
-//! when the harness reads its peak RSS and stops it.
+//! out the event of a run on `GET /2018-06-01/runtime/invocation/next` (once, then
+//! again for each warm invocation asked for) and reports every `/next`, `/response`
+//! and `/error` to the harness with the time it arrived. A `/next` past those is
+//! never answered: the function is idle then, which is when the harness reads its
+//! peak RSS and stops it.
 
 use std::io::BufReader;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,8 +21,9 @@ const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
 /// What a function asked of the Runtime API, in the order it asked.
 #[derive(Debug)]
 pub enum Report {
-    /// `GET .../invocation/next`; `first` for the one that got the event.
-    Next { at: Instant, first: bool },
+    /// `GET .../invocation/next`; `handed` when it got the event (the first, and
+    /// each warm one), not when it is left waiting.
+    Next { at: Instant, handed: bool },
     /// `POST .../invocation/{id}/response`, with the function's answer.
     Response { at: Instant, body: Vec<u8> },
     /// `POST .../invocation/{id}/error` or `.../init/error`.
@@ -34,6 +36,8 @@ struct Invocation {
     function: String,
     event: Arc<Vec<u8>>,
     served: bool,
+    /// How many more times the event is handed out after the first.
+    warm: u32,
 }
 
 /// The server, listening on an ephemeral port of 127.0.0.1.
@@ -53,6 +57,7 @@ impl RuntimeApi {
             function: String::new(),
             event: Arc::new(Vec::new()),
             served: true,
+            warm: 0,
         }));
         let (tx, reports) = mpsc::channel();
         let shared = Arc::clone(&current);
@@ -74,8 +79,9 @@ impl RuntimeApi {
         self.address.to_string()
     }
 
-    /// Makes `event` the one invocation of run `run` of `function`.
-    pub fn arm(&self, run: u64, function: &str, event: Arc<Vec<u8>>) {
+    /// Makes `event` the invocation of run `run` of `function`: once cold, then
+    /// `warm` times more.
+    pub fn arm(&self, run: u64, function: &str, event: Arc<Vec<u8>>, warm: u32) {
         while self.reports.try_recv().is_ok() {}
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         *current = Invocation {
@@ -83,6 +89,7 @@ impl RuntimeApi {
             function: function.to_owned(),
             event,
             served: false,
+            warm,
         };
     }
 
@@ -112,9 +119,16 @@ fn serve(stream: TcpStream, current: &Mutex<Invocation>, tx: &Sender<(u64, Repor
         if request.method == "GET" && path == NEXT {
             let (run, handed_out) = {
                 let mut invocation = current.lock().unwrap_or_else(PoisonError::into_inner);
-                let first = !invocation.served;
-                invocation.served = true;
-                let handed_out = first.then(|| {
+                let hand = if !invocation.served {
+                    invocation.served = true;
+                    true
+                } else if invocation.warm > 0 {
+                    invocation.warm -= 1;
+                    true
+                } else {
+                    false
+                };
+                let handed_out = hand.then(|| {
                     (
                         Arc::clone(&invocation.event),
                         invocation.function.clone(),
@@ -123,12 +137,12 @@ fn serve(stream: TcpStream, current: &Mutex<Invocation>, tx: &Sender<(u64, Repor
                 });
                 (invocation.run, handed_out)
             };
-            let first = handed_out.is_some();
+            let handed = handed_out.is_some();
             let _ = tx.send((
                 run,
                 Report::Next {
                     at: request.received,
-                    first,
+                    handed,
                 },
             ));
             let Some((event, function, run)) = handed_out else {
