@@ -1,8 +1,9 @@
 //! The app's own servers take a user's key through here (the `use-key` function,
 //! invoked with the Lambda Invoke API; see [`crate::invoke`]): the key opens under
 //! its (user, provider) context and its use is recorded (`lastUsedAt`,
-//! `usageCount`) by the update that returns it, retry-safe: after one Query of the
-//! provider's keys without a key id, in one round trip with one (see `repo::uses`).
+//! `usageCount`) by the update that returns it, retry-safe: in one round trip when
+//! the primary is usable or a key id is named, else after one Query of the
+//! provider's keys (see `repo::uses`).
 
 use secrecy::SecretString;
 use time::OffsetDateTime;

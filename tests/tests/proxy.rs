@@ -677,6 +677,9 @@ async fn a_spent_budget_stops_the_key_until_the_month_turns_after_one_alert() {
     let (_, keys) = Calls::of(&rig.stack).keys(&user, "openai").await;
     assert_eq!(keys["keys"][0]["unavailable"], "budget_exhausted", "{keys}");
     assert_eq!(keys["keys"][0]["monthUsage"]["inputTokens"], 21, "{keys}");
+    // The refused call counted no use: the use's own condition holds the key to its
+    // budget, so the one-round-trip use of the primary did not apply.
+    assert_eq!(keys["keys"][0]["usageCount"], 3, "{keys}");
     let available = keys["keys"][0]["availableAt"]
         .as_str()
         .expect("a time")

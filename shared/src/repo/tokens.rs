@@ -16,6 +16,17 @@ use crate::provider::ProviderId;
 /// The attribute that holds a key's spending this month.
 pub const MONTH_USAGE: &str = "monthUsage";
 
+/// The month map's input and output tokens together, kept beside them so that a
+/// use's condition can hold the key to its budget (`totalTokens < budget.monthlyTokens`;
+/// an expression cannot add two attributes).
+pub const TOTAL_TOKENS: &str = "totalTokens";
+
+/// What a month map without `totalTokens` (written before it was kept) starts its
+/// total from: above any budget, so a use's budget condition fails on it and the
+/// use reads the item, which counts input and output tokens itself. The next month
+/// starts a fresh map with a true total.
+const UNKNOWN_TOTAL: u64 = 1 << 62;
+
 /// One call's spending, or a month's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Spent {
@@ -145,7 +156,8 @@ impl KeyTable {
         let (expression, condition) = match step {
             Step::Add => (
                 "SET #u.requests = #u.requests + :r, #u.inputTokens = #u.inputTokens + :i, \
-                 #u.outputTokens = #u.outputTokens + :o",
+                 #u.outputTokens = #u.outputTokens + :o, \
+                 #u.#tt = if_not_exists(#u.#tt, :unknown) + :tt",
                 "isActive = :t AND id = :k AND #u.#m = :month",
             ),
             Step::Start => (
@@ -166,6 +178,9 @@ impl KeyTable {
                 .return_values(ReturnValue::AllNew);
             match step {
                 Step::Add => u
+                    .expression_attribute_names("#tt", TOTAL_TOKENS)
+                    .expression_attribute_values(":unknown", n(UNKNOWN_TOTAL))
+                    .expression_attribute_values(":tt", n(spent.tokens()))
                     .expression_attribute_values(":r", n(spent.requests))
                     .expression_attribute_values(":i", n(spent.input_tokens))
                     .expression_attribute_values(":o", n(spent.output_tokens)),
@@ -242,6 +257,7 @@ fn fresh(month: &str, spent: Spent) -> AttributeValue {
         ("requests".to_owned(), n(spent.requests)),
         ("inputTokens".to_owned(), n(spent.input_tokens)),
         ("outputTokens".to_owned(), n(spent.output_tokens)),
+        (TOTAL_TOKENS.to_owned(), n(spent.tokens())),
     ]
     .into_iter()
     .collect();

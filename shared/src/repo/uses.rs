@@ -1,9 +1,13 @@
 //! A recorded use of a key by the app's servers: which of a provider's keys, and the
 //! one conditional update that counts the use and returns the key.
 //!
-//! Without a key id: one consistent `Query` of the provider's partition (every key,
-//! at most five), then the update of the first usable key in order — the primary,
-//! then the others by `priority` (lower first), then by age. With a key id: the
+//! Without a key id: first the primary's update on its own, one round trip. Its
+//! condition holds exactly when the use order would pick the primary (active, not
+//! expired, not marked, budget not spent: the primary always comes first), so when
+//! it applies the use is the one the order names. When it is refused (no primary,
+//! or not usable now), one consistent `Query` of the provider's partition (every
+//! key, at most five), then the update of the first usable key in order — the
+//! primary, then the others by `priority` (lower first), then by age. With a key id: the
 //! primary (under the condition `id = :k`) and the key's own slot are written at
 //! once: one round trip, two requests, of which at most one applies (an id is the
 //! primary's or another key's, never both); the primary's refusal carries the
@@ -149,7 +153,7 @@ impl KeyTable {
             let other_slot = extra_slot(id);
             let (primary, other) = tokio::join!(
                 self.use_slot(&pk, PRIMARY_SLOT, Some(id), &token, now),
-                self.use_once(&pk, &other_slot, Some(id), &token, now),
+                self.use_once(&pk, &other_slot, Some(id), None, &token, now),
             );
             let (primary, other) = (primary?, other?);
             if !matches!(primary.record, UseRecord::None) {
@@ -167,7 +171,35 @@ impl KeyTable {
             };
             return Ok(with_settings(other.record, primary.seen.as_ref()));
         }
+        // The primary first, alone: usable, it is the key the order names.
+        let month = crate::domain::month_of(now);
+        let direct = self
+            .use_once(&pk, PRIMARY_SLOT, None, Some(&month), &token, now)
+            .await?;
+        match direct {
+            Written::Applied(item) => {
+                return Ok(UseRecord::Used(Box::new(decode_sealed(
+                    "record use",
+                    item,
+                )?)));
+            }
+            // An SDK retry of this write whose first answer was lost: it had applied.
+            Written::Refused(Some(item)) if use_ring().holds(&item, &token) => {
+                return Ok(UseRecord::Used(Box::new(decode_sealed(
+                    "record use",
+                    item,
+                )?)));
+            }
+            Written::Refused(_) => {}
+        }
+        // Refused: the partition, in order (a refused primary is read there again).
         let items = self.partition("record use", &pk).await?;
+        // A backend that sends no item with a refusal (dynalite): a retried write's
+        // token shows here instead.
+        if let Some(item) = items.iter().find(|i| use_ring().holds(i, &token)) {
+            let used = decode_sealed("record use", item.clone())?;
+            return Ok(UseRecord::Used(Box::new(used)));
+        }
         let primary = items
             .iter()
             .find(|i| matches!(i.get(SORT_KEY), Some(AttributeValue::S(sk)) if sk == PRIMARY_SLOT))
@@ -201,7 +233,7 @@ impl KeyTable {
         now: OffsetDateTime,
     ) -> Result<SlotUse, RepoError> {
         for _ in 0..USE_ATTEMPTS {
-            let written = self.use_once(pk, sk, key_id, token, now).await?;
+            let written = self.use_once(pk, sk, key_id, None, token, now).await?;
             if let Some(settled) = self.settle(pk, sk, key_id, token, now, written).await? {
                 return Ok(settled);
             }
@@ -254,11 +286,18 @@ impl KeyTable {
         }))
     }
 
+    /// One conditional update counting a use of the key at (`pk`, `sk`). With
+    /// `within_budget` (the month, `YYYY-MM`) the condition also holds the key to its
+    /// budget, as [`ProviderKey::budget_spent`] reads it: no budget, no spending this
+    /// month, or this month's `totalTokens` below it. A month map without
+    /// `totalTokens` (written before it was kept) fails that test, and the caller
+    /// reads the item instead.
     async fn use_once(
         &self,
         pk: &str,
         sk: &str,
         key_id: Option<&str>,
+        within_budget: Option<&str>,
         token: &AttributeValue,
         now: OffsetDateTime,
     ) -> Result<Written, RepoError> {
@@ -275,9 +314,24 @@ impl KeyTable {
         if key_id.is_some() {
             condition.push_str(" AND id = :k");
         }
+        if within_budget.is_some() {
+            condition.push_str(
+                " AND (attribute_not_exists(#b) OR attribute_not_exists(#u) OR #u.#m <> :month \
+                 OR #u.#tt < #b.monthlyTokens)",
+            );
+        }
         self.update("record use", pk, sk, |u| {
             let u = match key_id {
                 Some(k) => u.expression_attribute_values(":k", s(k)),
+                None => u,
+            };
+            let u = match within_budget {
+                Some(month) => u
+                    .expression_attribute_names("#b", "budget")
+                    .expression_attribute_names("#u", super::tokens::MONTH_USAGE)
+                    .expression_attribute_names("#m", "month")
+                    .expression_attribute_names("#tt", super::tokens::TOTAL_TOKENS)
+                    .expression_attribute_values(":month", s(month)),
                 None => u,
             };
             u.update_expression(format!(
