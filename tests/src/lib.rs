@@ -273,6 +273,11 @@ impl Stack {
     /// The functions' states over this stack's table, with DynamoDB reached through
     /// `faults` and the functions' own timeouts (short ones here: `timeouts`), as
     /// deployed functions meet a throttling or failing table.
+    ///
+    /// The DynamoDB client gets a retry partition of its own: the SDK keeps one
+    /// retry token bucket per partition for the whole process (as a Lambda sandbox
+    /// would), and the tests that fault every call would otherwise spend the
+    /// retries of the tests running beside them.
     pub async fn faulty(
         &self,
         faults: &faults::FaultyClient,
@@ -283,7 +288,12 @@ impl Stack {
             .into_builder()
             .http_client(faults.clone())
             .build();
-        self.states_over(aws_sdk_dynamodb::Client::new(&sdk), &sdk)
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .retry_partition(aws_sdk_dynamodb::config::retry::RetryPartition::new(
+                unique("faulty"),
+            ))
+            .build();
+        self.states_over(aws_sdk_dynamodb::Client::from_conf(dynamodb), &sdk)
     }
 
     /// A `State` over a table that does not exist: every DynamoDB call fails, so the

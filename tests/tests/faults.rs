@@ -21,6 +21,10 @@ const PRIMARY: &str = "sk-proj-FaultPrimary0123456789abcdefghijklmn";
 const SPARE: &str = "sk-proj-FaultSpare0123456789abcdefghijklmnop";
 
 /// The functions' timeouts, shortened: attempts of 300 ms, operations of 1.5 s.
+/// The tests of this file run one at a time: a retry that must land within the
+/// short timeouts below should not wait behind the emulator's work for the others.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn timeouts() -> AwsTimeouts {
     AwsTimeouts {
         connect: Duration::from_millis(300),
@@ -142,6 +146,7 @@ fn assert_unavailable(route: &str, fault: Fault, status: u16, body: &Value) {
 
 #[tokio::test]
 async fn several_keys_every_route_answers_503_while_dynamodb_fails_and_nothing_is_lost() {
+    let _one = ONE_AT_A_TIME.lock().await;
     for fault in Fault::ALL {
         let (stack, faults, state, sealing, user) = setup(true).await;
         let calls = Calls {
@@ -190,6 +195,7 @@ async fn several_keys_every_route_answers_503_while_dynamodb_fails_and_nothing_i
 
 #[tokio::test]
 async fn several_keys_a_fault_the_retries_outlast_is_not_seen() {
+    let _one = ONE_AT_A_TIME.lock().await;
     for fault in Fault::ALL {
         let (stack, faults, state, sealing, user) = setup(true).await;
         let calls = Calls {
@@ -214,6 +220,7 @@ async fn several_keys_a_fault_the_retries_outlast_is_not_seen() {
 
 #[tokio::test]
 async fn the_single_key_routes_answer_503_while_dynamodb_fails() {
+    let _one = ONE_AT_A_TIME.lock().await;
     // The routes of a provider's one key (no transaction): on dynalite too.
     for fault in [
         Fault::Throttled,
@@ -249,6 +256,7 @@ async fn the_single_key_routes_answer_503_while_dynamodb_fails() {
 /// seen.
 #[tokio::test]
 async fn the_seed_source_failing_answers_503_and_one_fault_is_retried() {
+    let _one = ONE_AT_A_TIME.lock().await;
     use apikeys::seed::{KeyMaterial, SeedSettings};
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
@@ -349,15 +357,17 @@ async fn the_seed_source_failing_answers_503_and_one_fault_is_retried() {
 
 #[tokio::test]
 async fn at_a_rate_of_faults_every_use_succeeds_and_counts_once() {
-    // One DynamoDB call in three throttled, reset or timed out: the SDK's retries carry
-    // every use, and a faulted write is never applied, so the count is exact.
+    let _one = ONE_AT_A_TIME.lock().await;
+    // Every other DynamoDB call throttled, reset or timed out (a use is one call when
+    // the primary is usable, so each use's first attempt faults): the SDK's retries
+    // carry every use, and a faulted write is never applied, so the count is exact.
     for fault in [Fault::Throttled, Fault::Reset, Fault::Slow] {
         let (stack, faults, state, sealing, user) = setup(false).await;
         let calls = Calls {
             state: &state,
             sealing: &sealing,
         };
-        faults.set(Plan::rate(fault, Service::DynamoDb, 3));
+        faults.set(Plan::rate(fault, Service::DynamoDb, 2));
         for _ in 0..9 {
             let used = calls.use_key(&user, "openai").await;
             assert_eq!(used["apiKey"], PRIMARY, "under {fault:?}: {used}");
@@ -378,6 +388,7 @@ async fn at_a_rate_of_faults_every_use_succeeds_and_counts_once() {
 
 #[tokio::test]
 async fn the_proxy_answers_503_with_retry_after_while_dynamodb_fails_and_calls_no_provider() {
+    let _one = ONE_AT_A_TIME.lock().await;
     use apikeys::proxy::{Proxy, ProxySettings};
     use apikeys::usertoken::{JwtAuthorizer, KeySet, KeySource};
     use std::sync::Arc;
