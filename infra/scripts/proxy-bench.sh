@@ -26,6 +26,11 @@ infra/scripts/build.sh --x86_64 proxy passthrough >&2
 cargo build --locked -q -p apikeys-admin -p apikeys-local-api -p store
 
 eval "$(infra/scripts/local-aws.sh env)"
+# BENCH_DYNAMODB=dynalite: the table on dynalite (infra/scripts/local-aws.sh start
+# dynalite), KMS and Secrets Manager still on moto, to tell the emulator's own time apart.
+if [ "${BENCH_DYNAMODB:-moto}" = dynalite ]; then
+  eval "$(infra/scripts/local-aws.sh env dynalite)"
+fi
 started=
 if ! infra/scripts/local-aws.sh status >/dev/null 2>&1; then
   infra/scripts/local-aws.sh start >&2
