@@ -20,16 +20,19 @@ use serde_json::{json, Value};
 const PRIMARY: &str = "sk-proj-FaultPrimary0123456789abcdefghijklmn";
 const SPARE: &str = "sk-proj-FaultSpare0123456789abcdefghijklmnop";
 
-/// The functions' timeouts, shortened: attempts of 300 ms, operations of 1.5 s.
 /// The tests of this file run one at a time: a retry that must land within the
 /// short timeouts below should not wait behind the emulator's work for the others.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The functions' timeouts, shortened: attempts of 300 ms, operations of 3 s (the
+/// deployed 2 s and 5 s, scaled). An operation holds a faulted attempt, the SDK's
+/// jittered backoff (up to 1 s before the second attempt) and a second attempt on a
+/// busy emulator with room to spare; three faulted attempts still run out.
 fn timeouts() -> AwsTimeouts {
     AwsTimeouts {
         connect: Duration::from_millis(300),
         attempt: Duration::from_millis(300),
-        operation: Duration::from_millis(1_500),
+        operation: Duration::from_millis(3_000),
         max_attempts: 3,
         ..AwsTimeouts::default()
     }
