@@ -176,20 +176,12 @@ impl KeyTable {
         let direct = self
             .use_once(&pk, PRIMARY_SLOT, None, Some(&month), &token, now)
             .await?;
+        let used =
+            |item: Item| decode_sealed("record use", item).map(|c| UseRecord::Used(Box::new(c)));
         match direct {
-            Written::Applied(item) => {
-                return Ok(UseRecord::Used(Box::new(decode_sealed(
-                    "record use",
-                    item,
-                )?)));
-            }
+            Written::Applied(item) => return used(item),
             // An SDK retry of this write whose first answer was lost: it had applied.
-            Written::Refused(Some(item)) if use_ring().holds(&item, &token) => {
-                return Ok(UseRecord::Used(Box::new(decode_sealed(
-                    "record use",
-                    item,
-                )?)));
-            }
+            Written::Refused(Some(item)) if use_ring().holds(&item, &token) => return used(item),
             Written::Refused(_) => {}
         }
         // Refused: the partition, in order (a refused primary is read there again).
@@ -197,8 +189,7 @@ impl KeyTable {
         // A backend that sends no item with a refusal (dynalite): a retried write's
         // token shows here instead.
         if let Some(item) = items.iter().find(|i| use_ring().holds(i, &token)) {
-            let used = decode_sealed("record use", item.clone())?;
-            return Ok(UseRecord::Used(Box::new(used)));
+            return used(item.clone());
         }
         let primary = items
             .iter()
