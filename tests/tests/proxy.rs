@@ -694,6 +694,18 @@ async fn a_spent_budget_stops_the_key_until_the_month_turns_after_one_alert() {
     .await;
     assert_eq!(used["found"], false, "{used}");
     assert_eq!(used["unavailable"], "budget_exhausted", "{used}");
+    // Named by its id too: every use's write holds the key to its budget.
+    let used = apikeys::invoke::handle(
+        rig.proxy.state(),
+        &json!({"userId": user, "provider": "openai", "keyId": id}),
+        "req-budget-id",
+    )
+    .await;
+    assert_eq!(used["found"], false, "{used}");
+    assert_eq!(used["unavailable"], "budget_exhausted", "{used}");
+    assert!(used.get("apiKey").is_none(), "{used}");
+    let (_, keys) = Calls::of(&rig.stack).keys(&user, "openai").await;
+    assert_eq!(keys["keys"][0]["usageCount"], 3, "{keys}");
     // One alert in the month, not one per call.
     let alerts = capture
         .text()

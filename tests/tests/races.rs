@@ -289,6 +289,93 @@ async fn a_report_about_a_key_tested_since_its_use_is_stale_and_a_current_one_ma
     assert_eq!(calls.use_key(&user, "openai").await["found"], true);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_keys_spending_between_a_uses_read_and_its_write_stops_the_key() {
+    // Given a primary the provider marked rate limited, and a second key with a
+    // budget of 10 tokens of which 4 are spent, and a use held after its read of the
+    // partition (which found the second key usable), before its write
+    let stack = Stack::new().await;
+    let calls = Calls::of(&stack);
+    let user = unique("race");
+    let ids = keys_of(calls, &user, 1).await;
+    let until = i128::from(time::OffsetDateTime::now_utc().unix_timestamp() + 3600) * 1000;
+    stack
+        .set_attribute(
+            &pk(&user),
+            "unavailableReason",
+            AttributeValue::S("rate_limited".into()),
+        )
+        .await;
+    stack
+        .set_attribute(
+            &pk(&user),
+            "unavailableUntil",
+            AttributeValue::N(until.to_string()),
+        )
+        .await;
+    let (status, body) = calls
+        .update_key(
+            &user,
+            "openai",
+            &ids[1],
+            json!({"budget": {"monthlyTokens": 10}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let month = apikeys::repo::month_of(time::OffsetDateTime::now_utc());
+    let spend = |tokens: u64| apikeys::repo::Spent {
+        requests: 1,
+        input_tokens: tokens,
+        output_tokens: 0,
+    };
+    let openai = apikeys::provider::ProviderId::OpenAi;
+    let repo = &stack.state.repo;
+    let total = repo
+        .record_spending(&user, openai, &ids[1], &month, spend(4))
+        .await
+        .unwrap();
+    assert_eq!(total.map(|t| t.spent.tokens()), Some(4));
+    let pause = PauseBefore::default();
+    let (state, sealing) = stack.paused(&pause);
+    // The primary's one-round-trip update is refused (update 0); the second key's
+    // is held (update 1).
+    pause.arm("UpdateItem", 1);
+    let using = {
+        let user = user.clone();
+        tokio::spawn(async move {
+            Calls {
+                state: &state,
+                sealing: &sealing,
+            }
+            .use_key(&user, "openai")
+            .await
+        })
+    };
+    pause.reached().await;
+
+    // When a proxied call's spending lands in between and reaches the budget
+    let total = repo
+        .record_spending(&user, openai, &ids[1], &month, spend(6))
+        .await
+        .unwrap();
+    assert_eq!(total.map(|t| t.spent.tokens()), Some(10));
+    pause.release();
+
+    // Then the held use does not hand the spent key out, nor counts a use of it
+    let used = using.await.unwrap();
+    assert_eq!(used["found"], false, "{used}");
+    assert!(used.get("apiKey").is_none(), "{used}");
+    let (_, listed) = calls.keys(&user, "openai").await;
+    let second = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == ids[1].as_str())
+        .expect("the second key");
+    assert_eq!(second["usageCount"], 0, "{listed}");
+    assert_eq!(second["unavailable"], "budget_exhausted", "{listed}");
+}
+
 #[tokio::test]
 async fn several_keys_a_migration_never_replaces_what_the_functions_wrote_in_the_new_table() {
     // Given old items of three users at versions above anything in the new table

@@ -25,7 +25,7 @@ pub const TOTAL_TOKENS: &str = "totalTokens";
 /// total from: above any budget, so a use's budget condition fails on it and the
 /// use reads the item, which counts input and output tokens itself. The next month
 /// starts a fresh map with a true total.
-const UNKNOWN_TOTAL: u64 = 1 << 62;
+pub(super) const UNKNOWN_TOTAL: u64 = 1 << 62;
 
 /// One call's spending, or a month's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

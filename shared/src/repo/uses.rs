@@ -120,6 +120,19 @@ fn use_order(items: Vec<Item>) -> Result<Vec<Item>, RepoError> {
     Ok(ranked.into_iter().map(|(_, item)| item).collect())
 }
 
+/// How a use's write holds the key to its budget for the month (`YYYY-MM`) it names.
+#[derive(Debug, Clone, Copy)]
+enum Budget<'a> {
+    /// Nothing was read before the write, which decides alone: a month total it
+    /// cannot know (a map written before `totalTokens` was kept) refuses it, and the
+    /// refusal's item is read as the domain reads it.
+    Unread(&'a str),
+    /// The item was read and its budget found unspent: the write holds a known total
+    /// to the budget (spending that landed since the read refuses it) and lets an
+    /// unknown one pass, as the read judged it.
+    Read(&'a str),
+}
+
 /// What one attempt on one key found: the record, and the item the refusal showed.
 struct SlotUse {
     record: UseRecord,
@@ -145,6 +158,7 @@ impl KeyTable {
     ) -> Result<UseRecord, RepoError> {
         let pk = KeyRow::key(user_id, provider);
         let token = s(uuid::Uuid::new_v4().simple().to_string());
+        let month = crate::domain::month_of(now);
         if let Some(id) = key_id {
             // Both places at once, one round trip: the id is the primary's or it is
             // at its own slot, never both, so at most one write applies.
@@ -152,8 +166,22 @@ impl KeyTable {
             // primary's (a read where a refusal carries no item).
             let other_slot = extra_slot(id);
             let (primary, other) = tokio::join!(
-                self.use_slot(&pk, PRIMARY_SLOT, Some(id), &token, now),
-                self.use_once(&pk, &other_slot, Some(id), None, &token, now),
+                self.use_slot(
+                    &pk,
+                    PRIMARY_SLOT,
+                    Some(id),
+                    Budget::Unread(&month),
+                    &token,
+                    now
+                ),
+                self.use_once(
+                    &pk,
+                    &other_slot,
+                    Some(id),
+                    Budget::Unread(&month),
+                    &token,
+                    now
+                ),
             );
             let (primary, other) = (primary?, other?);
             if !matches!(primary.record, UseRecord::None) {
@@ -165,16 +193,22 @@ impl KeyTable {
             {
                 Some(settled) => settled,
                 None => {
-                    self.use_slot(&pk, &other_slot, Some(id), &token, now)
-                        .await?
+                    self.use_slot(
+                        &pk,
+                        &other_slot,
+                        Some(id),
+                        Budget::Read(&month),
+                        &token,
+                        now,
+                    )
+                    .await?
                 }
             };
             return Ok(with_settings(other.record, primary.seen.as_ref()));
         }
         // The primary first, alone: usable, it is the key the order names.
-        let month = crate::domain::month_of(now);
         let direct = self
-            .use_once(&pk, PRIMARY_SLOT, None, Some(&month), &token, now)
+            .use_once(&pk, PRIMARY_SLOT, None, Budget::Unread(&month), &token, now)
             .await?;
         let used =
             |item: Item| decode_sealed("record use", item).map(|c| UseRecord::Used(Box::new(c)));
@@ -204,7 +238,9 @@ impl KeyTable {
             let Some(AttributeValue::S(sk)) = item.get(SORT_KEY) else {
                 continue;
             };
-            let attempt = self.use_slot(&pk, sk, None, &token, now).await?;
+            let attempt = self
+                .use_slot(&pk, sk, None, Budget::Read(&month), &token, now)
+                .await?;
             match attempt.record {
                 used @ UseRecord::Used(_) => return Ok(with_settings(used, primary.as_ref())),
                 refused => refusals.push(refused),
@@ -214,21 +250,28 @@ impl KeyTable {
     }
 
     /// Records a use of the key at (`pk`, `sk`), retrying while the item changes
-    /// under the write.
+    /// under the write. The first write holds the budget as `budget` says; a retry
+    /// follows a read that found the key usable.
     async fn use_slot(
         &self,
         pk: &str,
         sk: &str,
         key_id: Option<&str>,
+        budget: Budget<'_>,
         token: &AttributeValue,
         now: OffsetDateTime,
     ) -> Result<SlotUse, RepoError> {
+        let mut budget = budget;
         for _ in 0..USE_ATTEMPTS {
-            let written = self.use_once(pk, sk, key_id, None, token, now).await?;
+            let written = self.use_once(pk, sk, key_id, budget, token, now).await?;
             if let Some(settled) = self.settle(pk, sk, key_id, token, now, written).await? {
                 return Ok(settled);
             }
-            // The item changed between the refusal and the read: try again.
+            // The item read after the refusal shows the key usable: it changed
+            // between the two, or its month total is one the write cannot know.
+            // Try again, as after a read.
+            let (Budget::Unread(month) | Budget::Read(month)) = budget;
+            budget = Budget::Read(month);
         }
         Err(RepoError::unavailable(
             "record use",
@@ -277,18 +320,17 @@ impl KeyTable {
         }))
     }
 
-    /// One conditional update counting a use of the key at (`pk`, `sk`). With
-    /// `within_budget` (the month, `YYYY-MM`) the condition also holds the key to its
-    /// budget, as [`ProviderKey::budget_spent`] reads it: no budget, no spending this
-    /// month, or this month's `totalTokens` below it. A month map without
-    /// `totalTokens` (written before it was kept) fails that test, and the caller
-    /// reads the item instead.
+    /// One conditional update counting a use of the key at (`pk`, `sk`). The
+    /// condition holds the key to everything the use order asks of it, its budget
+    /// included, as [`ProviderKey::budget_spent`] reads it: no budget, no spending
+    /// this month, or this month's `totalTokens` below it. A month total the write
+    /// cannot know (see [`Budget`]) refuses an unread write and passes a read one.
     async fn use_once(
         &self,
         pk: &str,
         sk: &str,
         key_id: Option<&str>,
-        within_budget: Option<&str>,
+        budget: Budget<'_>,
         token: &AttributeValue,
         now: OffsetDateTime,
     ) -> Result<Written, RepoError> {
@@ -305,31 +347,38 @@ impl KeyTable {
         if key_id.is_some() {
             condition.push_str(" AND id = :k");
         }
-        if within_budget.is_some() {
-            condition.push_str(
-                " AND (attribute_not_exists(#b) OR attribute_not_exists(#u) OR #u.#m <> :month \
-                 OR #u.#tt < #b.monthlyTokens)",
-            );
-        }
+        let (month, unknown_passes) = match budget {
+            Budget::Unread(month) => (month, ""),
+            Budget::Read(month) => (
+                month,
+                " OR attribute_not_exists(#u.#tt) OR #u.#tt >= :unknown",
+            ),
+        };
+        condition.push_str(&format!(
+            " AND (attribute_not_exists(#b) OR attribute_not_exists(#u) OR #u.#m <> :month \
+             OR #u.#tt < #b.monthlyTokens{unknown_passes})"
+        ));
         self.update("record use", pk, sk, |u| {
             let u = match key_id {
                 Some(k) => u.expression_attribute_values(":k", s(k)),
                 None => u,
             };
-            let u = match within_budget {
-                Some(month) => u
-                    .expression_attribute_names("#b", "budget")
-                    .expression_attribute_names("#u", super::tokens::MONTH_USAGE)
-                    .expression_attribute_names("#m", "month")
-                    .expression_attribute_names("#tt", super::tokens::TOTAL_TOKENS)
-                    .expression_attribute_values(":month", s(month)),
-                None => u,
+            let u = match budget {
+                Budget::Read(_) => {
+                    u.expression_attribute_values(":unknown", n(super::tokens::UNKNOWN_TOTAL))
+                }
+                Budget::Unread(_) => u,
             };
             u.update_expression(format!(
                 "SET {} ADD usageCount :one, version :one",
                 set.join(", ")
             ))
             .condition_expression(condition)
+            .expression_attribute_names("#b", "budget")
+            .expression_attribute_names("#u", super::tokens::MONTH_USAGE)
+            .expression_attribute_names("#m", "month")
+            .expression_attribute_names("#tt", super::tokens::TOTAL_TOKENS)
+            .expression_attribute_values(":month", s(month))
             .expression_attribute_values(":now", s(timestamp(now)))
             .expression_attribute_values(":nowms", n(epoch_ms(now)))
             .expression_attribute_values(":tok", token.clone())

@@ -2,8 +2,11 @@
 //! counts once, and the retried call still gets the key.
 
 use apikeys::provider::ProviderId;
-use apikeys::repo::{KeyTable, UseRecord};
+use std::collections::HashMap;
+
+use apikeys::repo::{month_of, KeyTable, UseRecord, MONTH_USAGE};
 use apikeys_integration_tests::{number, Stack};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -52,4 +55,64 @@ async fn a_use_whose_answer_was_lost_counts_once() {
     assert_eq!(sealed.item.usage_count, 1);
     let item = stack.item(&pk("alice", "openai")).await.unwrap();
     assert_eq!(number(&item, "usageCount"), Some(1));
+}
+
+#[tokio::test]
+async fn a_month_kept_before_its_total_still_holds_the_key_to_its_budget() {
+    // Given a key with a budget of 100 tokens whose month map was written before
+    // `totalTokens` was kept: 50 tokens spent
+    let stack = Stack::new().await;
+    let (status, body) = store_as(&stack, "bo", json!({"provider": "openai", "apiKey": KEY})).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["config"]["id"].as_str().unwrap().to_owned();
+    let n = |v: u64| AttributeValue::N(v.to_string());
+    let budget = AttributeValue::M(HashMap::from([
+        ("monthlyTokens".to_owned(), n(100)),
+        ("alertAt".to_owned(), AttributeValue::N("0.8".into())),
+    ]));
+    stack
+        .set_attribute(&pk("bo", "openai"), "budget", budget)
+        .await;
+    let now = OffsetDateTime::now_utc();
+    let month_map = |input: u64| {
+        AttributeValue::M(HashMap::from([
+            ("month".to_owned(), AttributeValue::S(month_of(now))),
+            ("requests".to_owned(), n(1)),
+            ("inputTokens".to_owned(), n(input)),
+            ("outputTokens".to_owned(), n(0)),
+        ]))
+    };
+    stack
+        .set_attribute(&pk("bo", "openai"), MONTH_USAGE, month_map(50))
+        .await;
+    let repo = &stack.state.repo;
+
+    // When it is used, by the use order and by its id, Then it is handed out both
+    // times: the write cannot know the total, and the item read says 50 < 100
+    for key_id in [None, Some(id.as_str())] {
+        let used = repo
+            .record_use("bo", ProviderId::OpenAi, key_id, now)
+            .await
+            .unwrap();
+        assert!(matches!(used, UseRecord::Used(_)), "{key_id:?}: {used:?}");
+    }
+    let item = stack.item(&pk("bo", "openai")).await.unwrap();
+    assert_eq!(number(&item, "usageCount"), Some(2));
+
+    // And once the old map says the budget is spent, neither use hands it out
+    stack
+        .set_attribute(&pk("bo", "openai"), MONTH_USAGE, month_map(120))
+        .await;
+    for key_id in [None, Some(id.as_str())] {
+        let used = repo
+            .record_use("bo", ProviderId::OpenAi, key_id, now)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&used, UseRecord::Unavailable { reason, .. } if reason == "budget_exhausted"),
+            "{key_id:?}: {used:?}"
+        );
+    }
+    let item = stack.item(&pk("bo", "openai")).await.unwrap();
+    assert_eq!(number(&item, "usageCount"), Some(2));
 }
