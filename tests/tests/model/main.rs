@@ -3,8 +3,9 @@
 //!
 //! Each round draws one to four operations (store, add, update, make-primary,
 //! delete-one, delete-all, update-settings, use, report with a lease, a key test,
-//! import, migrate-keys) on three users' OpenAI keys, runs them at once, and then
-//! checks the table itself and what the API answers:
+//! import, migrate-keys, a budget set or removed, a proxied call's spending) on
+//! three users' OpenAI keys, runs them at once, and then checks the table itself
+//! and what the API answers:
 //!
 //! - no active key without an active configuration; at most five keys; the
 //!   primary's count equals its other keys; a deleted configuration holds no key;
@@ -12,7 +13,9 @@
 //!   after it, unless a delete acknowledged in the round took it; no key appears
 //!   that no operation made, and a deleted key never comes back;
 //! - use-key hands out only a key that exists, of its own user, opening to a
-//!   plaintext stored under that id; never a key deleted before the round;
+//!   plaintext stored under that id; never a key deleted before the round, nor
+//!   one whose budget was spent before the round (unless the round set a budget or
+//!   stored a key);
 //! - the list and the keys route show exactly the active keys.
 //!
 //! Seeded and replayable: the seed is printed; `APIKEYS_MODEL_TEST_SEED` replays
@@ -53,8 +56,9 @@ async fn run(kinds: &[Kind], name: &str) {
     let mut world = World::new(seed, kinds).await;
     let done = world.run(cases).await;
     eprintln!(
-        "{name}: {done} operations in {} rounds, invariants held after each; seed {seed}",
-        world.rounds
+        "{name}: {done} operations in {} rounds, invariants held after each \
+         ({} uses refused for a spent budget); seed {seed}",
+        world.rounds, world.budget_refusals
     );
     assert!(done >= cases, "ran {done} of {cases} operations");
 }

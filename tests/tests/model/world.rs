@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use apikeys::provider::ProviderId;
-use apikeys::repo::KeyTable;
+use apikeys::repo::{month_of, KeyTable, Spent};
 use apikeys_admin::import::{import, ExportRow};
 use apikeys_integration_tests::calls::{key_ids, Calls};
 use apikeys_integration_tests::{text, unique, Item, Stack};
@@ -31,6 +31,10 @@ pub enum Kind {
     Test,
     Import,
     Migrate,
+    /// A key's monthly budget set (or removed), as the keys route sets it.
+    Budget,
+    /// A proxied call's spending recorded on a key, as the proxy records it.
+    Spend,
 }
 
 impl Kind {
@@ -50,6 +54,9 @@ impl Kind {
         Kind::Test,
         Kind::Import,
         Kind::Migrate,
+        Kind::Budget,
+        Kind::Spend,
+        Kind::Spend,
     ];
 
     /// The operations of a single key per provider (no transactions: dynalite too).
@@ -63,6 +70,9 @@ impl Kind {
         Kind::Report,
         Kind::Test,
         Kind::Migrate,
+        Kind::Budget,
+        Kind::Spend,
+        Kind::Spend,
     ];
 }
 
@@ -104,9 +114,13 @@ pub struct World {
     plaintexts: HashMap<String, BTreeSet<String>>,
     /// Leases handed out, per user: (key id, lease).
     leases: Vec<Vec<(String, String)>>,
+    /// The keys whose budget was spent when the last round ended, per user.
+    spent: Vec<BTreeSet<String>>,
     next_key: usize,
     /// Rounds run.
     pub rounds: usize,
+    /// Uses refused because every usable key's budget was spent.
+    pub budget_refusals: usize,
 }
 
 const PROVIDER: &str = "openai";
@@ -134,12 +148,14 @@ impl World {
             kinds: kinds.to_vec(),
             alive: vec![BTreeSet::new(); users.len()],
             leases: vec![Vec::new(); users.len()],
+            spent: vec![BTreeSet::new(); users.len()],
             users,
             source,
             dead: BTreeSet::new(),
             plaintexts,
             next_key: 0,
             rounds: 0,
+            budget_refusals: 0,
         }
     }
 
@@ -206,9 +222,12 @@ impl World {
         };
         match kind {
             Kind::Store | Kind::Add | Kind::Import => op.text = Some(self.new_key()),
-            Kind::Update | Kind::MakePrimary | Kind::DeleteOne | Kind::Test => {
-                op.id = self.some_id(user)
-            }
+            Kind::Update
+            | Kind::MakePrimary
+            | Kind::DeleteOne
+            | Kind::Test
+            | Kind::Budget
+            | Kind::Spend => op.id = self.some_id(user),
             Kind::Report => {
                 let leases = &self.leases[user];
                 if leases.is_empty() {
@@ -274,6 +293,34 @@ impl World {
                 (0, body)
             }
             Kind::Test => (0, self.test(user, id).await),
+            Kind::Budget => {
+                // 0 removes the budget; else 30, 60 or 90 tokens a month.
+                let budget = match op.n {
+                    0 => Value::Null,
+                    n => json!({"monthlyTokens": 30 * n}),
+                };
+                calls
+                    .update_key(user, PROVIDER, id, json!({ "budget": budget }))
+                    .await
+            }
+            Kind::Spend => {
+                let spent = Spent {
+                    requests: 1,
+                    input_tokens: 6 + 4 * u64::from(op.n),
+                    output_tokens: 4,
+                };
+                let month = month_of(time::OffsetDateTime::now_utc());
+                let total = self
+                    .stack
+                    .state
+                    .repo
+                    .record_spending(user, ProviderId::OpenAi, id, &month, spent)
+                    .await;
+                match total {
+                    Ok(total) => (0, json!({"total": total.map(|t| t.spent.tokens())})),
+                    Err(e) => (0, json!({"error": e.to_string()})),
+                }
+            }
             Kind::Import => (0, self.import(user, op.text.as_deref().unwrap()).await),
             Kind::Migrate => {
                 let report = apikeys_admin::migrate::migrate(
@@ -447,9 +494,28 @@ impl World {
                         | Kind::Import
                 )
             });
+            // What may make a spent key usable again within the round: a budget
+            // raised or removed, a key stored again.
+            let budget_churn = mine.iter().any(|d| {
+                matches!(
+                    d.op.kind,
+                    Kind::Budget | Kind::Store | Kind::Import | Kind::Migrate
+                )
+            });
             for d in mine.iter().filter(|d| d.op.kind == Kind::Use) {
+                if d.body["unavailable"] == "budget_exhausted" {
+                    self.budget_refusals += 1;
+                }
                 if d.body["found"] == true {
                     let id = d.body["keyId"].as_str().unwrap_or_default().to_owned();
+                    if !budget_churn && self.spent[user].contains(&id) {
+                        self.fail(
+                            answers,
+                            format!(
+                                "user{user}: use-key handed out {id}, whose budget was spent before the round"
+                            ),
+                        );
+                    }
                     let mayhave = before.contains(&id) || created.contains(&id) || id == old_id;
                     if !mayhave || self.dead.contains(&id) {
                         self.fail(
@@ -485,7 +551,7 @@ impl World {
                 .collect();
             self.dead.extend(gone);
             self.alive[user] = actual;
-            self.check_api(answers, user).await;
+            self.spent[user] = self.check_api(answers, user).await;
             let leases = &mut self.leases[user];
             if leases.len() > 16 {
                 leases.drain(..leases.len() - 16);
@@ -552,8 +618,9 @@ impl World {
         ids
     }
 
-    /// The list and the keys route show exactly the table's active keys.
-    async fn check_api(&self, answers: &[Done], user: usize) {
+    /// The list and the keys route show exactly the table's active keys; the ids
+    /// of those whose budget is spent.
+    async fn check_api(&self, answers: &[Done], user: usize) -> BTreeSet<String> {
         let calls = Calls::of(&self.stack);
         let name = &self.users[user];
         let (status, listed) = calls.list(name).await;
@@ -582,6 +649,13 @@ impl World {
                 format!("user{user}: the keys route answered {status} {keys}"),
             );
         }
+        keys["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|k| k["unavailable"] == "budget_exhausted")
+            .filter_map(|k| k["id"].as_str().map(str::to_owned))
+            .collect()
     }
 }
 
@@ -598,7 +672,7 @@ fn unexpected(d: &Done) -> Option<String> {
     let allowed: &[u16] = match d.op.kind {
         Kind::Store => &[200, 201],
         Kind::Add => &[201, 409],
-        Kind::Update => &[200, 404],
+        Kind::Update | Kind::Budget => &[200, 404],
         Kind::MakePrimary => &[200, 404, 409],
         Kind::DeleteOne => &[204, 404, 409],
         Kind::DeleteAll => &[204, 404],
