@@ -23,6 +23,15 @@
 //!   `{"error": {"message": "internal error"}, "requestId"}` with the cause in the
 //!   log under that request id. No error ever carries key material.
 //!
+//! - With the deployment's own keys on (`APIKEYS_DEPLOYMENT_KEY_FALLBACK`), a use
+//!   without `keyId` that finds no usable key of the user's answers the deployment's
+//!   key for that provider, while the user's monthly allowance lasts: `{"found": true,
+//!   "source": "deployment", "apiKey", "keyId": "deployment", "provider", "settings":
+//!   {}, "allowanceTokensLeft", "userKeys"}` (`userKeys`: why none of the user's was
+//!   usable). The app reports each such call with its tokens, `{"keyId": "deployment",
+//!   "outcome", "usage": {"inputTokens", "outputTokens"}}` → `{"recorded": true}`;
+//!   once the allowance is spent the use answers the user's refusal with
+//!   `"deploymentAllowance": "exhausted"`. A user's key answers `"source": "user"`.
 //! - Any payload may carry `userToken`, the user's own JWT: checked against the
 //!   configured issuer ([`UserTokenGate`]), it names the user, and with
 //!   `APIKEYS_USE_KEY_REQUIRE_USER_TOKEN` a payload without one is refused
@@ -38,14 +47,16 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::api::{UserId, KEY_MATERIAL_RETRY_AFTER_SECS};
-use crate::provider::ProviderId;
+use crate::deployment::DeploymentKeys;
+use crate::provider::{EndpointKind, ProviderId};
 use crate::repo::ReportedOutcome;
 use crate::sealing_state::SealingState;
 use crate::usage::{use_key, Refusal, UsageError, UsedKey};
 use endpoint::{check_endpoint, Checked};
 pub use gate::{GateRefusal, UserTokenGate};
 pub use payload::{
-    lease_of, Outcome, PayloadError, UseKeyRequest, DEFAULT_RETRY_AFTER_SECS, MAX_RETRY_AFTER_SECS,
+    lease_of, Outcome, PayloadError, UseKeyRequest, DEFAULT_RETRY_AFTER_SECS, DEPLOYMENT_KEY_ID,
+    MAX_RETRY_AFTER_SECS,
 };
 
 fn rfc3339(t: OffsetDateTime) -> Value {
@@ -64,6 +75,18 @@ pub async fn handle(state: &SealingState, payload: &Value, request_id: &str) -> 
 pub async fn handle_gated(
     state: &SealingState,
     gate: &UserTokenGate,
+    payload: &Value,
+    request_id: &str,
+) -> Value {
+    handle_with(state, gate, &DeploymentKeys::off(), payload, request_id).await
+}
+
+/// Answers one payload as [`handle_gated`] does, with `deployment`'s keys standing
+/// in for a user who has no usable key, where its settings allow (see the module).
+pub async fn handle_with(
+    state: &SealingState,
+    gate: &UserTokenGate,
+    deployment: &DeploymentKeys,
     payload: &Value,
     request_id: &str,
 ) -> Value {
@@ -109,6 +132,12 @@ pub async fn handle_gated(
             key_id,
         } => {
             let used = use_key(state, user.as_str(), provider, key_id.as_deref()).await;
+            if let (None, Ok(UsedKey::Refused(why))) = (&key_id, &used) {
+                let stand_in = deployment_use(state, deployment, &user, provider, why, request_id);
+                if let Some(answer) = stand_in.await {
+                    return answer;
+                }
+            }
             let endpoint = match &used {
                 Ok(UsedKey::Active { stored, .. }) => {
                     check_endpoint(state, provider, stored.endpoint.as_ref()).await
@@ -116,6 +145,34 @@ pub async fn handle_gated(
                 _ => Checked::NoEndpoint,
             };
             answer_use(used, endpoint, &user, provider, request_id)
+        }
+        UseKeyRequest::DeploymentUsage {
+            user,
+            provider,
+            tokens,
+        } => {
+            let month = crate::repo::month_of(OffsetDateTime::now_utc());
+            match state
+                .base
+                .repo
+                .add_deployment_tokens(user.as_str(), &month, tokens)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(
+                        target: "apikeys::audit",
+                        event = "deployment_key.usage_reported",
+                        outcome = "success",
+                        user_id = user.as_str(),
+                        provider = provider.as_str(),
+                        tokens,
+                        request_id,
+                    );
+                    json!({"recorded": true})
+                }
+                Err(e) if e.is_transient() => unavailable(&e, request_id),
+                Err(e) => internal(&e, request_id),
+            }
         }
         UseKeyRequest::Report {
             user,
@@ -166,6 +223,81 @@ pub async fn handle_gated(
     }
 }
 
+/// The deployment's key for `provider` in place of the user's (refused for `why`),
+/// when the settings allow one and the user's allowance for the month lasts; `None`
+/// when no deployment key applies.
+async fn deployment_use(
+    state: &SealingState,
+    deployment: &DeploymentKeys,
+    user: &UserId,
+    provider: ProviderId,
+    why: &Refusal,
+    request_id: &str,
+) -> Option<Value> {
+    // As the proxy: only a provider called at its own address (no stored endpoint).
+    if !deployment.settings().fallback || provider.entry().endpoint != EndpointKind::None {
+        return None;
+    }
+    let key = match deployment.key(provider).await {
+        Ok(Some(key)) => key,
+        Ok(None) => return None,
+        Err(e) => return Some(unavailable(&e, request_id)),
+    };
+    let month = crate::repo::month_of(OffsetDateTime::now_utc());
+    let spent = match state
+        .base
+        .repo
+        .deployment_tokens(user.as_str(), &month)
+        .await
+    {
+        Ok(spent) => spent,
+        Err(e) if e.is_transient() => return Some(unavailable(&e, request_id)),
+        Err(e) => return Some(internal(&e, request_id)),
+    };
+    let allowance = deployment.settings().monthly_tokens;
+    let exhausted = spent >= allowance;
+    tracing::info!(
+        target: "apikeys::audit",
+        event = "api_key.used",
+        outcome = if exhausted { "failure" } else { "success" },
+        user_id = user.as_str(),
+        provider = provider.as_str(),
+        key_id = DEPLOYMENT_KEY_ID,
+        source = "deployment",
+        reason = if exhausted { "deployment_allowance_exhausted" } else { "" },
+        request_id,
+    );
+    if exhausted {
+        let mut answer = refused(why);
+        answer["deploymentAllowance"] = json!("exhausted");
+        return Some(answer);
+    }
+    Some(json!({
+        "found": true,
+        "source": "deployment",
+        "apiKey": key.expose_secret(),
+        "keyId": DEPLOYMENT_KEY_ID,
+        "provider": provider.as_str(),
+        "settings": {},
+        "allowanceTokensLeft": allowance - spent,
+        "userKeys": why.as_str(),
+    }))
+}
+
+/// The answer when no key of the user's is handed out.
+fn refused(why: &Refusal) -> Value {
+    let mut answer = json!({"found": false, "reason": why.as_str()});
+    if let Refusal::AllUnavailable {
+        reason,
+        available_at,
+    } = why
+    {
+        answer["unavailable"] = Value::String(reason.clone());
+        answer["availableAt"] = available_at.map_or(Value::Null, rfc3339);
+    }
+    answer
+}
+
 fn answer_use(
     used: Result<UsedKey, UsageError>,
     endpoint: Checked,
@@ -199,6 +331,7 @@ fn answer_use(
             audit("success", &stored.id, "");
             let mut answer = json!({
                 "found": true,
+                "source": "user",
                 "apiKey": key.expose_secret(),
                 "keyId": stored.id,
                 "lease": lease_of(stored.key_revision),
@@ -216,16 +349,7 @@ fn answer_use(
         }
         Ok(UsedKey::Refused(why)) => {
             audit("failure", "", why.as_str());
-            let mut answer = json!({"found": false, "reason": why.as_str()});
-            if let Refusal::AllUnavailable {
-                reason,
-                available_at,
-            } = why
-            {
-                answer["unavailable"] = Value::String(reason);
-                answer["availableAt"] = available_at.map_or(Value::Null, rfc3339);
-            }
-            answer
+            refused(&why)
         }
         Err(UsageError::KeyMaterial(cause)) => {
             tracing::error!(request_id, error = %cause, "key material unavailable");

@@ -23,6 +23,8 @@ pub mod api;
 pub mod aws;
 #[cfg(feature = "sealing")]
 pub mod crypto;
+#[cfg(feature = "sealing")]
+pub mod deployment;
 pub mod domain;
 #[cfg(all(feature = "sealing", feature = "keytest"))]
 pub mod invoke;

@@ -247,7 +247,7 @@ pub const VARIABLES: &[Variable] = &[
         "APIKEYS_DEPLOYMENT_KEY_FALLBACK",
         &[],
         "false",
-        "the proxy may call with the deployment's own key when a user has no usable key of the provider",
+        "the proxy calls with, and use-key hands out, the deployment's own key when a user has no usable key of the provider",
     ),
     var(
         "APIKEYS_DEPLOYMENT_KEYS_SECRET_ID",
@@ -259,7 +259,7 @@ pub const VARIABLES: &[Variable] = &[
         "APIKEYS_DEPLOYMENT_MONTHLY_TOKENS",
         &[],
         "100000",
-        "tokens a user may spend on the deployment's keys in a month (then 402)",
+        "tokens a user may spend on the deployment's keys in a month (then the proxy's 402, and use-key hands none out)",
     ),
     var(
         BASE_URL_PATTERN,

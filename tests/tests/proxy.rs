@@ -1024,3 +1024,90 @@ async fn a_late_write_of_last_month_never_resets_this_month() {
     let usage = rig.month_usage(&user, "openai", "primary").await.unwrap();
     assert_eq!(usage["inputTokens"], 10);
 }
+
+#[tokio::test]
+async fn use_key_hands_out_the_deployment_key_on_the_same_terms_and_counts_what_the_app_reports() {
+    let rig = rig().await;
+    let secret_id = unique("apikeys-deployment-keys");
+    let deployment_key = "sk-proj-DeploymentOwnKey0123456789abcdefghijk";
+    aws_sdk_secretsmanager::Client::new(&rig.stack.sdk)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(json!({ "openai": deployment_key }).to_string())
+        .send()
+        .await
+        .expect("the deployment keys secret");
+    let settings = apikeys::deployment::DeploymentSettings::from_lookup(&|name: &str| match name {
+        "APIKEYS_DEPLOYMENT_KEY_FALLBACK" => Some("true".into()),
+        "APIKEYS_DEPLOYMENT_KEYS_SECRET_ID" => Some(secret_id.clone()),
+        "APIKEYS_DEPLOYMENT_MONTHLY_TOKENS" => Some("20".into()),
+        _ => None,
+    })
+    .unwrap();
+    let keys = apikeys::deployment::DeploymentKeys::new(settings, &rig.stack.sdk);
+    let gate = apikeys::invoke::UserTokenGate::default();
+    let state = rig.proxy.state();
+    let invoke = |payload: Value| {
+        let (keys, gate) = (&keys, &gate);
+        async move { apikeys::invoke::handle_with(state, gate, keys, &payload, "req-dk").await }
+    };
+
+    // A user with a key of their own gets theirs, and the answer says so.
+    let owner = unique("lee");
+    rig.store(&owner, "openai", OPENAI_KEY).await;
+    let used = invoke(json!({"userId": owner, "provider": "openai"})).await;
+    assert_eq!(
+        (&used["source"], &used["apiKey"]),
+        (&json!("user"), &json!(OPENAI_KEY))
+    );
+
+    // A user without one gets the deployment's, said as such, with the allowance left.
+    let guest = unique("max");
+    let used = invoke(json!({"userId": guest, "provider": "openai"})).await;
+    assert_eq!(used["found"], true, "{used}");
+    assert_eq!(used["source"], "deployment");
+    assert_eq!(used["keyId"], "deployment");
+    assert_eq!(used["apiKey"], deployment_key);
+    assert_eq!(used["allowanceTokensLeft"], 20);
+    assert_eq!(used["userKeys"], "none");
+    assert!(used.get("lease").is_none(), "{used}");
+    // Not when a key id is named, and not from a use-key without the keys.
+    let named = invoke(json!({"userId": guest, "provider": "openai", "keyId": "k-1"})).await;
+    assert_eq!(named["found"], false, "{named}");
+    let plain = Calls::of(&rig.stack).use_key(&guest, "openai").await;
+    assert_eq!(plain, json!({"found": false, "reason": "none"}));
+
+    // A report of the call must say what it spent, and then counts it.
+    let report =
+        json!({"userId": guest, "provider": "openai", "keyId": "deployment", "outcome": "ok"});
+    let refused = invoke(report.clone()).await;
+    assert_eq!(refused["error"]["field"], "usage", "{refused}");
+    let mut counted = report.clone();
+    counted["usage"] = json!({"inputTokens": 15, "outputTokens": 5});
+    assert_eq!(invoke(counted).await, json!({"recorded": true}));
+    let mut wrong = report;
+    wrong["usage"] = json!({"inputTokens": -1});
+    assert_eq!(invoke(wrong).await["error"]["field"], "usage.inputTokens");
+    // Usage belongs to the deployment's key only.
+    let own = json!({
+        "userId": owner, "provider": "openai", "keyId": "some-key-id", "outcome": "ok",
+        "usage": {"inputTokens": 1},
+    });
+    assert_eq!(invoke(own).await["error"]["field"], "usage");
+
+    // Spent (20 of 20): the user's refusal, and that the allowance is spent.
+    let used = invoke(json!({"userId": guest, "provider": "openai"})).await;
+    assert_eq!(
+        used,
+        json!({"found": false, "reason": "none", "deploymentAllowance": "exhausted"})
+    );
+    // The allowance is one per user and month, whichever way the key was used.
+    let month = apikeys::repo::month_of(time::OffsetDateTime::now_utc());
+    let spent = state
+        .base
+        .repo
+        .deployment_tokens(&guest, &month)
+        .await
+        .unwrap();
+    assert_eq!(spent, 20);
+}

@@ -23,7 +23,7 @@ const BY_USER_INDEX: &str = "!Sub ${ConfigTable.Arn}/index/byUser";
 const SEED_SECRET: &str = "!Ref SeedSecret";
 /// The KMS key the seed secret (or a seed ciphertext) is encrypted under.
 const SEED_KEY: &str = "!GetAtt SeedKey.Arn";
-/// The operator's secret of deployment keys (the proxy only, when named).
+/// The operator's secret of deployment keys (the proxy and use-key, when named).
 const DEPLOYMENT_KEYS: &str = "!Ref DeploymentKeysSecretArn";
 
 /// Every (action, resource) each function may have, by the binary its crate builds:
@@ -63,7 +63,9 @@ const POLICIES: &[(&str, &[(&str, &str)])] = &[
         "use-key",
         &[
             // The provider's keys, the recorded use (answering the item), the
-            // GetItem fallback.
+            // GetItem fallback; the deployment's own keys when the operator names
+            // their secret (the allowance counter is an item of the table).
+            ("secretsmanager:GetSecretValue", DEPLOYMENT_KEYS),
             ("dynamodb:GetItem", TABLE),
             ("dynamodb:Query", TABLE),
             ("dynamodb:UpdateItem", TABLE),

@@ -25,7 +25,15 @@ const FIELDS: &[&str] = &[
     "lease",
     "outcome",
     "retryAfterSeconds",
+    "usage",
 ];
+
+/// The key id a use answers when the deployment's own key stands in for the user's,
+/// and that a report of the call then names.
+pub const DEPLOYMENT_KEY_ID: &str = "deployment";
+
+/// The most tokens one report may count (far above any one call).
+const MAX_REPORTED_TOKENS: u64 = 100_000_000;
 
 /// The lease of a handed-out key: the key's revision, in a form callers pass back
 /// as it is.
@@ -70,6 +78,16 @@ pub enum UseKeyRequest {
         /// For `rate_limited`: how long to skip the key.
         retry_after_secs: u64,
     },
+    /// A call the app made with the deployment's key (`keyId: "deployment"`): its
+    /// tokens count against the user's monthly allowance.
+    DeploymentUsage {
+        /// Whose.
+        user: UserId,
+        /// Which provider.
+        provider: ProviderId,
+        /// Input and output tokens together, from `usage`.
+        tokens: u64,
+    },
 }
 
 /// An outcome as reported, before it has a time.
@@ -110,6 +128,31 @@ fn string<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a st
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(wrong(field, "must be a string")),
     }
+}
+
+/// `usage` `{inputTokens, outputTokens}` (whole numbers, each optional): both
+/// together.
+fn tokens_of(usage: &Map<String, Value>) -> Result<u64, PayloadError> {
+    let mut total = 0u64;
+    for (name, value) in usage {
+        let field = format!("usage.{name}");
+        if name != "inputTokens" && name != "outputTokens" {
+            return Err(wrong(
+                &field,
+                "is not a field of usage (inputTokens, outputTokens)",
+            ));
+        }
+        match value.as_u64() {
+            Some(n) if n <= MAX_REPORTED_TOKENS => total += n,
+            _ => {
+                return Err(wrong(
+                    &field,
+                    format!("must be a whole number from 0 to {MAX_REPORTED_TOKENS}"),
+                ))
+            }
+        }
+    }
+    Ok(total)
 }
 
 impl UseKeyRequest {
@@ -214,6 +257,38 @@ impl UseKeyRequest {
             },
             Some(_) => return Err(wrong("retryAfterSeconds", "must be a number")),
         };
+        let usage = match body.get("usage") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(usage)) => Some(tokens_of(usage)?),
+            Some(_) => return Err(wrong("usage", "must be an object")),
+        };
+        let on_deployment = key_id.as_deref() == Some(DEPLOYMENT_KEY_ID);
+        match (usage, on_deployment) {
+            (Some(_), false) => {
+                return Err(wrong(
+                    "usage",
+                    "belongs to a report on the deployment's key (keyId \"deployment\")",
+                ))
+            }
+            (None, true) if outcome.is_some() => return Err(wrong(
+                "usage",
+                "is required: a call on the deployment's key counts against the user's allowance",
+            )),
+            (Some(tokens), true) => {
+                if outcome.is_none() {
+                    return Err(wrong("outcome", "is required with usage"));
+                }
+                if lease.is_some() {
+                    return Err(wrong("lease", "the deployment's key has no lease"));
+                }
+                return Ok(Self::DeploymentUsage {
+                    user,
+                    provider,
+                    tokens,
+                });
+            }
+            _ => {}
+        }
         match (outcome, key_id) {
             (None, key_id) => {
                 if retry_after_secs.is_some() {

@@ -113,3 +113,36 @@ fn a_lease_is_read_back_from_what_a_use_answered_and_nothing_else() {
         "lease"
     );
 }
+
+#[test]
+fn a_call_on_the_deployment_s_key_is_reported_with_its_tokens_and_only_then() {
+    let base =
+        json!({"userId": "u1", "provider": "openai", "keyId": "deployment", "outcome": "ok"});
+    let mut with_usage = base.clone();
+    with_usage["usage"] = json!({"inputTokens": 30, "outputTokens": 12});
+    assert_eq!(
+        UseKeyRequest::parse(&with_usage).unwrap(),
+        UseKeyRequest::DeploymentUsage {
+            user: UserId::parse("u1").unwrap(),
+            provider: ProviderId::OpenAi,
+            tokens: 42,
+        }
+    );
+    assert_eq!(field_of(base.clone()), "usage");
+    for (usage, field) in [
+        (json!({"inputTokens": -1}), "usage.inputTokens"),
+        (json!({"inputTokens": 1.5}), "usage.inputTokens"),
+        (json!({"cachedTokens": 1}), "usage.cachedTokens"),
+        (json!(12), "usage"),
+    ] {
+        let mut payload = base.clone();
+        payload["usage"] = usage;
+        assert_eq!(field_of(payload), field);
+    }
+    let mut with_lease = with_usage.clone();
+    with_lease["lease"] = json!("rev-1");
+    assert_eq!(field_of(with_lease), "lease");
+    let mut on_a_user_key = with_usage;
+    on_a_user_key["keyId"] = json!("a-user-key");
+    assert_eq!(field_of(on_a_user_key), "usage");
+}

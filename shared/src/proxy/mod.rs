@@ -18,7 +18,7 @@
 //! `x-apikeys-key-hint`, `x-apikeys-attempts` (each key skipped, `id:reason`,
 //! comma-separated) and `x-apikeys-key-source` (`user`).
 
-pub mod deployment;
+pub use crate::deployment;
 pub mod headers;
 pub mod meter;
 pub mod relay;

@@ -61,6 +61,21 @@ class Vault:
             payload["userToken"] = user_token
         return self._invoke(payload)["recorded"]
 
+    def report_deployment_usage(self, user_id, provider, outcome, input_tokens, output_tokens, user_token=None):
+        """Counts a call made with the deployment's own key (an answer with
+        `source: "deployment"`) against the user's monthly allowance. Every such call
+        must be reported: nothing else counts it."""
+        payload = {
+            "userId": user_id,
+            "provider": provider,
+            "keyId": "deployment",
+            "outcome": outcome,
+            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens},
+        }
+        if user_token:
+            payload["userToken"] = user_token
+        return self._invoke(payload)["recorded"]
+
 
 def endpoint_host(endpoint):
     """The host of a key's own endpoint (`baseUrl` of an OpenAI-compatible server, the

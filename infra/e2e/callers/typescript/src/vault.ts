@@ -7,6 +7,7 @@ import type { LookupAddress, LookupOptions } from "node:dns";
 export type UseKeyAnswer =
   | {
       found: true;
+      source: "user";
       apiKey: string;
       keyId: string;
       /** Pass back with a report about this key: a report about a key replaced or
@@ -20,10 +21,31 @@ export type UseKeyAnswer =
       endpointAddresses?: string[];
     }
   | {
+      /** The deployment's own key (only where the stack has them and the user has no
+       * usable key): report each call with `usage`, which counts against the user's
+       * monthly allowance. */
+      found: true;
+      source: "deployment";
+      apiKey: string;
+      keyId: "deployment";
+      provider: string;
+      settings: Record<string, unknown>;
+      allowanceTokensLeft: number;
+      /** Why none of the user's own keys was usable. */
+      userKeys: "none" | "inactive" | "expired" | "all_unavailable";
+      lease?: undefined;
+      keyHint?: undefined;
+      /** Never set: the deployment's key is for the provider's own API. */
+      endpoint?: Record<string, unknown>;
+      endpointAddresses?: string[];
+    }
+  | {
       found: false;
       reason: "none" | "inactive" | "expired" | "all_unavailable" | "endpoint_refused";
       unavailable?: string;
       availableAt?: string | null;
+      /** The user's keys refused, and this month's allowance on the deployment's key spent. */
+      deploymentAllowance?: "exhausted";
     };
 
 export type Outcome = "rate_limited" | "invalid" | "quota_exceeded" | "ok";
@@ -90,6 +112,27 @@ export class Vault {
       outcome,
       ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
       ...(lease ? { lease } : {}),
+      ...(userToken ? { userToken } : {}),
+    });
+    return answer.recorded;
+  }
+
+  /** Counts a call made with the deployment's own key (`source: "deployment"`)
+   * against the user's monthly allowance: the tokens the provider's usage fields
+   * named. Every such call must be reported; nothing else counts it. */
+  async reportDeploymentUsage(
+    userId: string,
+    provider: string,
+    outcome: Outcome,
+    usage: { inputTokens: number; outputTokens: number },
+    userToken?: string,
+  ): Promise<boolean> {
+    const answer = await this.invoke<{ recorded: boolean }>({
+      userId,
+      provider,
+      keyId: "deployment",
+      outcome,
+      usage,
       ...(userToken ? { userToken } : {}),
     });
     return answer.recorded;

@@ -5,7 +5,8 @@
 //! no usable key of that provider, says so in the receipt (`x-apikeys-key-source:
 //! deployment`), and counts the tokens against the user's monthly allowance
 //! (`APIKEYS_DEPLOYMENT_MONTHLY_TOKENS`); a spent allowance is a 402, never a silent
-//! call. The keys are held as secrets in memory (never printed, wiped when dropped)
+//! call. use-key hands the key to the app's servers on the same terms
+//! (`source: "deployment"`), and the app reports each call's tokens. The keys are held as secrets in memory (never printed, wiped when dropped)
 //! and read again after [`KEYS_MAX_AGE`], so a rotated secret reaches warm functions.
 
 use std::collections::HashMap;
@@ -36,6 +37,12 @@ pub struct DeploymentSettings {
 }
 
 impl DeploymentSettings {
+    /// Reads the section from the process environment (use-key's cold start; the
+    /// proxy reads it with the rest of its settings).
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(&|name: &str| std::env::var(name).ok())
+    }
+
     /// Reads the section through `get`; fallback without a secret cannot work and is
     /// refused at start-up.
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
