@@ -3,7 +3,8 @@
 //!
 //! Each round draws one to four operations (store, add, update, make-primary,
 //! delete-one, delete-all, update-settings, use, report with a lease, a key test,
-//! import, migrate-keys, a budget set or removed, a proxied call's spending) on
+//! import, migrate-keys, a budget set or removed, a proxied call's spending, a chat
+//! completion through the proxy against a fake provider) on
 //! three users' OpenAI keys, runs them at once, and then checks the table itself
 //! and what the API answers:
 //!
@@ -15,7 +16,8 @@
 //! - use-key hands out only a key that exists, of its own user, opening to a
 //!   plaintext stored under that id; never a key deleted before the round, nor
 //!   one whose budget was spent before the round (unless the round set a budget or
-//!   stored a key);
+//!   stored a key); the proxy calls the provider only with such a key, and with a
+//!   plaintext stored under it;
 //! - the list and the keys route show exactly the active keys.
 //!
 //! Seeded and replayable: the seed is printed; `APIKEYS_MODEL_TEST_SEED` replays
@@ -57,8 +59,8 @@ async fn run(kinds: &[Kind], name: &str) {
     let done = world.run(cases).await;
     eprintln!(
         "{name}: {done} operations in {} rounds, invariants held after each \
-         ({} uses refused for a spent budget); seed {seed}",
-        world.rounds, world.budget_refusals
+         ({} uses refused for a spent budget, {} calls through the proxy); seed {seed}",
+        world.rounds, world.budget_refusals, world.proxied
     );
     assert!(done >= cases, "ran {done} of {cases} operations");
 }

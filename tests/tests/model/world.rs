@@ -5,13 +5,22 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
+use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
+use apikeys::proxy::{Proxy, ProxySettings};
 use apikeys::repo::{month_of, KeyTable, Spent};
+use apikeys::sealing_state::SealingState;
+use apikeys::usertoken::{JwtAuthorizer, KeySet, KeySource};
 use apikeys_admin::import::{import, ExportRow};
+use apikeys_admin::issuer::LocalIssuer;
 use apikeys_integration_tests::calls::{key_ids, Calls};
+use apikeys_integration_tests::fake_llm::FakeLlm;
 use apikeys_integration_tests::{text, unique, Item, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
+use bytes::Bytes;
+use http_body_util::BodyExt;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -35,6 +44,9 @@ pub enum Kind {
     Budget,
     /// A proxied call's spending recorded on a key, as the proxy records it.
     Spend,
+    /// A chat completion through the proxy (a fake provider on loopback): the key
+    /// chosen in use order, the use and the call's tokens recorded.
+    Proxy,
 }
 
 impl Kind {
@@ -57,6 +69,8 @@ impl Kind {
         Kind::Budget,
         Kind::Spend,
         Kind::Spend,
+        Kind::Proxy,
+        Kind::Proxy,
     ];
 
     /// The operations of a single key per provider (no transactions: dynalite too).
@@ -73,6 +87,8 @@ impl Kind {
         Kind::Budget,
         Kind::Spend,
         Kind::Spend,
+        Kind::Proxy,
+        Kind::Proxy,
     ];
 }
 
@@ -99,9 +115,114 @@ struct Done {
 
 type Boxed<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
 
+/// The proxy of the world, over its table, calling a fake provider with the keys
+/// it takes, and the issuer of its users' tokens.
+struct ProxyRig {
+    proxy: Arc<Proxy>,
+    fake: FakeLlm,
+    issuer: LocalIssuer,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for ProxyRig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl ProxyRig {
+    async fn new(stack: &Stack) -> Self {
+        let fake = FakeLlm::start().await;
+        let url = fake.url.clone();
+        let tests = KeyTestSettings::from_lookup(&|name: &str| {
+            (name == "APIKEYS_OPENAI_BASE_URL").then(|| url.clone())
+        })
+        .expect("key test settings");
+        let sealing = SealingState::new(
+            stack.state.clone(),
+            apikeys_integration_tests::test_key_material(&stack.sdk),
+            KeyTester::new(tests),
+        );
+        let dir = std::env::temp_dir().join(unique("apikeys-model-issuer"));
+        let (issuer, _) = LocalIssuer::provision(&dir).expect("a local issuer");
+        let info = issuer.info();
+        let verifier = JwtAuthorizer::new(
+            info.issuer.clone(),
+            vec![info.audience.clone()],
+            KeySource::Fixed(KeySet::from_jwks(issuer.jwks())),
+        );
+        let proxy = Arc::new(Proxy::new(
+            sealing,
+            Some(verifier),
+            ProxySettings::default(),
+        ));
+        Self {
+            proxy,
+            fake,
+            issuer,
+            dir,
+        }
+    }
+
+    /// A non-streamed chat completion of `user`'s, marked so that the provider's side
+    /// of it can be found: (status, key id and source from the receipt, error).
+    async fn chat(&self, user: &str, marker: &str) -> (u16, Value) {
+        let token = self
+            .issuer
+            .token(user, std::time::Duration::from_secs(3600))
+            .expect("a token");
+        let body = json!({
+            "model": "gpt-fake",
+            "messages": [{"role": "user", "content": "hello there"}],
+            "user": marker,
+        });
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("/proxy/{PROVIDER}/v1/chat/completions"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Bytes::from(body.to_string()))
+            .unwrap();
+        let response = self.proxy.handle(request, "req-model").await;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (key_id, source) = (header("x-apikeys-key-id"), header("x-apikeys-key-source"));
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (
+            status,
+            json!({"keyId": key_id, "source": source, "marker": marker, "error": answer["error"]}),
+        )
+    }
+
+    /// The key the provider was called with for the call marked `marker`.
+    fn key_seen(&self, marker: &str) -> Option<String> {
+        self.fake
+            .seen()
+            .into_iter()
+            .find(|s| s.body["user"] == marker)
+            .and_then(|s| {
+                let auth = s.headers.get("authorization")?.to_str().ok()?;
+                auth.strip_prefix("Bearer ").map(str::to_owned)
+            })
+    }
+}
+
 /// The table, the model and the random draws.
 pub struct World {
     stack: Stack,
+    proxy: ProxyRig,
     rng: SmallRng,
     kinds: Vec<Kind>,
     users: Vec<String>,
@@ -121,6 +242,8 @@ pub struct World {
     pub rounds: usize,
     /// Uses refused because every usable key's budget was spent.
     pub budget_refusals: usize,
+    /// Calls through the proxy that reached the provider with a user's key.
+    pub proxied: usize,
 }
 
 const PROVIDER: &str = "openai";
@@ -142,7 +265,9 @@ impl World {
             plaintexts.insert(format!("old-{user}"), BTreeSet::from([plaintext]));
         }
         let source = stack.single_key_table(&olds).await;
+        let proxy = ProxyRig::new(&stack).await;
         Self {
+            proxy,
             stack,
             rng: SmallRng::seed_from_u64(seed),
             kinds: kinds.to_vec(),
@@ -156,6 +281,7 @@ impl World {
             next_key: 0,
             rounds: 0,
             budget_refusals: 0,
+            proxied: 0,
         }
     }
 
@@ -239,7 +365,7 @@ impl World {
                     op.text = (n != 0).then_some(lease);
                 }
             }
-            Kind::DeleteAll | Kind::Settings | Kind::Use | Kind::Migrate => {}
+            Kind::DeleteAll | Kind::Settings | Kind::Use | Kind::Migrate | Kind::Proxy => {}
         }
         op
     }
@@ -293,6 +419,10 @@ impl World {
                 (0, body)
             }
             Kind::Test => (0, self.test(user, id).await),
+            Kind::Proxy => {
+                let marker = format!("model-call-{}", uuid::Uuid::new_v4().simple());
+                self.proxy.chat(user, &marker).await
+            }
             Kind::Budget => {
                 // 0 removes the budget; else 30, 60 or 90 tokens a month.
                 let budget = match op.n {
@@ -502,6 +632,42 @@ impl World {
                     Kind::Budget | Kind::Store | Kind::Import | Kind::Migrate
                 )
             });
+            // A call through the proxy took a key as a use does: the same rules, and
+            // the provider saw a plaintext stored under that key.
+            for d in mine
+                .iter()
+                .filter(|d| d.op.kind == Kind::Proxy && d.status == 200)
+            {
+                self.proxied += 1;
+                let id = d.body["keyId"].as_str().unwrap_or_default().to_owned();
+                let mayhave = before.contains(&id) || created.contains(&id) || id == old_id;
+                if d.body["source"] != "user" || !mayhave || self.dead.contains(&id) {
+                    self.fail(
+                        answers,
+                        format!(
+                            "user{user}: the proxy called with {id}, not a live key of the user"
+                        ),
+                    );
+                }
+                if !budget_churn && self.spent[user].contains(&id) {
+                    self.fail(
+                        answers,
+                        format!("user{user}: the proxy called with {id}, whose budget was spent before the round"),
+                    );
+                }
+                let seen = self
+                    .proxy
+                    .key_seen(d.body["marker"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                if !self.plaintexts.get(&id).is_some_and(|p| p.contains(&seen)) {
+                    self.fail(
+                        answers,
+                        format!(
+                            "user{user}: the provider saw a key that is none stored under {id}"
+                        ),
+                    );
+                }
+            }
             for d in mine.iter().filter(|d| d.op.kind == Kind::Use) {
                 if d.body["unavailable"] == "budget_exhausted" {
                     self.budget_refusals += 1;
@@ -673,6 +839,9 @@ fn unexpected(d: &Done) -> Option<String> {
         Kind::Store => &[200, 201],
         Kind::Add => &[201, 409],
         Kind::Update | Kind::Budget => &[200, 404],
+        // Called; every key spent, marked or missing (the fake provider answers
+        // every call 200: a 5xx is the proxy's own).
+        Kind::Proxy => &[200, 402, 403, 404, 429],
         Kind::MakePrimary => &[200, 404, 409],
         Kind::DeleteOne => &[204, 404, 409],
         Kind::DeleteAll => &[204, 404],
