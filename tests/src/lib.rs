@@ -11,6 +11,7 @@ pub mod calls;
 pub mod fake_llm;
 pub mod faults;
 pub mod pause;
+pub mod proxy_rig;
 pub mod template;
 
 use std::collections::HashMap;

@@ -14,6 +14,7 @@ use apikeys::sealing_state::SealingState;
 use apikeys::usertoken::{JwtAuthorizer, KeySet, KeySource};
 use apikeys_admin::issuer::LocalIssuer;
 use apikeys_integration_tests::fake_llm::{self, FakeLlm, RATE_LIMITED, REFUSED, WORDS};
+use apikeys_integration_tests::proxy_rig::{ProxyRig, RemoveOnDrop};
 use apikeys_integration_tests::{calls::Calls, emulator_endpoint, unique, LogCapture, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
@@ -35,49 +36,21 @@ struct Rig {
     _dir: RemoveOnDrop,
 }
 
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 async fn rig_with(settings: ProxySettings) -> Rig {
     let _ = emulator_endpoint();
     let stack = Stack::new().await;
-    let fake = FakeLlm::start().await;
-    let url = fake.url.clone();
-    let tests = KeyTestSettings::from_lookup(&|name: &str| match name {
-        "APIKEYS_OPENAI_BASE_URL" | "APIKEYS_CLAUDE_BASE_URL" | "APIKEYS_GOOGLE_AI_BASE_URL" => {
-            Some(url.clone())
-        }
-        // The fake also stands for a user's own OpenAI-compatible server and Azure
-        // resource, on loopback.
-        "APIKEYS_ALLOW_LOOPBACK_ENDPOINTS" => Some("true".into()),
-        _ => None,
-    })
-    .expect("key test settings");
-    let sealing = SealingState::new(
-        stack.state.clone(),
-        apikeys_integration_tests::test_key_material(&stack.sdk),
-        KeyTester::new(tests),
-    );
-    let dir = std::env::temp_dir().join(unique("apikeys-proxy-issuer"));
-    let (issuer, _) = LocalIssuer::provision(&dir).expect("a local issuer");
-    let info = issuer.info();
-    let verifier = JwtAuthorizer::new(
-        info.issuer.clone(),
-        vec![info.audience.clone()],
-        KeySource::Fixed(KeySet::from_jwks(issuer.jwks())),
-    );
-    let proxy = Arc::new(Proxy::new(sealing, Some(verifier), settings));
+    let ProxyRig {
+        proxy,
+        fake,
+        issuer,
+        dir,
+    } = ProxyRig::over(&stack, settings).await;
     Rig {
         stack,
         fake,
         proxy,
         issuer,
-        _dir: RemoveOnDrop(dir),
+        _dir: dir,
     }
 }
 
@@ -766,18 +739,26 @@ async fn a_function_url_event_reaches_the_proxy_and_a_forged_token_reaches_nothi
     assert_eq!(rig.fake.seen()[0].path, "/v1/chat/completions");
 }
 
-#[tokio::test]
-async fn the_deployment_key_stands_in_only_where_the_user_has_none_and_within_the_allowance() {
-    let rig = rig().await;
+/// The deployment's own OpenAI key.
+const DEPLOYMENT_KEY: &str = "sk-proj-DeploymentOwnKey0123456789abcdefghijk";
+
+/// A Secrets Manager secret of the deployment's keys (OpenAI's only): its name.
+async fn deployment_keys_secret(stack: &Stack) -> String {
     let secret_id = unique("apikeys-deployment-keys");
-    let deployment_key = "sk-proj-DeploymentOwnKey0123456789abcdefghijk";
-    aws_sdk_secretsmanager::Client::new(&rig.stack.sdk)
+    aws_sdk_secretsmanager::Client::new(&stack.sdk)
         .create_secret()
         .name(&secret_id)
-        .secret_string(json!({ "openai": deployment_key }).to_string())
+        .secret_string(json!({ "openai": DEPLOYMENT_KEY }).to_string())
         .send()
         .await
         .expect("the deployment keys secret");
+    secret_id
+}
+
+#[tokio::test]
+async fn the_deployment_key_stands_in_only_where_the_user_has_none_and_within_the_allowance() {
+    let rig = rig().await;
+    let secret_id = deployment_keys_secret(&rig.stack).await;
     let settings = ProxySettings::from_lookup(&|name: &str| match name {
         "APIKEYS_DEPLOYMENT_KEY_FALLBACK" => Some("true".into()),
         "APIKEYS_DEPLOYMENT_KEYS_SECRET_ID" => Some(secret_id.clone()),
@@ -855,8 +836,8 @@ async fn the_deployment_key_stands_in_only_where_the_user_has_none_and_within_th
         used,
         [
             format!("Bearer {OPENAI_KEY}"),
-            format!("Bearer {deployment_key}"),
-            format!("Bearer {deployment_key}")
+            format!("Bearer {DEPLOYMENT_KEY}"),
+            format!("Bearer {DEPLOYMENT_KEY}")
         ]
     );
     // With the fallback off (the default), the same guest gets the plain refusal.
@@ -1028,15 +1009,7 @@ async fn a_late_write_of_last_month_never_resets_this_month() {
 #[tokio::test]
 async fn use_key_hands_out_the_deployment_key_on_the_same_terms_and_counts_what_the_app_reports() {
     let rig = rig().await;
-    let secret_id = unique("apikeys-deployment-keys");
-    let deployment_key = "sk-proj-DeploymentOwnKey0123456789abcdefghijk";
-    aws_sdk_secretsmanager::Client::new(&rig.stack.sdk)
-        .create_secret()
-        .name(&secret_id)
-        .secret_string(json!({ "openai": deployment_key }).to_string())
-        .send()
-        .await
-        .expect("the deployment keys secret");
+    let secret_id = deployment_keys_secret(&rig.stack).await;
     let settings = apikeys::deployment::DeploymentSettings::from_lookup(&|name: &str| match name {
         "APIKEYS_DEPLOYMENT_KEY_FALLBACK" => Some("true".into()),
         "APIKEYS_DEPLOYMENT_KEYS_SECRET_ID" => Some(secret_id.clone()),
@@ -1067,7 +1040,7 @@ async fn use_key_hands_out_the_deployment_key_on_the_same_terms_and_counts_what_
     assert_eq!(used["found"], true, "{used}");
     assert_eq!(used["source"], "deployment");
     assert_eq!(used["keyId"], "deployment");
-    assert_eq!(used["apiKey"], deployment_key);
+    assert_eq!(used["apiKey"], DEPLOYMENT_KEY);
     assert_eq!(used["allowanceTokensLeft"], 20);
     assert_eq!(used["userKeys"], "none");
     assert!(used.get("lease").is_none(), "{used}");

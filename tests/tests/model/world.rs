@@ -5,18 +5,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
-use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys::provider::ProviderId;
-use apikeys::proxy::{Proxy, ProxySettings};
+use apikeys::proxy::ProxySettings;
 use apikeys::repo::{month_of, KeyTable, Spent};
-use apikeys::sealing_state::SealingState;
-use apikeys::usertoken::{JwtAuthorizer, KeySet, KeySource};
 use apikeys_admin::import::{import, ExportRow};
-use apikeys_admin::issuer::LocalIssuer;
 use apikeys_integration_tests::calls::{key_ids, Calls};
-use apikeys_integration_tests::fake_llm::FakeLlm;
+use apikeys_integration_tests::proxy_rig::ProxyRig;
 use apikeys_integration_tests::{text, unique, Item, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
@@ -115,108 +110,56 @@ struct Done {
 
 type Boxed<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
 
-/// The proxy of the world, over its table, calling a fake provider with the keys
-/// it takes, and the issuer of its users' tokens.
-struct ProxyRig {
-    proxy: Arc<Proxy>,
-    fake: FakeLlm,
-    issuer: LocalIssuer,
-    dir: std::path::PathBuf,
+/// A non-streamed chat completion of `user`'s through the world's proxy, marked so
+/// that the provider's side of it can be found: (status, key id and source from
+/// the receipt, error).
+async fn chat(rig: &ProxyRig, user: &str, marker: &str) -> (u16, Value) {
+    let token = rig.token(user);
+    let body = json!({
+        "model": "gpt-fake",
+        "messages": [{"role": "user", "content": "hello there"}],
+        "user": marker,
+    });
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("/proxy/{PROVIDER}/v1/chat/completions"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Bytes::from(body.to_string()))
+        .unwrap();
+    let response = rig.proxy.handle(request, "req-model").await;
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (key_id, source) = (header("x-apikeys-key-id"), header("x-apikeys-key-source"));
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (
+        status,
+        json!({"keyId": key_id, "source": source, "marker": marker, "error": answer["error"]}),
+    )
 }
 
-impl Drop for ProxyRig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl ProxyRig {
-    async fn new(stack: &Stack) -> Self {
-        let fake = FakeLlm::start().await;
-        let url = fake.url.clone();
-        let tests = KeyTestSettings::from_lookup(&|name: &str| {
-            (name == "APIKEYS_OPENAI_BASE_URL").then(|| url.clone())
+/// The key the world's provider was called with for the call marked `marker`.
+fn key_seen(rig: &ProxyRig, marker: &str) -> Option<String> {
+    rig.fake
+        .seen()
+        .into_iter()
+        .find(|s| s.body["user"] == marker)
+        .and_then(|s| {
+            let auth = s.headers.get("authorization")?.to_str().ok()?;
+            auth.strip_prefix("Bearer ").map(str::to_owned)
         })
-        .expect("key test settings");
-        let sealing = SealingState::new(
-            stack.state.clone(),
-            apikeys_integration_tests::test_key_material(&stack.sdk),
-            KeyTester::new(tests),
-        );
-        let dir = std::env::temp_dir().join(unique("apikeys-model-issuer"));
-        let (issuer, _) = LocalIssuer::provision(&dir).expect("a local issuer");
-        let info = issuer.info();
-        let verifier = JwtAuthorizer::new(
-            info.issuer.clone(),
-            vec![info.audience.clone()],
-            KeySource::Fixed(KeySet::from_jwks(issuer.jwks())),
-        );
-        let proxy = Arc::new(Proxy::new(
-            sealing,
-            Some(verifier),
-            ProxySettings::default(),
-        ));
-        Self {
-            proxy,
-            fake,
-            issuer,
-            dir,
-        }
-    }
-
-    /// A non-streamed chat completion of `user`'s, marked so that the provider's side
-    /// of it can be found: (status, key id and source from the receipt, error).
-    async fn chat(&self, user: &str, marker: &str) -> (u16, Value) {
-        let token = self
-            .issuer
-            .token(user, std::time::Duration::from_secs(3600))
-            .expect("a token");
-        let body = json!({
-            "model": "gpt-fake",
-            "messages": [{"role": "user", "content": "hello there"}],
-            "user": marker,
-        });
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(format!("/proxy/{PROVIDER}/v1/chat/completions"))
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(Bytes::from(body.to_string()))
-            .unwrap();
-        let response = self.proxy.handle(request, "req-model").await;
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let (key_id, source) = (header("x-apikeys-key-id"), header("x-apikeys-key-source"));
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (
-            status,
-            json!({"keyId": key_id, "source": source, "marker": marker, "error": answer["error"]}),
-        )
-    }
-
-    /// The key the provider was called with for the call marked `marker`.
-    fn key_seen(&self, marker: &str) -> Option<String> {
-        self.fake
-            .seen()
-            .into_iter()
-            .find(|s| s.body["user"] == marker)
-            .and_then(|s| {
-                let auth = s.headers.get("authorization")?.to_str().ok()?;
-                auth.strip_prefix("Bearer ").map(str::to_owned)
-            })
-    }
 }
 
 /// The table, the model and the random draws.
@@ -265,7 +208,7 @@ impl World {
             plaintexts.insert(format!("old-{user}"), BTreeSet::from([plaintext]));
         }
         let source = stack.single_key_table(&olds).await;
-        let proxy = ProxyRig::new(&stack).await;
+        let proxy = ProxyRig::over(&stack, ProxySettings::default()).await;
         Self {
             proxy,
             stack,
@@ -421,7 +364,7 @@ impl World {
             Kind::Test => (0, self.test(user, id).await),
             Kind::Proxy => {
                 let marker = format!("model-call-{}", uuid::Uuid::new_v4().simple());
-                self.proxy.chat(user, &marker).await
+                chat(&self.proxy, user, &marker).await
             }
             Kind::Budget => {
                 // 0 removes the budget; else 30, 60 or 90 tokens a month.
@@ -655,9 +598,7 @@ impl World {
                         format!("user{user}: the proxy called with {id}, whose budget was spent before the round"),
                     );
                 }
-                let seen = self
-                    .proxy
-                    .key_seen(d.body["marker"].as_str().unwrap_or_default())
+                let seen = key_seen(&self.proxy, d.body["marker"].as_str().unwrap_or_default())
                     .unwrap_or_default();
                 if !self.plaintexts.get(&id).is_some_and(|p| p.contains(&seen)) {
                     self.fail(
