@@ -780,9 +780,10 @@ fn unexpected(d: &Done) -> Option<String> {
         Kind::Store => &[200, 201],
         Kind::Add => &[201, 409],
         Kind::Update | Kind::Budget => &[200, 404],
-        // Called; every key spent, marked or missing (the fake provider answers
-        // every call 200: a 5xx is the proxy's own).
-        Kind::Proxy => &[200, 402, 403, 404, 429],
+        // Called; or every key marked by a report (invalid 401, quota or budget
+        // 402, rate limited 429), expired (403) or missing (404). The fake provider
+        // answers every call 200, so a 5xx could only be the proxy's own.
+        Kind::Proxy => &[200, 401, 402, 403, 404, 429],
         Kind::MakePrimary => &[200, 404, 409],
         Kind::DeleteOne => &[204, 404, 409],
         Kind::DeleteAll => &[204, 404],
