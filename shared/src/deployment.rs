@@ -16,8 +16,33 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::provider::ProviderId;
+use crate::provider::{EndpointKind, ProviderId};
+use crate::repo::{KeyTable, RepoError};
 use crate::settings::{lookup, positive, SettingsError};
+
+/// What the deployment offers a user who has no usable key of a provider.
+pub enum StandIn {
+    /// Its key, and the tokens left of the user's allowance this month.
+    Key {
+        /// The deployment's key for the provider.
+        key: SecretString,
+        /// The allowance left.
+        tokens_left: u64,
+    },
+    /// Nothing: the user's allowance for the month is spent.
+    AllowanceSpent,
+}
+
+/// Why the deployment's key could not be looked at (try again, or a fault).
+#[derive(Debug, thiserror::Error)]
+pub enum StandInError {
+    /// The secret could not be read.
+    #[error(transparent)]
+    Keys(#[from] DeploymentKeysError),
+    /// The allowance counter could not be read.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
 
 /// `APIKEYS_DEPLOYMENT_MONTHLY_TOKENS` when unset.
 pub const DEFAULT_DEPLOYMENT_MONTHLY_TOKENS: u64 = 100_000;
@@ -127,6 +152,33 @@ impl DeploymentKeys {
     /// The settings.
     pub fn settings(&self) -> &DeploymentSettings {
         &self.settings
+    }
+
+    /// What stands in for `user_id`'s keys of `provider` (the proxy's and use-key's
+    /// rule): `None` when no deployment key applies (the fallback is off, the secret
+    /// has none for it, or the provider is called at an endpoint of the user's).
+    pub async fn stand_in(
+        &self,
+        repo: &KeyTable,
+        user_id: &str,
+        provider: ProviderId,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<StandIn>, StandInError> {
+        if !self.settings.fallback || provider.entry().endpoint != EndpointKind::None {
+            return Ok(None);
+        }
+        let Some(key) = self.key(provider).await? else {
+            return Ok(None);
+        };
+        let spent = repo
+            .deployment_tokens(user_id, &crate::repo::month_of(now))
+            .await?;
+        Ok(Some(
+            match self.settings.monthly_tokens.checked_sub(spent) {
+                Some(tokens_left) if tokens_left > 0 => StandIn::Key { key, tokens_left },
+                _ => StandIn::AllowanceSpent,
+            },
+        ))
     }
 
     /// The deployment's key for `provider`, when the fallback is on and the secret

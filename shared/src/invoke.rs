@@ -47,8 +47,8 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::api::{UserId, KEY_MATERIAL_RETRY_AFTER_SECS};
-use crate::deployment::DeploymentKeys;
-use crate::provider::{EndpointKind, ProviderId};
+use crate::deployment::{DeploymentKeys, StandIn, StandInError};
+use crate::provider::ProviderId;
 use crate::repo::ReportedOutcome;
 use crate::sealing_state::SealingState;
 use crate::usage::{use_key, Refusal, UsageError, UsedKey};
@@ -234,44 +234,36 @@ async fn deployment_use(
     why: &Refusal,
     request_id: &str,
 ) -> Option<Value> {
-    // As the proxy: only a provider called at its own address (no stored endpoint).
-    if !deployment.settings().fallback || provider.entry().endpoint != EndpointKind::None {
-        return None;
-    }
-    let key = match deployment.key(provider).await {
-        Ok(Some(key)) => key,
-        Ok(None) => return None,
-        Err(e) => return Some(unavailable(&e, request_id)),
-    };
-    let month = crate::repo::month_of(OffsetDateTime::now_utc());
-    let spent = match state
-        .base
-        .repo
-        .deployment_tokens(user.as_str(), &month)
+    let now = OffsetDateTime::now_utc();
+    let stand_in = match deployment
+        .stand_in(&state.base.repo, user.as_str(), provider, now)
         .await
     {
-        Ok(spent) => spent,
-        Err(e) if e.is_transient() => return Some(unavailable(&e, request_id)),
-        Err(e) => return Some(internal(&e, request_id)),
+        Ok(Some(stand_in)) => stand_in,
+        Ok(None) => return None,
+        Err(StandInError::Repo(e)) if !e.is_transient() => return Some(internal(&e, request_id)),
+        Err(e) => return Some(unavailable(&e, request_id)),
     };
-    let allowance = deployment.settings().monthly_tokens;
-    let exhausted = spent >= allowance;
+    let (key, tokens_left) = match &stand_in {
+        StandIn::Key { key, tokens_left } => (Some(key), *tokens_left),
+        StandIn::AllowanceSpent => (None, 0),
+    };
     tracing::info!(
         target: "apikeys::audit",
         event = "api_key.used",
-        outcome = if exhausted { "failure" } else { "success" },
+        outcome = if key.is_some() { "success" } else { "failure" },
         user_id = user.as_str(),
         provider = provider.as_str(),
         key_id = DEPLOYMENT_KEY_ID,
         source = "deployment",
-        reason = if exhausted { "deployment_allowance_exhausted" } else { "" },
+        reason = if key.is_some() { "" } else { "deployment_allowance_exhausted" },
         request_id,
     );
-    if exhausted {
+    let Some(key) = key else {
         let mut answer = refused(why);
         answer["deploymentAllowance"] = json!("exhausted");
         return Some(answer);
-    }
+    };
     Some(json!({
         "found": true,
         "source": "deployment",
@@ -279,7 +271,7 @@ async fn deployment_use(
         "keyId": DEPLOYMENT_KEY_ID,
         "provider": provider.as_str(),
         "settings": {},
-        "allowanceTokensLeft": allowance - spent,
+        "allowanceTokensLeft": tokens_left,
         "userKeys": why.as_str(),
     }))
 }

@@ -607,47 +607,42 @@ impl Proxy {
         receipt: &mut Receipt,
     ) -> Option<Response<ProxyBody>> {
         let family = route.provider.entry().api.family;
-        if route.provider.entry().endpoint != crate::provider::EndpointKind::None {
-            return None;
-        }
-        let key = match self.deployment.key(route.provider).await {
-            Ok(Some(key)) => key,
+        let stand_in = self
+            .deployment
+            .stand_in(
+                &self.state.base.repo,
+                user.as_str(),
+                route.provider,
+                OffsetDateTime::now_utc(),
+            )
+            .await;
+        let stand_in = match stand_in {
             Ok(None) => return None,
-            Err(e) => {
-                tracing::error!(request_id = info.request_id.as_str(), error = %e, "deployment keys unavailable");
-                return Some(unavailable(family, info, receipt));
-            }
+            Ok(Some(stand_in)) => Ok(stand_in),
+            Err(e) => Err(e),
         };
         receipt.deployment = true;
         receipt.key_id = Some("deployment".into());
         receipt.key_hint = None;
-        let month = crate::repo::month_of(OffsetDateTime::now_utc());
-        let spent = match self
-            .state
-            .base
-            .repo
-            .deployment_tokens(user.as_str(), &month)
-            .await
-        {
-            Ok(spent) => spent,
+        let key = match stand_in {
+            Ok(deployment::StandIn::Key { key, .. }) => key,
+            Ok(deployment::StandIn::AllowanceSpent) => {
+                info.audit("deployment_allowance_exhausted", 402, receipt, 0, 0);
+                let mut out = json_answer(
+                    StatusCode::PAYMENT_REQUIRED,
+                    &json!({
+                        "error": "deployment_allowance_exhausted",
+                        "message": "no key of yours for this provider, and this month's allowance on the deployment's key is spent",
+                    }),
+                );
+                receipt.write(out.headers_mut());
+                return Some(out);
+            }
             Err(e) => {
-                tracing::error!(request_id = info.request_id.as_str(), error = %e, "the allowance could not be read");
+                tracing::error!(request_id = info.request_id.as_str(), error = %e, "the deployment's key or the allowance could not be read");
                 return Some(unavailable(family, info, receipt));
             }
         };
-        let allowance = self.deployment.settings().monthly_tokens;
-        if spent >= allowance {
-            info.audit("deployment_allowance_exhausted", 402, receipt, 0, 0);
-            let mut out = json_answer(
-                StatusCode::PAYMENT_REQUIRED,
-                &json!({
-                    "error": "deployment_allowance_exhausted",
-                    "message": "no key of yours for this provider, and this month's allowance on the deployment's key is spent",
-                }),
-            );
-            receipt.write(out.headers_mut());
-            return Some(out);
-        }
         let Ok(url) = upstream::deployment_url(&self.state, route) else {
             return None;
         };
