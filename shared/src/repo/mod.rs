@@ -35,6 +35,7 @@ pub mod schema;
 mod sealed;
 mod tokens;
 mod transact;
+mod use_tokens;
 mod uses;
 
 use std::collections::HashMap;

@@ -5,7 +5,8 @@
 //! that was applied but whose answer was lost. The refusal's copy of the item shows
 //! the token, and the caller counts that request as done, once.
 //!
-//! Used by the key-test allowance (`t0..`) and by recorded key uses (`u0..`).
+//! Used by the key-test allowance (`t0..`); recorded key uses kept one (`u0..`) before
+//! their list of use tokens (see `use_tokens`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 

@@ -16,8 +16,8 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
-use super::ring::Ring;
 use super::schema::{extra_slot, PRIMARY_SLOT, SORT_KEY};
+use super::use_tokens::{self, TokenWrite, USE_TOKEN_LIST};
 use super::{
     active, decode, decode_sealed, epoch_ms, n, s, Item, KeyRow, KeyTable, RepoError, SealedConfig,
     Written,
@@ -25,13 +25,7 @@ use super::{
 use crate::domain::{timestamp, ProviderKey, Refusal};
 use crate::provider::ProviderId;
 
-/// The recent use tokens an item keeps (`u0..`): a resent use is recognised as
-/// long as fewer than this many other uses of the key came between.
-pub const USE_TOKENS: usize = 32;
-
-fn use_ring() -> Ring {
-    Ring::new("u", USE_TOKENS)
-}
+pub use super::use_tokens::USE_TOKENS;
 
 /// What recording a use found.
 #[derive(Debug)]
@@ -121,7 +115,7 @@ fn use_order(items: Vec<Item>) -> Result<Vec<Item>, RepoError> {
 }
 
 /// How a use's write holds the key to its budget for the month (`YYYY-MM`) it names.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Budget<'a> {
     /// Nothing was read before the write, which decides alone: a month total it
     /// cannot know (a map written before `totalTokens` was kept) refuses it, and the
@@ -129,14 +123,32 @@ enum Budget<'a> {
     Unread(&'a str),
     /// The item was read and its budget found unspent: the write holds a known total
     /// to the budget (spending that landed since the read refuses it) and lets an
-    /// unknown one pass, as the read judged it.
-    Read(&'a str),
+    /// unknown one pass, as the read judged it. The item read also tells whether
+    /// the write must make room in its list of use tokens.
+    Read(&'a str, Item),
+}
+
+impl<'a> Budget<'a> {
+    fn month(&self) -> &'a str {
+        match self {
+            Budget::Unread(month) | Budget::Read(month, _) => month,
+        }
+    }
 }
 
 /// What one attempt on one key found: the record, and the item the refusal showed.
 struct SlotUse {
     record: UseRecord,
     seen: Option<Item>,
+}
+
+/// What a refused write came to, from the item it showed (or that was read).
+enum Settled {
+    /// The use is recorded, or the key is refused for a reason.
+    Done(SlotUse),
+    /// The item shows the key usable: it changed between the write and the read, or
+    /// its list of use tokens is full. Write again, as after reading this item.
+    Usable(Item),
 }
 
 impl KeyTable {
@@ -157,7 +169,7 @@ impl KeyTable {
         now: OffsetDateTime,
     ) -> Result<UseRecord, RepoError> {
         let pk = KeyRow::key(user_id, provider);
-        let token = s(uuid::Uuid::new_v4().simple().to_string());
+        let token = use_tokens::new_token();
         let month = crate::domain::month_of(now);
         if let Some(id) = key_id {
             // Both places at once, one round trip: the id is the primary's or it is
@@ -165,6 +177,7 @@ impl KeyTable {
             // The other place's refusal is looked into only when the id is not the
             // primary's (a read where a refusal carries no item).
             let other_slot = extra_slot(id);
+            let unread = Budget::Unread(&month);
             let (primary, other) = tokio::join!(
                 self.use_slot(
                     &pk,
@@ -174,14 +187,7 @@ impl KeyTable {
                     &token,
                     now
                 ),
-                self.use_once(
-                    &pk,
-                    &other_slot,
-                    Some(id),
-                    Budget::Unread(&month),
-                    &token,
-                    now
-                ),
+                self.use_once(&pk, &other_slot, Some(id), &unread, &token, now),
             );
             let (primary, other) = (primary?, other?);
             if !matches!(primary.record, UseRecord::None) {
@@ -191,13 +197,13 @@ impl KeyTable {
                 .settle(&pk, &other_slot, Some(id), &token, now, other)
                 .await?
             {
-                Some(settled) => settled,
-                None => {
+                Settled::Done(settled) => settled,
+                Settled::Usable(item) => {
                     self.use_slot(
                         &pk,
                         &other_slot,
                         Some(id),
-                        Budget::Read(&month),
+                        Budget::Read(&month, item),
                         &token,
                         now,
                     )
@@ -208,21 +214,46 @@ impl KeyTable {
         }
         // The primary first, alone: usable, it is the key the order names.
         let direct = self
-            .use_once(&pk, PRIMARY_SLOT, None, Budget::Unread(&month), &token, now)
+            .use_once(
+                &pk,
+                PRIMARY_SLOT,
+                None,
+                &Budget::Unread(&month),
+                &token,
+                now,
+            )
             .await?;
         let used =
             |item: Item| decode_sealed("record use", item).map(|c| UseRecord::Used(Box::new(c)));
         match direct {
             Written::Applied(item) => return used(item),
             // An SDK retry of this write whose first answer was lost: it had applied.
-            Written::Refused(Some(item)) if use_ring().holds(&item, &token) => return used(item),
+            Written::Refused(Some(item)) if use_tokens::holds(&item, &token) => return used(item),
+            // Usable, its list of use tokens full: make room, as after a read.
+            Written::Refused(Some(item))
+                if use_tokens::full(&item) && refusal(&item, None, now)?.is_none() =>
+            {
+                let attempt = self
+                    .use_slot(
+                        &pk,
+                        PRIMARY_SLOT,
+                        None,
+                        Budget::Read(&month, item),
+                        &token,
+                        now,
+                    )
+                    .await?;
+                if let UseRecord::Used(_) = attempt.record {
+                    return Ok(attempt.record);
+                }
+            }
             Written::Refused(_) => {}
         }
         // Refused: the partition, in order (a refused primary is read there again).
         let items = self.partition("record use", &pk).await?;
         // A backend that sends no item with a refusal (dynalite): a retried write's
         // token shows here instead.
-        if let Some(item) = items.iter().find(|i| use_ring().holds(i, &token)) {
+        if let Some(item) = items.iter().find(|i| use_tokens::holds(i, &token)) {
             return used(item.clone());
         }
         let primary = items
@@ -238,8 +269,9 @@ impl KeyTable {
             let Some(AttributeValue::S(sk)) = item.get(SORT_KEY) else {
                 continue;
             };
+            let sk = sk.clone();
             let attempt = self
-                .use_slot(&pk, sk, None, Budget::Read(&month), &token, now)
+                .use_slot(&pk, &sk, None, Budget::Read(&month, item), &token, now)
                 .await?;
             match attempt.record {
                 used @ UseRecord::Used(_) => return Ok(with_settings(used, primary.as_ref())),
@@ -263,15 +295,14 @@ impl KeyTable {
     ) -> Result<SlotUse, RepoError> {
         let mut budget = budget;
         for _ in 0..USE_ATTEMPTS {
-            let written = self.use_once(pk, sk, key_id, budget, token, now).await?;
-            if let Some(settled) = self.settle(pk, sk, key_id, token, now, written).await? {
-                return Ok(settled);
+            let written = self.use_once(pk, sk, key_id, &budget, token, now).await?;
+            match self.settle(pk, sk, key_id, token, now, written).await? {
+                Settled::Done(settled) => return Ok(settled),
+                // The item read after the refusal shows the key usable: it changed
+                // between the two, its month total is one the write cannot know, or
+                // its list of use tokens is full. Try again, as after a read.
+                Settled::Usable(item) => budget = Budget::Read(budget.month(), item),
             }
-            // The item read after the refusal shows the key usable: it changed
-            // between the two, or its month total is one the write cannot know.
-            // Try again, as after a read.
-            let (Budget::Unread(month) | Budget::Read(month)) = budget;
-            budget = Budget::Read(month);
         }
         Err(RepoError::unavailable(
             "record use",
@@ -279,8 +310,7 @@ impl KeyTable {
         ))
     }
 
-    /// What one attempt on (`pk`, `sk`) came to; `None` when the item changed
-    /// between the refusal and the read (try again).
+    /// What one attempt on (`pk`, `sk`) came to.
     async fn settle(
         &self,
         pk: &str,
@@ -289,10 +319,10 @@ impl KeyTable {
         token: &AttributeValue,
         now: OffsetDateTime,
         written: Written,
-    ) -> Result<Option<SlotUse>, RepoError> {
+    ) -> Result<Settled, RepoError> {
         let used = |item| {
             decode_sealed("record use", item).map(|c| {
-                Some(SlotUse {
+                Settled::Done(SlotUse {
                     record: UseRecord::Used(Box::new(c)),
                     seen: None,
                 })
@@ -305,19 +335,22 @@ impl KeyTable {
             Written::Refused(None) => self.read_item("record use", pk, sk).await?,
         };
         let Some(item) = found else {
-            return Ok(Some(SlotUse {
+            return Ok(Settled::Done(SlotUse {
                 record: UseRecord::None,
                 seen: None,
             }));
         };
-        if use_ring().holds(&item, token) {
+        if use_tokens::holds(&item, token) {
             // This write's own earlier attempt: the use is recorded, once.
             return used(item);
         }
-        Ok(refusal(&item, key_id, now)?.map(|refused| SlotUse {
-            record: refused,
-            seen: Some(item),
-        }))
+        Ok(match refusal(&item, key_id, now)? {
+            Some(refused) => Settled::Done(SlotUse {
+                record: refused,
+                seen: Some(item),
+            }),
+            None => Settled::Usable(item),
+        })
     }
 
     /// One conditional update counting a use of the key at (`pk`, `sk`). The
@@ -330,29 +363,28 @@ impl KeyTable {
         pk: &str,
         sk: &str,
         key_id: Option<&str>,
-        budget: Budget<'_>,
+        budget: &Budget<'_>,
         token: &AttributeValue,
         now: OffsetDateTime,
     ) -> Result<Written, RepoError> {
-        let ring = use_ring();
-        let mut set = vec!["lastUsedAt = :now".to_owned()];
-        set.extend(ring.push(":tok", ":none"));
+        let tokens = match budget {
+            Budget::Read(_, seen) if use_tokens::full(seen) => TokenWrite::make_room(seen, token),
+            _ => TokenWrite::append(token),
+        };
         let mut condition = format!(
             "isActive = :t AND attribute_exists(apiKey) AND \
              (attribute_not_exists(keyExpiresAt) OR attribute_type(keyExpiresAt, :nul) \
               OR keyExpiresAt > :now) AND \
              (attribute_not_exists(unavailableReason) OR unavailableUntil <= :nowms) AND {}",
-            ring.lacks(":tok")
+            tokens.condition
         );
         if key_id.is_some() {
             condition.push_str(" AND id = :k");
         }
-        let (month, unknown_passes) = match budget {
-            Budget::Unread(month) => (month, ""),
-            Budget::Read(month) => (
-                month,
-                " OR attribute_not_exists(#u.#tt) OR #u.#tt >= :unknown",
-            ),
+        let month = budget.month();
+        let unknown_passes = match budget {
+            Budget::Unread(_) => "",
+            Budget::Read(..) => " OR attribute_not_exists(#u.#tt) OR #u.#tt >= :unknown",
         };
         condition.push_str(&format!(
             " AND (attribute_not_exists(#b) OR attribute_not_exists(#u) OR #u.#m <> :month \
@@ -364,16 +396,24 @@ impl KeyTable {
                 None => u,
             };
             let u = match budget {
-                Budget::Read(_) => {
+                Budget::Read(..) => {
                     u.expression_attribute_values(":unknown", n(super::tokens::UNKNOWN_TOTAL))
                 }
                 Budget::Unread(_) => u,
             };
+            let u = tokens.values.iter().fold(u, |u, (name, value)| {
+                u.expression_attribute_values(*name, value.clone())
+            });
+            let remove = match &tokens.remove {
+                Some(names) => format!(" REMOVE {names}"),
+                None => String::new(),
+            };
             u.update_expression(format!(
-                "SET {} ADD usageCount :one, version :one",
-                set.join(", ")
+                "SET lastUsedAt = :now, {} ADD usageCount :one, version :one{remove}",
+                tokens.set
             ))
             .condition_expression(condition)
+            .expression_attribute_names("#ut", USE_TOKEN_LIST)
             .expression_attribute_names("#b", "budget")
             .expression_attribute_names("#u", super::tokens::MONTH_USAGE)
             .expression_attribute_names("#m", "month")
@@ -381,8 +421,6 @@ impl KeyTable {
             .expression_attribute_values(":month", s(month))
             .expression_attribute_values(":now", s(timestamp(now)))
             .expression_attribute_values(":nowms", n(epoch_ms(now)))
-            .expression_attribute_values(":tok", token.clone())
-            .expression_attribute_values(":none", s("-"))
             // The type name: an expiry written as NULL (by a settings update) is none.
             .expression_attribute_values(":nul", s("NULL"))
             .expression_attribute_values(":one", n(1))

@@ -140,6 +140,18 @@ impl Intercept for Answers {
 struct LoseFirstAnswer {
     lost: Arc<AtomicBool>,
     target: Arc<Mutex<String>>,
+    /// Only a write whose request body holds this text loses its answer.
+    marker: Option<&'static str>,
+}
+
+impl LoseFirstAnswer {
+    /// Loses the answer to the first write whose request holds `marker`.
+    fn to_write_with(marker: &'static str) -> Self {
+        Self {
+            marker: Some(marker),
+            ..Self::default()
+        }
+    }
 }
 
 impl Intercept for LoseFirstAnswer {
@@ -153,7 +165,15 @@ impl Intercept for LoseFirstAnswer {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        *self.target.lock().unwrap() = operation_of(context);
+        let body = context.request().body().bytes().unwrap_or_default();
+        let marked = self
+            .marker
+            .is_none_or(|m| String::from_utf8_lossy(body).contains(m));
+        *self.target.lock().unwrap() = if marked {
+            operation_of(context)
+        } else {
+            "unmarked".to_owned()
+        };
         Ok(())
     }
 
@@ -165,7 +185,7 @@ impl Intercept for LoseFirstAnswer {
     ) -> Result<(), BoxError> {
         let read = matches!(
             self.target.lock().unwrap().as_str(),
-            "Query" | "GetItem" | "Scan"
+            "Query" | "GetItem" | "Scan" | "unmarked"
         );
         if read || self.lost.swap(true, Ordering::SeqCst) {
             return Ok(());

@@ -4,7 +4,7 @@
 use apikeys::provider::ProviderId;
 use std::collections::HashMap;
 
-use apikeys::repo::{month_of, KeyTable, UseRecord, MONTH_USAGE};
+use apikeys::repo::{month_of, KeyTable, UseRecord, MONTH_USAGE, USE_TOKENS};
 use apikeys_integration_tests::{number, Stack};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
@@ -115,4 +115,91 @@ async fn a_month_kept_before_its_total_still_holds_the_key_to_its_budget() {
     }
     let item = stack.item(&pk("bo", "openai")).await.unwrap();
     assert_eq!(number(&item, "usageCount"), Some(2));
+}
+
+#[tokio::test]
+async fn a_key_used_past_its_list_of_use_tokens_keeps_the_newest_and_still_counts_a_lost_answer_once(
+) {
+    // Given a key stored before the list of use tokens, with the ring of an older
+    // version (`u0..`) still on its item, used until its list is full
+    let stack = Stack::new().await;
+    let (status, _) = store_as(&stack, "cy", json!({"provider": "openai", "apiKey": KEY})).await;
+    assert_eq!(status, 201);
+    stack
+        .set_attribute(&pk("cy", "openai"), "u5", AttributeValue::S("old".into()))
+        .await;
+    let repo = &stack.state.repo;
+    let now = OffsetDateTime::now_utc();
+    let list = |item: &apikeys::repo::Item| match item.get("useTokens") {
+        Some(AttributeValue::L(list)) => list.clone(),
+        other => panic!("useTokens: {other:?}"),
+    };
+    for _ in 0..2 * USE_TOKENS {
+        let used = repo
+            .record_use("cy", ProviderId::OpenAi, None, now)
+            .await
+            .unwrap();
+        assert!(matches!(used, UseRecord::Used(_)), "{used:?}");
+    }
+    let item = stack.item(&pk("cy", "openai")).await.unwrap();
+    let full = list(&item);
+    assert_eq!(
+        full.len(),
+        2 * USE_TOKENS,
+        "every use so far kept its token"
+    );
+    assert!(item.contains_key("u5"), "nothing made room yet");
+
+    // When the next use makes room and the answer to that write is lost (the
+    // emulator applied it; the SDK sends it again)
+    let answers = Answers::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+            .interceptor(LoseFirstAnswer::to_write_with(":kept"))
+            .interceptor(answers.clone())
+            .build(),
+    );
+    let lossy = KeyTable::new(client, stack.table.clone());
+    let used = lossy
+        .record_use("cy", ProviderId::OpenAi, None, now)
+        .await
+        .unwrap();
+
+    // Then the key is handed out and the use counted once
+    assert!(matches!(used, UseRecord::Used(_)), "{used:?}");
+    let item = stack.item(&pk("cy", "openai")).await.unwrap();
+    assert_eq!(number(&item, "usageCount"), Some(2 * USE_TOKENS as i64 + 1));
+    // And the list holds the newest tokens before it and this use's own
+    let kept = list(&item);
+    assert_eq!(kept.len(), USE_TOKENS);
+    assert_eq!(
+        kept[..USE_TOKENS - 1],
+        full[full.len() - (USE_TOKENS - 1)..]
+    );
+    assert!(!full.contains(&kept[USE_TOKENS - 1]));
+    assert!(
+        !item.contains_key("u5"),
+        "the old ring's attributes are gone"
+    );
+    assert!(
+        answers
+            .all()
+            .iter()
+            .filter(|(op, _)| op == "UpdateItem")
+            .count()
+            >= 3,
+        "the append, the write making room and its resend: {:?}",
+        answers.all()
+    );
+
+    // And the next uses append again, one round trip each
+    stack.counter.take();
+    let used = repo
+        .record_use("cy", ProviderId::OpenAi, None, now)
+        .await
+        .unwrap();
+    assert!(matches!(used, UseRecord::Used(_)), "{used:?}");
+    assert_eq!(stack.counter.take(), 1, "one request");
+    let item = stack.item(&pk("cy", "openai")).await.unwrap();
+    assert_eq!(list(&item).len(), USE_TOKENS + 1);
 }
