@@ -98,6 +98,23 @@ issuer_dir=$state/issuer
 target/debug/apikeys-admin provision --table "$table" --secret "$secret" --kms-alias "$alias" \
   --issuer-dir "$issuer_dir" >"$state/provision.log"
 
+# The deployment's own keys (off by default; docs/api.md): Mistral's only, so that no
+# other check meets them. The callers' test takes one from use-key for a user with no
+# Mistral key and reports what its call spent against the monthly allowance.
+deployment_secret=apikeys-lapi-$suffix/deployment-keys
+deployment_key=DeploymentMistralKey0123456789ab
+deployment_env=()
+if ! $load_only; then
+  "$checks_venv/bin/python" - "$deployment_secret" "$deployment_key" <<'PY'
+import json, sys
+import boto3
+name, key = sys.argv[1:3]
+boto3.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps({"mistral": key}))
+PY
+  deployment_env=(APIKEYS_DEPLOYMENT_KEYS_SECRET_ID="$deployment_secret"
+    APIKEYS_DEPLOYMENT_KEY_FALLBACK=true APIKEYS_DEPLOYMENT_MONTHLY_TOKENS=1000)
+fi
+
 # Two keys it accepts: the page's test adds a second key of a provider. The proxy's
 # SDK tests store an Anthropic and a Gemini key it accepts too, and an OpenAI key it
 # answers 429 (Retry-After: 30), the primary their fallback check skips.
@@ -139,7 +156,7 @@ for f in "${functions[@]}"; do
   extra=()
   case "$f" in
     store | test-key) extra=(APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
-    use-key) extra=("${user_token_env[@]}" APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
+    use-key) extra=("${user_token_env[@]}" "${deployment_env[@]}" APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
     # The proxy checks every caller's token of the same issuer.
     proxy) extra=("${user_token_env[@]:1}" APIKEYS_ALLOW_LOOPBACK_ENDPOINTS=true) ;;
   esac
@@ -226,7 +243,7 @@ say "the original app's client in Node (infra/e2e/seed-client)"
 infra/scripts/seed-client.sh "$base" "$(target/debug/apikeys-admin token "seed-client-$suffix" --issuer-dir "$issuer_dir")"
 
 say "the app's servers in TypeScript and Python calling use-key (infra/e2e/callers)"
-APIKEYS_PROVIDER_URL=$provider_url \
+APIKEYS_PROVIDER_URL=$provider_url APIKEYS_DEPLOYMENT_KEY=$deployment_key \
   infra/scripts/callers.sh "$base" "http://$host:$watch_port" "$issuer_dir" "$checks_venv/bin/python"
 
 say "the official OpenAI, Anthropic and Gemini SDKs through the proxy (infra/e2e/proxy-sdks)"

@@ -140,3 +140,24 @@ def test_a_keys_own_endpoint_is_called_only_at_the_addresses_use_key_checked(vau
     # And no other host is reachable through it.
     with pytest.raises(urllib.error.URLError, match="not the key's checked endpoint"):
         get(used, "example.com")
+
+
+def test_with_no_key_of_their_own_the_user_gets_the_deployments_and_reports_count(vault):
+    # The local stack's use-key holds a deployment key for Mistral only, 1000 tokens a
+    # month per user (infra/scripts/local-api-test.sh); this user has no Mistral key.
+    first = vault.get_user_api_key(USER, "mistral", user_token=TOKEN)
+    assert first["found"] and first["source"] == "deployment", first
+    assert first["apiKey"] == env("APIKEYS_DEPLOYMENT_KEY")
+    assert first["keyId"] == "deployment"
+    assert first["allowanceTokensLeft"] == 1000
+
+    assert vault.report_deployment_usage(USER, "mistral", "ok", 120, 30, user_token=TOKEN) is True
+    second = vault.get_user_api_key(USER, "mistral", user_token=TOKEN)
+    assert second["source"] == "deployment", second
+    assert second["allowanceTokensLeft"] == 850
+
+    # Spent: the user's own refusal, and that the allowance is spent.
+    vault.report_deployment_usage(USER, "mistral", "ok", 850, 0, user_token=TOKEN)
+    spent = vault.get_user_api_key(USER, "mistral", user_token=TOKEN)
+    assert spent["found"] is False, spent
+    assert spent["deploymentAllowance"] == "exhausted"

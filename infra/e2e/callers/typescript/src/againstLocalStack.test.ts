@@ -150,3 +150,33 @@ test("a key's own endpoint is called only at the addresses use-key checked", asy
   // And no other host is reachable through it.
   await assert.rejects(get(used, "example.com"), /not the key's checked endpoint/);
 });
+
+test("with no key of their own, the user gets the deployment's, and what the app reports counts against the allowance", async () => {
+  // The local stack's use-key holds a deployment key for Mistral only, 1000 tokens a
+  // month per user (infra/scripts/local-api-test.sh); this user has no Mistral key.
+  const first = await vault.getUserApiKey(user, "mistral", { userToken: token });
+  assert.ok(first.found && first.source === "deployment", JSON.stringify(first));
+  if (!first.found || first.source !== "deployment") return;
+  assert.equal(first.apiKey, env("APIKEYS_DEPLOYMENT_KEY"));
+  assert.equal(first.keyId, "deployment");
+  assert.equal(first.allowanceTokensLeft, 1000);
+
+  const recorded = await vault.reportDeploymentUsage(
+    user,
+    "mistral",
+    "ok",
+    { inputTokens: 120, outputTokens: 30 },
+    token,
+  );
+  assert.equal(recorded, true);
+  const second = await vault.getUserApiKey(user, "mistral", { userToken: token });
+  assert.ok(second.found && second.source === "deployment", JSON.stringify(second));
+  if (!second.found || second.source !== "deployment") return;
+  assert.equal(second.allowanceTokensLeft, 850);
+
+  // Spent: the user's own refusal, and that the allowance is spent.
+  await vault.reportDeploymentUsage(user, "mistral", "ok", { inputTokens: 850, outputTokens: 0 }, token);
+  const spent = await vault.getUserApiKey(user, "mistral", { userToken: token });
+  assert.equal(spent.found, false, JSON.stringify(spent));
+  assert.equal((spent as { deploymentAllowance?: string }).deploymentAllowance, "exhausted");
+});
