@@ -203,3 +203,39 @@ async fn a_key_used_past_its_list_of_use_tokens_keeps_the_newest_and_still_count
     let item = stack.item(&pk("cy", "openai")).await.unwrap();
     assert_eq!(list(&item).len(), USE_TOKENS + 1);
 }
+
+#[tokio::test]
+async fn uses_that_meet_a_full_list_at_once_each_count_once_and_keep_their_tokens() {
+    // Given a key whose list of use tokens is full
+    let stack = Stack::new().await;
+    let (status, _) = store_as(&stack, "di", json!({"provider": "openai", "apiKey": KEY})).await;
+    assert_eq!(status, 201);
+    let repo = &stack.state.repo;
+    let now = OffsetDateTime::now_utc();
+    for _ in 0..2 * USE_TOKENS {
+        repo.record_use("di", ProviderId::OpenAi, None, now)
+            .await
+            .unwrap();
+    }
+
+    // When ten uses arrive at once: one makes room, the others find it made
+    let uses = futures::future::join_all(
+        (0..10).map(|_| repo.record_use("di", ProviderId::OpenAi, None, now)),
+    )
+    .await;
+
+    // Then each hands out the key and counts once, and the list holds the newest
+    // tokens: the 31 kept, then the ten
+    for used in uses {
+        assert!(matches!(used, Ok(UseRecord::Used(_))), "{used:?}");
+    }
+    let item = stack.item(&pk("di", "openai")).await.unwrap();
+    assert_eq!(
+        number(&item, "usageCount"),
+        Some(2 * USE_TOKENS as i64 + 10)
+    );
+    let Some(AttributeValue::L(list)) = item.get("useTokens") else {
+        panic!("useTokens: {:?}", item.get("useTokens"));
+    };
+    assert_eq!(list.len(), USE_TOKENS - 1 + 10);
+}
