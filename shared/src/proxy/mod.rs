@@ -616,11 +616,7 @@ impl Proxy {
                 OffsetDateTime::now_utc(),
             )
             .await;
-        let stand_in = match stand_in {
-            Ok(None) => return None,
-            Ok(Some(stand_in)) => Ok(stand_in),
-            Err(e) => Err(e),
-        };
+        let stand_in = stand_in.transpose()?;
         receipt.deployment = true;
         receipt.key_id = Some("deployment".into());
         receipt.key_hint = None;

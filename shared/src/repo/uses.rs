@@ -104,6 +104,36 @@ fn combined(refusals: Vec<UseRecord>) -> UseRecord {
     best
 }
 
+/// A use recorded on `item`.
+fn used_slot(item: Item) -> Result<Settled, RepoError> {
+    decode_sealed("record use", item).map(|c| {
+        Settled::Done(SlotUse {
+            record: UseRecord::Used(Box::new(c)),
+            seen: None,
+        })
+    })
+}
+
+/// What the item a use's write was refused on says of that use.
+fn judge(
+    item: Item,
+    key_id: Option<&str>,
+    token: &AttributeValue,
+    now: OffsetDateTime,
+) -> Result<Settled, RepoError> {
+    if use_tokens::holds(&item, token) {
+        // This write's own earlier attempt: the use is recorded, once.
+        return used_slot(item);
+    }
+    Ok(match refusal(&item, key_id, now)? {
+        Some(refused) => Settled::Done(SlotUse {
+            record: refused,
+            seen: Some(item),
+        }),
+        None => Settled::Usable(item),
+    })
+}
+
 /// The order keys are tried in: the domain's use order ([`ProviderKey::use_rank`]).
 fn use_order(items: Vec<Item>) -> Result<Vec<Item>, RepoError> {
     let mut ranked = items
@@ -227,27 +257,34 @@ impl KeyTable {
             |item: Item| decode_sealed("record use", item).map(|c| UseRecord::Used(Box::new(c)));
         match direct {
             Written::Applied(item) => return used(item),
-            // An SDK retry of this write whose first answer was lost: it had applied.
-            Written::Refused(Some(item)) if use_tokens::holds(&item, &token) => return used(item),
-            // Usable, its list of use tokens full: make room, as after a read.
-            Written::Refused(Some(item))
-                if use_tokens::full(&item) && refusal(&item, None, now)?.is_none() =>
-            {
-                let attempt = self
-                    .use_slot(
-                        &pk,
-                        PRIMARY_SLOT,
-                        None,
-                        Budget::Read(&month, item),
-                        &token,
-                        now,
-                    )
-                    .await?;
-                if let UseRecord::Used(_) = attempt.record {
-                    return Ok(attempt.record);
+            // The refusal's item, judged as any attempt's (a backend that sends none,
+            // dynalite, goes on to the partition below).
+            Written::Refused(Some(item)) => match judge(item, None, &token, now)? {
+                // An SDK retry of this write whose first answer was lost: it had applied.
+                Settled::Done(SlotUse {
+                    record: record @ UseRecord::Used(_),
+                    ..
+                }) => return Ok(record),
+                Settled::Done(_) => {}
+                // Still usable, so still the key the order names: write again, as
+                // after a read (see `use_slot`).
+                Settled::Usable(item) => {
+                    let attempt = self
+                        .use_slot(
+                            &pk,
+                            PRIMARY_SLOT,
+                            None,
+                            Budget::Read(&month, item),
+                            &token,
+                            now,
+                        )
+                        .await?;
+                    if let UseRecord::Used(_) = attempt.record {
+                        return Ok(attempt.record);
+                    }
                 }
-            }
-            Written::Refused(_) => {}
+            },
+            Written::Refused(None) => {}
         }
         // Refused: the partition, in order (a refused primary is read there again).
         let items = self.partition("record use", &pk).await?;
@@ -320,37 +357,19 @@ impl KeyTable {
         now: OffsetDateTime,
         written: Written,
     ) -> Result<Settled, RepoError> {
-        let used = |item| {
-            decode_sealed("record use", item).map(|c| {
-                Settled::Done(SlotUse {
-                    record: UseRecord::Used(Box::new(c)),
-                    seen: None,
-                })
-            })
-        };
         let found = match written {
-            Written::Applied(item) => return used(item),
+            Written::Applied(item) => return used_slot(item),
             Written::Refused(Some(item)) => Some(item),
             // A backend that does not send the item with a refusal (dynalite).
             Written::Refused(None) => self.read_item("record use", pk, sk).await?,
         };
-        let Some(item) = found else {
-            return Ok(Settled::Done(SlotUse {
+        match found {
+            Some(item) => judge(item, key_id, token, now),
+            None => Ok(Settled::Done(SlotUse {
                 record: UseRecord::None,
                 seen: None,
-            }));
-        };
-        if use_tokens::holds(&item, token) {
-            // This write's own earlier attempt: the use is recorded, once.
-            return used(item);
+            })),
         }
-        Ok(match refusal(&item, key_id, now)? {
-            Some(refused) => Settled::Done(SlotUse {
-                record: refused,
-                seen: Some(item),
-            }),
-            None => Settled::Usable(item),
-        })
     }
 
     /// One conditional update counting a use of the key at (`pk`, `sk`). The
