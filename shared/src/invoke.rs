@@ -51,7 +51,7 @@ use crate::deployment::{DeploymentKeys, StandIn, StandInError};
 use crate::provider::ProviderId;
 use crate::repo::ReportedOutcome;
 use crate::sealing_state::SealingState;
-use crate::usage::{use_key, Refusal, UsageError, UsedKey};
+use crate::usage::{use_key, withdraw_use, Refusal, UsageError, UsedKey};
 use endpoint::{check_endpoint, Checked};
 pub use gate::{GateRefusal, UserTokenGate};
 pub use payload::{
@@ -139,8 +139,14 @@ pub async fn handle_with(
                 }
             }
             let endpoint = match &used {
-                Ok(UsedKey::Active { stored, .. }) => {
-                    check_endpoint(state, provider, stored.endpoint.as_ref()).await
+                Ok(UsedKey::Active { stored, mark, .. }) => {
+                    let checked = check_endpoint(state, provider, stored.endpoint.as_ref()).await;
+                    if let Checked::Refused(_) = checked {
+                        // Not handed out: the use is not one.
+                        let mark = mark.as_ref();
+                        withdraw_use(state, user.as_str(), provider, mark, request_id).await;
+                    }
+                    checked
                 }
                 _ => Checked::NoEndpoint,
             };
@@ -319,7 +325,7 @@ fn answer_use(
             };
             json!({"found": false, "reason": "endpoint_refused", "keyId": stored.id, "field": field})
         }
-        Ok(UsedKey::Active { key, stored }) => {
+        Ok(UsedKey::Active { key, stored, .. }) => {
             audit("success", &stored.id, "");
             let mut answer = json!({
                 "found": true,

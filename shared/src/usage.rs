@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::crypto::{CryptoError, KeyContext};
 use crate::domain::ProviderKey;
 use crate::provider::ProviderId;
-use crate::repo::{RepoError, UseRecord};
+use crate::repo::{RepoError, UseMark, UseRecord};
 use crate::sealing_state::SealingState;
 use crate::seed::{KeyMaterialError, SealingError};
 
@@ -23,6 +23,9 @@ pub enum UsedKey {
         key: SecretString,
         /// The key as the vault knows it, with this use counted.
         stored: Box<ProviderKey>,
+        /// Where the use left its token, for [`withdraw_use`] when the key is not
+        /// sent after all.
+        mark: Option<UseMark>,
     },
     /// No key to hand out.
     Refused(Refusal),
@@ -103,15 +106,39 @@ pub async fn use_key(
     provider: ProviderId,
     key_id: Option<&str>,
 ) -> Result<UsedKey, UsageError> {
+    use_key_in(state, user_id, provider, key_id, &[]).await
+}
+
+/// As [`use_key`] without a key id, passing over the keys a call already tried
+/// (`skip`, their ids): the next usable key in order, or why there is none.
+pub async fn use_next_key(
+    state: &SealingState,
+    user_id: &str,
+    provider: ProviderId,
+    skip: &[String],
+) -> Result<UsedKey, UsageError> {
+    use_key_in(state, user_id, provider, None, skip).await
+}
+
+async fn use_key_in(
+    state: &SealingState,
+    user_id: &str,
+    provider: ProviderId,
+    key_id: Option<&str>,
+    skip: &[String],
+) -> Result<UsedKey, UsageError> {
     // Unavailable key material fails before the use is recorded.
     state.keys.keyring().await?;
     let now = OffsetDateTime::now_utc();
-    let sealed = match state
-        .base
-        .repo
-        .record_use(user_id, provider, key_id, now)
-        .await?
-    {
+    let repo = &state.base.repo;
+    let recorded = match skip {
+        [] => repo.record_use(user_id, provider, key_id, now).await?,
+        skip => {
+            repo.record_use_skipping(user_id, provider, skip, now)
+                .await?
+        }
+    };
+    let sealed = match recorded {
         UseRecord::Used(sealed) => sealed,
         UseRecord::None => return Ok(UsedKey::Refused(Refusal::None)),
         UseRecord::Inactive => return Ok(UsedKey::Refused(Refusal::Inactive)),
@@ -126,9 +153,47 @@ pub async fn use_key(
         }
     };
     let ctx = KeyContext::new(user_id, provider.as_str());
-    let opened = state.keys.open(&ctx, &sealed.envelope).await?;
+    let opened = match state.keys.open(&ctx, &sealed.envelope).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            // Nothing is handed out: the use is not one.
+            let mark = sealed.use_mark.as_ref();
+            withdraw_use(state, user_id, provider, mark, "").await;
+            return Err(e.into());
+        }
+    };
     Ok(UsedKey::Active {
         key: opened.secret,
         stored: Box::new(sealed.item.into()),
+        mark: sealed.use_mark,
     })
+}
+
+/// Takes back the use [`use_key`] recorded when its key was not sent after all (its
+/// endpoint refused at this use, or not sendable): the key's `usageCount` counts
+/// only keys handed on. A failure is logged and the use stays counted.
+pub async fn withdraw_use(
+    state: &SealingState,
+    user_id: &str,
+    provider: ProviderId,
+    mark: Option<&UseMark>,
+    request_id: &str,
+) {
+    let Some(mark) = mark else {
+        return;
+    };
+    match state.base.repo.withdraw_use(user_id, provider, mark).await {
+        Ok(true) => {}
+        Ok(false) => tracing::info!(
+            request_id,
+            provider = provider.as_str(),
+            "a use whose key was not sent stays counted (its token moved since)"
+        ),
+        Err(e) => tracing::warn!(
+            request_id,
+            provider = provider.as_str(),
+            error = %e,
+            "a use whose key was not sent could not be taken back"
+        ),
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use apikeys::keytest::{KeyTestSettings, KeyTester};
+use apikeys::keytest::{HostResolver, KeyTestSettings, KeyTester};
 use apikeys::proxy::{Proxy, ProxySettings};
 use apikeys::sealing_state::SealingState;
 use apikeys::usertoken::{JwtAuthorizer, KeySet, KeySource};
@@ -39,6 +39,15 @@ impl ProxyRig {
     /// A proxy with `settings` over `stack`'s table, and a fake provider started
     /// for it.
     pub async fn over(stack: &Stack, settings: ProxySettings) -> Self {
+        Self::resolving(stack, settings, None).await
+    }
+
+    /// As [`Self::over`], with host names resolved by `resolver` where one is given.
+    pub async fn resolving(
+        stack: &Stack,
+        settings: ProxySettings,
+        resolver: Option<Arc<dyn HostResolver>>,
+    ) -> Self {
         let fake = FakeLlm::start().await;
         let url = fake.url.clone();
         let tests = KeyTestSettings::from_lookup(&|name: &str| match name {
@@ -54,7 +63,10 @@ impl ProxyRig {
         let sealing = SealingState::new(
             stack.state.clone(),
             crate::test_key_material(&stack.sdk),
-            KeyTester::new(tests),
+            match resolver {
+                Some(resolver) => KeyTester::with_resolver(tests, resolver),
+                None => KeyTester::new(tests),
+            },
         );
         let dir = std::env::temp_dir().join(unique("apikeys-proxy-issuer"));
         let (issuer, _) = LocalIssuer::provision(&dir).expect("a local issuer");

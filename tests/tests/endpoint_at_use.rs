@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use apikeys::keytest::{HostResolver, KeyTestSettings, KeyTester, Resolution};
 use apikeys_integration_tests::calls::Calls;
-use apikeys_integration_tests::{unique, Stack, EXAMPLE_ADDRESS};
+use apikeys_integration_tests::{number, unique, Stack, EXAMPLE_ADDRESS};
 use serde_json::json;
 
 /// A resolver whose one name the test moves between addresses.
@@ -63,6 +63,10 @@ async fn use_key_answers_the_checked_addresses_and_refuses_a_name_that_moved_ins
     assert_eq!(refused["reason"], "endpoint_refused");
     assert_eq!(refused["field"], "endpoint.baseUrl");
     assert!(refused.get("apiKey").is_none(), "{refused}");
+    // And a key not handed out is not counted as used: only the first use counts
+    let item = stack.item(&format!("{user}#openai-compatible")).await;
+    let item = item.expect("the key's item");
+    assert_eq!(number(&item, "usageCount"), Some(1));
 }
 
 #[tokio::test]

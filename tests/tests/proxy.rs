@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apikeys::keytest::{KeyTestSettings, KeyTester};
+use apikeys::keytest::{HostResolver, KeyTestSettings, KeyTester, Resolution};
 use apikeys::proxy::{Proxy, ProxyBody, ProxySettings};
 use apikeys::sealing_state::SealingState;
 use apikeys::usertoken::{JwtAuthorizer, KeySet, KeySource};
@@ -37,6 +37,10 @@ struct Rig {
 }
 
 async fn rig_with(settings: ProxySettings) -> Rig {
+    rig_resolving(settings, None).await
+}
+
+async fn rig_resolving(settings: ProxySettings, resolver: Option<Arc<dyn HostResolver>>) -> Rig {
     let _ = emulator_endpoint();
     let stack = Stack::new().await;
     let ProxyRig {
@@ -44,7 +48,7 @@ async fn rig_with(settings: ProxySettings) -> Rig {
         fake,
         issuer,
         dir,
-    } = ProxyRig::over(&stack, settings).await;
+    } = ProxyRig::resolving(&stack, settings, resolver).await;
     Rig {
         stack,
         fake,
@@ -921,6 +925,159 @@ async fn a_key_s_own_endpoint_is_called_at_its_checked_address() {
         "cafef00ddeadbeef0123456789abcdef"
     );
     assert!(seen[1].headers.get("authorization").is_none());
+}
+
+/// A resolver whose one name, `llm.localhost`, the test moves between addresses.
+#[derive(Debug)]
+struct Moving(std::sync::Mutex<String>);
+
+impl HostResolver for Moving {
+    fn resolve<'a>(&'a self, host: &'a str) -> Resolution<'a> {
+        let address = self.0.lock().unwrap().clone();
+        let known = host == "llm.localhost";
+        Box::pin(async move {
+            match known {
+                true => Ok(vec![address.parse().unwrap()]),
+                false => Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such name",
+                )),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_endpoint_that_moved_inside_is_refused_before_any_call_and_the_use_is_not_counted() {
+    // Given a key of the user's own OpenAI-compatible server, stored while its name
+    // led to the fake provider (on loopback, which the rig allows)
+    let resolver = Arc::new(Moving(std::sync::Mutex::new("127.0.0.1".to_owned())));
+    let rig = rig_resolving(ProxySettings::default(), Some(resolver.clone())).await;
+    let user = unique("nia");
+    let port = rig.fake.url.rsplit(':').next().unwrap().to_owned();
+    let mut event = apikeys_integration_tests::event_for("store.json", Some(&user));
+    apikeys_integration_tests::set_body(
+        &mut event,
+        &json!({"provider": "openai-compatible", "apiKey": "sk-OwnServerKey0123456789abcdefghij",
+                "endpoint": {"baseUrl": format!("http://llm.localhost:{port}/v1")}}),
+    );
+    let (status, _, body) = apikeys_integration_tests::parts(
+        apikeys::api::store::handle(
+            rig.proxy.state(),
+            apikeys_integration_tests::request(&event),
+        )
+        .await,
+    );
+    assert_eq!(status, 201, "{body}");
+    let token = rig.token(&user);
+    let path = "/proxy/openai-compatible/v1/chat/completions";
+    let response = rig
+        .call("POST", path, bearer(&token), &chat(false, "local-model"))
+        .await;
+    assert_eq!(response.status(), 200);
+    read_frames(response.into_body()).await;
+    assert_eq!(rig.fake.seen().len(), 1);
+
+    // When its name leads inside the network and the user calls again
+    *resolver.0.lock().unwrap() = "10.0.3.7".to_owned();
+    let response = rig
+        .call("POST", path, bearer(&token), &chat(false, "local-model"))
+        .await;
+
+    // Then the call is refused at once, says why, and reaches nothing
+    assert_eq!(response.status(), 502);
+    let attempts = header(&response, "x-apikeys-attempts");
+    assert!(attempts.contains("endpoint_refused"), "{attempts}");
+    let body = String::from_utf8(read_frames(response.into_body()).await.concat()).unwrap();
+    assert!(body.contains("endpoint_refused"), "{body}");
+    assert!(!body.contains("OwnServerKey"), "{body}");
+    assert_eq!(rig.fake.seen().len(), 1, "no request left the vault");
+    // And the key counts only the use that was sent
+    let item = rig.stack.item(&format!("{user}#openai-compatible")).await;
+    let item = item.expect("the key's item");
+    assert_eq!(
+        apikeys_integration_tests::number(&item, "usageCount"),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn several_keys_a_primary_whose_endpoint_moved_inside_is_passed_over_for_the_next_key() {
+    // Given two keys of the user's own OpenAI-compatible servers: the primary's
+    // name now leads inside the network, the second key's server is the fake
+    let resolver = Arc::new(Moving(std::sync::Mutex::new("127.0.0.1".to_owned())));
+    let rig = rig_resolving(ProxySettings::default(), Some(resolver.clone())).await;
+    let calls = Calls {
+        state: &rig.stack.state,
+        sealing: rig.proxy.state(),
+    };
+    let user = unique("ola");
+    let port = rig.fake.url.rsplit(':').next().unwrap().to_owned();
+    let mut event = apikeys_integration_tests::event_for("store.json", Some(&user));
+    apikeys_integration_tests::set_body(
+        &mut event,
+        &json!({"provider": "openai-compatible", "apiKey": "sk-MovedServerKey0123456789abcdefgh",
+                "endpoint": {"baseUrl": format!("http://llm.localhost:{port}/v1")}}),
+    );
+    let (status, _, body) = apikeys_integration_tests::parts(
+        apikeys::api::store::handle(
+            rig.proxy.state(),
+            apikeys_integration_tests::request(&event),
+        )
+        .await,
+    );
+    assert_eq!(status, 201, "{body}");
+    let primary = body["config"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = calls
+        .add_key(
+            &user,
+            "openai-compatible",
+            json!({"apiKey": "sk-SecondServerKey0123456789abcdefg", "label": "second",
+                   "endpoint": {"baseUrl": format!("{}/v1", rig.fake.url)}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let second = body["key"]["id"].as_str().unwrap().to_owned();
+    *resolver.0.lock().unwrap() = "10.0.3.7".to_owned();
+
+    // When the user calls through the proxy
+    let response = rig
+        .call(
+            "POST",
+            "/proxy/openai-compatible/v1/chat/completions",
+            bearer(&rig.token(&user)),
+            &chat(false, "local-model"),
+        )
+        .await;
+
+    // Then the second key answers, the receipt says why the primary was passed
+    // over, and only the second key left the vault
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-apikeys-key-id"), second);
+    assert_eq!(
+        header(&response, "x-apikeys-attempts"),
+        format!("{primary}:endpoint_refused")
+    );
+    read_frames(response.into_body()).await;
+    let seen = rig.fake.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].headers["authorization"],
+        "Bearer sk-SecondServerKey0123456789abcdefg"
+    );
+    // And only the key that was sent counts a use
+    let (status, keys) = calls.keys(&user, "openai-compatible").await;
+    assert_eq!(status, 200, "{keys}");
+    let uses = |id: &str| {
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == id)
+            .map(|k| k["usageCount"].clone())
+    };
+    assert_eq!(uses(&primary), Some(json!(0)), "{keys}");
+    assert_eq!(uses(&second), Some(json!(1)), "{keys}");
 }
 
 #[tokio::test]

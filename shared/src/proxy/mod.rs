@@ -39,7 +39,7 @@ use crate::provider::{ApiFamily, ProviderId};
 use crate::repo::ReportedOutcome;
 use crate::sealing_state::SealingState;
 use crate::settings::{positive, SettingsError};
-use crate::usage::{use_key, Refusal, UsageError, UsedKey};
+use crate::usage::{use_key, use_next_key, withdraw_use, Refusal, UsageError, UsedKey};
 use crate::usertoken::JwtAuthorizer;
 pub use relay::ProxyBody;
 pub use route::{Operation, ProxyRoute, RouteError};
@@ -405,11 +405,17 @@ impl Proxy {
         let family = route.provider.entry().api.family;
         let mut receipt = Receipt::default();
         let mut refused: Option<Refused> = None;
+        // Keys tried by this call, passed over by the next choice; whether one was
+        // passed over for its endpoint.
         let mut tried: Vec<String> = Vec::new();
+        let mut endpoint_refused = false;
         for _ in 0..MAX_ATTEMPTS {
-            let used = use_key(&self.state, user.as_str(), route.provider, None).await;
-            let (key, stored) = match used {
-                Ok(UsedKey::Active { key, stored }) => (key, stored),
+            let used = match tried.as_slice() {
+                [] => use_key(&self.state, user.as_str(), route.provider, None).await,
+                tried => use_next_key(&self.state, user.as_str(), route.provider, tried).await,
+            };
+            let (key, stored, mark) = match used {
+                Ok(UsedKey::Active { key, stored, mark }) => (key, stored, mark),
                 Ok(UsedKey::Refused(why)) => {
                     // No usable key of the user's: the deployment's, where allowed.
                     if let Some(answer) = self
@@ -421,47 +427,58 @@ impl Proxy {
                     if refused.is_some() {
                         break;
                     }
+                    if endpoint_refused {
+                        return endpoint_refusal(family, &info, &receipt);
+                    }
                     info.audit(why.as_str(), 0, &receipt, 0, 0);
                     return refusal_answer(family, &why);
                 }
                 Err(e) => return self.failure(family, &e, &info, &receipt),
             };
+            // The key is not sent: its use is taken back.
+            let withdraw = || {
+                let request_id = info.request_id.as_str();
+                withdraw_use(
+                    &self.state,
+                    user.as_str(),
+                    route.provider,
+                    mark.as_ref(),
+                    request_id,
+                )
+            };
             if tried.contains(&stored.id) {
-                // Its mark did not hold (the report failed): no other key is next.
+                // Never chosen twice; should it be, it is not sent again.
+                withdraw().await;
                 break;
             }
             tried.push(stored.id.clone());
             receipt.key_id = Some(stored.id.clone());
             receipt.key_hint = stored.key_hint.clone();
-            let (url, endpoint) = match upstream::target(&self.state, route, &stored, &body.model) {
+            let target = upstream::target(&self.state, route, &stored, &body.model);
+            let client = match target {
+                Ok((url, Some(endpoint))) => self
+                    .state
+                    .tester
+                    .pinned_client(route.provider, &endpoint, client_builder())
+                    .await
+                    .map(|client| (url, client))
+                    .map_err(|_| ()),
+                Ok((url, None)) => Ok((url, self.client.clone())),
+                Err(()) => Err(()),
+            };
+            let (url, client) = match client {
                 Ok(target) => target,
                 Err(()) => {
+                    // The key's endpoint leads where no call may go now: it is not
+                    // sent, and the next key is tried.
+                    withdraw().await;
                     receipt.attempts.push(Attempt {
                         key_id: stored.id.clone(),
                         reason: "endpoint_refused",
                     });
+                    endpoint_refused = true;
                     continue;
                 }
-            };
-            let client = match endpoint {
-                Some(endpoint) => {
-                    let pinned = self
-                        .state
-                        .tester
-                        .pinned_client(route.provider, &endpoint, client_builder())
-                        .await;
-                    match pinned {
-                        Ok(client) => client,
-                        Err(_) => {
-                            receipt.attempts.push(Attempt {
-                                key_id: stored.id.clone(),
-                                reason: "endpoint_refused",
-                            });
-                            continue;
-                        }
-                    }
-                }
-                None => self.client.clone(),
             };
             info.key_ready = Some(Instant::now());
             let request = upstream::request(
@@ -473,6 +490,7 @@ impl Proxy {
                 body.bytes.clone(),
             );
             let Some(request) = request else {
+                withdraw().await;
                 receipt.attempts.push(Attempt {
                     key_id: stored.id.clone(),
                     reason: "unsendable_key",
@@ -492,6 +510,10 @@ impl Proxy {
                     );
                 }
                 Ok(Err(e)) => {
+                    if e.is_connect() {
+                        // No connection, so the key was not sent.
+                        withdraw().await;
+                    }
                     tracing::warn!(
                         request_id = info.request_id.as_str(),
                         provider = route.provider.as_str(),
@@ -581,6 +603,7 @@ impl Proxy {
                 info.audit("all_keys_refused", last.status.as_u16(), &receipt, 0, 0);
                 whole_answer(last.status, &last.headers, last.body, &receipt)
             }
+            None if endpoint_refused => endpoint_refusal(family, &info, &receipt),
             None => {
                 info.audit("no_usable_key", 502, &receipt, 0, 0);
                 family_error(
@@ -617,12 +640,16 @@ impl Proxy {
             )
             .await;
         let stand_in = stand_in.transpose()?;
-        receipt.deployment = true;
-        receipt.key_id = Some("deployment".into());
-        receipt.key_hint = None;
+        // The receipt names the deployment's key once it is the answer's.
+        let stands_in = |receipt: &mut Receipt| {
+            receipt.deployment = true;
+            receipt.key_id = Some("deployment".into());
+            receipt.key_hint = None;
+        };
         let key = match stand_in {
             Ok(deployment::StandIn::Key { key, .. }) => key,
             Ok(deployment::StandIn::AllowanceSpent) => {
+                stands_in(receipt);
                 info.audit("deployment_allowance_exhausted", 402, receipt, 0, 0);
                 let mut out = json_answer(
                     StatusCode::PAYMENT_REQUIRED,
@@ -635,6 +662,7 @@ impl Proxy {
                 return Some(out);
             }
             Err(e) => {
+                stands_in(receipt);
                 tracing::error!(request_id = info.request_id.as_str(), error = %e, "the deployment's key or the allowance could not be read");
                 return Some(unavailable(family, info, receipt));
             }
@@ -651,6 +679,7 @@ impl Proxy {
             body.bytes.clone(),
         );
         let request = request?;
+        stands_in(receipt);
         info.key_ready = Some(Instant::now());
         let sent = tokio::time::timeout(self.settings.idle_timeout, self.client.execute(request));
         let answer = match sent.await {
@@ -736,6 +765,19 @@ impl Proxy {
 }
 
 /// 503 with `Retry-After`: a dependency failed for now.
+/// The answer when every key left was passed over for its endpoint, which leads
+/// where no call may go now (checked again at each call): nothing left the vault.
+fn endpoint_refusal(family: ApiFamily, info: &CallInfo, receipt: &Receipt) -> Response<ProxyBody> {
+    info.audit("endpoint_refused", 502, receipt, 0, 0);
+    family_error(
+        family,
+        StatusCode::BAD_GATEWAY,
+        "endpoint_refused",
+        "the key's endpoint may not be called now (it leads where the vault never calls, or there is none)",
+        Some(receipt),
+    )
+}
+
 fn unavailable(family: ApiFamily, info: &CallInfo, receipt: &Receipt) -> Response<ProxyBody> {
     info.audit("unavailable", 503, receipt, 0, 0);
     let mut out = family_error(

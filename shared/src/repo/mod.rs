@@ -61,7 +61,7 @@ pub use schema::MIGRATED_VERSION;
 pub use schema::{BY_USER_INDEX, NON_KEY_VIEW_ATTRIBUTES};
 pub use sealed::{Reported, ReportedOutcome};
 pub use tokens::{month_of, month_total, MonthTotal, Spent, MONTH_USAGE};
-pub use uses::{UseRecord, USE_TOKENS};
+pub use uses::{UseMark, UseRecord, USE_TOKENS};
 
 /// A DynamoDB item: attributes by name.
 pub type Item = HashMap<String, AttributeValue>;
@@ -100,6 +100,8 @@ pub struct SealedConfig {
     pub item: KeyRow,
     /// The stored `apiKey`: an `akv1` envelope (or a legacy value before rewrap).
     pub envelope: String,
+    /// Where the use that returned it left its token (a recorded use only).
+    pub use_mark: Option<UseMark>,
 }
 
 /// Read and write access to the provider configuration table.
@@ -291,6 +293,7 @@ pub(crate) fn decode_sealed(
     Ok(SealedConfig {
         item: decode(operation, item)?,
         envelope,
+        use_mark: None,
     })
 }
 

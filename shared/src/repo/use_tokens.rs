@@ -56,6 +56,20 @@ pub(super) fn holds(item: &Item, token: &AttributeValue) -> bool {
     tokens(item).contains(token)
 }
 
+/// Where `item`'s list holds `token`.
+pub(super) fn position(item: &Item, token: &AttributeValue) -> Option<usize> {
+    tokens(item).iter().position(|t| t == token)
+}
+
+/// What a withdrawn use leaves where its token was: no use's token (those are 16
+/// bytes; this is 17), so a resent withdrawal finds nothing to take back, and
+/// unique, so two lists that differ never look alike to the write making room.
+pub(super) fn withdrawn() -> AttributeValue {
+    let mut bytes = vec![b'w'];
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    AttributeValue::B(Blob::new(bytes))
+}
+
 /// Whether `item`'s list has no room for another token.
 pub(super) fn full(item: &Item) -> bool {
     tokens(item).len() >= LIST_CAPACITY

@@ -49,6 +49,16 @@ pub enum UseRecord {
     },
 }
 
+/// Where a recorded use left its token in its key's list: what taking the use back
+/// names ([`KeyTable::withdraw_use`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UseMark {
+    sk: String,
+    id: String,
+    index: usize,
+    token: AttributeValue,
+}
+
 /// Writes a use makes on one key before giving up on an item that changes under it.
 const USE_ATTEMPTS: usize = 3;
 
@@ -104,14 +114,34 @@ fn combined(refusals: Vec<UseRecord>) -> UseRecord {
     best
 }
 
-/// A use recorded on `item`.
-fn used_slot(item: Item) -> Result<Settled, RepoError> {
-    decode_sealed("record use", item).map(|c| {
-        Settled::Done(SlotUse {
-            record: UseRecord::Used(Box::new(c)),
-            seen: None,
-        })
+/// The use recorded on `item` by the write that carried `token`.
+fn used(item: Item, token: &AttributeValue) -> Result<UseRecord, RepoError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    };
+    let mark = match (
+        text(SORT_KEY),
+        text("id"),
+        use_tokens::position(&item, token),
+    ) {
+        (Some(sk), Some(id), Some(index)) => Some(UseMark {
+            sk,
+            id,
+            index,
+            token: token.clone(),
+        }),
+        _ => None,
+    };
+    decode_sealed("record use", item).map(|mut c| {
+        c.use_mark = mark;
+        UseRecord::Used(Box::new(c))
     })
+}
+
+/// A use recorded on `item`, as one attempt's outcome.
+fn used_slot(item: Item, token: &AttributeValue) -> Result<Settled, RepoError> {
+    used(item, token).map(|record| Settled::Done(SlotUse { record, seen: None }))
 }
 
 /// What the item a use's write was refused on says of that use.
@@ -123,7 +153,7 @@ fn judge(
 ) -> Result<Settled, RepoError> {
     if use_tokens::holds(&item, token) {
         // This write's own earlier attempt: the use is recorded, once.
-        return used_slot(item);
+        return used_slot(item, token);
     }
     Ok(match refusal(&item, key_id, now)? {
         Some(refused) => Settled::Done(SlotUse {
@@ -198,6 +228,32 @@ impl KeyTable {
         key_id: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<UseRecord, RepoError> {
+        self.record_use_in(user_id, provider, key_id, &[], now)
+            .await
+    }
+
+    /// As [`Self::record_use`] without a key id, passing over the keys in `skip`
+    /// (those a call already tried): the provider's keys are read first, and a
+    /// key is written only under its own id, so a skipped key moved into another
+    /// slot meanwhile is not taken. With every usable key skipped: `None`.
+    pub async fn record_use_skipping(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        skip: &[String],
+        now: OffsetDateTime,
+    ) -> Result<UseRecord, RepoError> {
+        self.record_use_in(user_id, provider, None, skip, now).await
+    }
+
+    async fn record_use_in(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        key_id: Option<&str>,
+        skip: &[String],
+        now: OffsetDateTime,
+    ) -> Result<UseRecord, RepoError> {
         let pk = KeyRow::key(user_id, provider);
         let token = use_tokens::new_token();
         let month = crate::domain::month_of(now);
@@ -242,6 +298,9 @@ impl KeyTable {
             };
             return Ok(with_settings(other.record, primary.seen.as_ref()));
         }
+        if !skip.is_empty() {
+            return self.use_in_order(&pk, skip, &token, &month, now).await;
+        }
         // The primary first, alone: usable, it is the key the order names.
         let direct = self
             .use_once(
@@ -253,10 +312,8 @@ impl KeyTable {
                 now,
             )
             .await?;
-        let used =
-            |item: Item| decode_sealed("record use", item).map(|c| UseRecord::Used(Box::new(c)));
         match direct {
-            Written::Applied(item) => return used(item),
+            Written::Applied(item) => return used(item, &token),
             // The refusal's item, judged as any attempt's (a backend that sends none,
             // dynalite, goes on to the partition below).
             Written::Refused(Some(item)) => match judge(item, None, &token, now)? {
@@ -287,11 +344,24 @@ impl KeyTable {
             Written::Refused(None) => {}
         }
         // Refused: the partition, in order (a refused primary is read there again).
-        let items = self.partition("record use", &pk).await?;
+        self.use_in_order(&pk, &[], &token, &month, now).await
+    }
+
+    /// The provider's keys read, then the first usable one in order written (but
+    /// none of `skip`, and then each only under its own id).
+    async fn use_in_order(
+        &self,
+        pk: &str,
+        skip: &[String],
+        token: &AttributeValue,
+        month: &str,
+        now: OffsetDateTime,
+    ) -> Result<UseRecord, RepoError> {
+        let items = self.partition("record use", pk).await?;
         // A backend that sends no item with a refusal (dynalite): a retried write's
         // token shows here instead.
-        if let Some(item) = items.iter().find(|i| use_tokens::holds(i, &token)) {
-            return used(item.clone());
+        if let Some(item) = items.iter().find(|i| use_tokens::holds(i, token)) {
+            return used(item.clone(), token);
         }
         let primary = items
             .iter()
@@ -299,6 +369,13 @@ impl KeyTable {
             .cloned();
         let mut refusals = Vec::new();
         for item in use_order(items)? {
+            let id = match item.get("id") {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            };
+            if id.as_ref().is_some_and(|id| skip.contains(id)) {
+                continue;
+            }
             if let Some(refused) = refusal(&item, None, now)? {
                 refusals.push(refused);
                 continue;
@@ -307,8 +384,9 @@ impl KeyTable {
                 continue;
             };
             let sk = sk.clone();
+            let pinned = if skip.is_empty() { None } else { id.as_deref() };
             let attempt = self
-                .use_slot(&pk, &sk, None, Budget::Read(&month, item), &token, now)
+                .use_slot(pk, &sk, pinned, Budget::Read(month, item), token, now)
                 .await?;
             match attempt.record {
                 used @ UseRecord::Used(_) => return Ok(with_settings(used, primary.as_ref())),
@@ -316,6 +394,42 @@ impl KeyTable {
             }
         }
         Ok(combined(refusals))
+    }
+
+    /// Takes back a use recorded by [`Self::record_use`] whose key was then not
+    /// sent (its endpoint refused at this use): `usageCount` - 1, and the use's token
+    /// replaced where it was, only while the list still holds it there and the item
+    /// is still that key, active, with the use counted. So a resent withdrawal takes
+    /// nothing back twice, a list rewritten since (by a write making room) keeps the
+    /// use counted, and a key deleted or replaced since is left as it is.
+    /// `lastUsedAt` stays. `true` when the use was taken back.
+    pub async fn withdraw_use(
+        &self,
+        user_id: &str,
+        provider: ProviderId,
+        mark: &UseMark,
+    ) -> Result<bool, RepoError> {
+        let pk = KeyRow::key(user_id, provider);
+        let at = format!("#ut[{}]", mark.index);
+        let written = self
+            .update("withdraw use", pk, &mark.sk, |u| {
+                u.update_expression(format!(
+                    "SET {at} = :gone ADD usageCount :minus, version :one"
+                ))
+                .condition_expression(format!(
+                    "{at} = :tok AND isActive = :t AND id = :k AND usageCount > :zero"
+                ))
+                .expression_attribute_names("#ut", USE_TOKEN_LIST)
+                .expression_attribute_values(":gone", use_tokens::withdrawn())
+                .expression_attribute_values(":tok", mark.token.clone())
+                .expression_attribute_values(":t", active())
+                .expression_attribute_values(":k", s(&mark.id))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":minus", n(-1))
+                .expression_attribute_values(":one", n(1))
+            })
+            .await?;
+        Ok(matches!(written, Written::Applied(_)))
     }
 
     /// Records a use of the key at (`pk`, `sk`), retrying while the item changes
@@ -358,7 +472,7 @@ impl KeyTable {
         written: Written,
     ) -> Result<Settled, RepoError> {
         let found = match written {
-            Written::Applied(item) => return used_slot(item),
+            Written::Applied(item) => return used_slot(item, token),
             Written::Refused(Some(item)) => Some(item),
             // A backend that does not send the item with a refusal (dynalite).
             Written::Refused(None) => self.read_item("record use", pk, sk).await?,

@@ -80,7 +80,7 @@ async fn an_export_with_both_legacy_formats_imports_and_a_rerun_changes_nothing(
         ("u2", ProviderId::GoogleAi, &plain_d.to_owned()),
     ] {
         match use_key(&stack.sealing, user, provider, None).await.unwrap() {
-            UsedKey::Active { key, stored } => {
+            UsedKey::Active { key, stored, .. } => {
                 assert_eq!(key.expose_secret(), plain.as_str(), "{user} {provider}");
                 assert_eq!(stored.usage_count, 8, "7 imported + this use");
                 assert_eq!(stored.created_at, "2024-06-01T10:00:00.000Z");

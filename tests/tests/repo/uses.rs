@@ -239,3 +239,88 @@ async fn uses_that_meet_a_full_list_at_once_each_count_once_and_keep_their_token
     };
     assert_eq!(list.len(), USE_TOKENS - 1 + 10);
 }
+
+#[tokio::test]
+async fn a_use_taken_back_uncounts_once_and_not_after_its_list_was_rewritten() {
+    // Given a key used three times, then once more by a write whose answer was lost
+    // (the SDK sends it again, and the resend is answered as the use it was)
+    let stack = Stack::new().await;
+    let (status, _) = store_as(&stack, "ev", json!({"provider": "openai", "apiKey": KEY})).await;
+    assert_eq!(status, 201);
+    let repo = &stack.state.repo;
+    let now = OffsetDateTime::now_utc();
+    let use_once = |repo: &KeyTable| {
+        let repo = repo.clone();
+        async move {
+            match repo
+                .record_use("ev", ProviderId::OpenAi, None, now)
+                .await
+                .unwrap()
+            {
+                UseRecord::Used(sealed) => sealed.use_mark.expect("a recorded use leaves a mark"),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    for _ in 0..3 {
+        use_once(repo).await;
+    }
+    let lossy = KeyTable::new(
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+                .interceptor(LoseFirstAnswer::default())
+                .build(),
+        ),
+        stack.table.clone(),
+    );
+    let mark = use_once(&lossy).await;
+    let count = || async {
+        number(
+            &stack.item(&pk("ev", "openai")).await.unwrap(),
+            "usageCount",
+        )
+    };
+    assert_eq!(count().await, Some(4));
+
+    // When that use is taken back (its key was not sent), and the withdrawal is
+    // sent again
+    let taken = repo
+        .withdraw_use("ev", ProviderId::OpenAi, &mark)
+        .await
+        .unwrap();
+    let again = repo
+        .withdraw_use("ev", ProviderId::OpenAi, &mark)
+        .await
+        .unwrap();
+
+    // Then it is uncounted once
+    assert!(taken, "the use was taken back");
+    assert!(!again, "a resent withdrawal takes nothing back");
+    assert_eq!(count().await, Some(3));
+
+    // And a use whose list was rewritten since (a write made room) stays counted
+    let early = use_once(repo).await;
+    for _ in 0..2 * USE_TOKENS {
+        use_once(repo).await;
+    }
+    let before = count().await;
+    let taken = repo
+        .withdraw_use("ev", ProviderId::OpenAi, &early)
+        .await
+        .unwrap();
+    assert!(!taken, "its token is no longer where the use left it");
+    assert_eq!(count().await, before);
+
+    // And a use whose key was deleted since is left as the delete left it
+    let last = use_once(repo).await;
+    let (status, body) = apikeys_integration_tests::calls::Calls::of(&stack)
+        .delete_all("ev", "openai")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let taken = repo
+        .withdraw_use("ev", ProviderId::OpenAi, &last)
+        .await
+        .unwrap();
+    assert!(!taken, "a deleted key keeps no count to take back");
+    assert_eq!(count().await, None);
+}
