@@ -1,6 +1,8 @@
 //! Usage read from the provider's own answer as it streams past, without keeping
 //! it: server-sent events are read line by line (one line at most is held), a JSON
-//! answer is held up to a cap and read at its end.
+//! answer is held up to a cap and read at its end. A JSON answer past the cap (a
+//! large batch of embeddings) keeps only its last [`TAIL`] bytes, where each
+//! provider puts its usage object, and that object is read from there.
 //!
 //! Where each provider puts it:
 //! - OpenAI chat completions: `usage.prompt_tokens` / `completion_tokens`, in a
@@ -21,6 +23,9 @@ use serde_json::Value;
 
 /// The longest SSE line, or JSON answer, read for usage.
 const MAX_HELD: usize = 1024 * 1024;
+
+/// The end of a JSON answer past [`MAX_HELD`] kept to read its usage from.
+pub const TAIL: usize = 64 * 1024;
 
 /// Tokens found so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,11 +60,12 @@ impl Meter {
     /// Reads a chunk.
     pub fn feed(&mut self, chunk: &[u8]) {
         if !self.sse {
-            if self.held.len() + chunk.len() > MAX_HELD {
+            self.held.extend_from_slice(chunk);
+            if self.overflow || self.held.len() > MAX_HELD {
+                // Past the cap: only the end is kept.
                 self.overflow = true;
-                self.held = Vec::new();
-            } else if !self.overflow {
-                self.held.extend_from_slice(chunk);
+                let cut = self.held.len().saturating_sub(TAIL);
+                self.held.drain(..cut);
             }
             return;
         }
@@ -85,14 +91,39 @@ impl Meter {
     /// The tokens of the whole answer, once it has ended.
     pub fn finish(&mut self) -> Tokens {
         let held = std::mem::take(&mut self.held);
-        if !self.overflow {
-            if self.sse {
+        if self.sse {
+            if !self.overflow {
                 self.line(&held);
-            } else if let Ok(value) = serde_json::from_slice::<Value>(&held) {
+            }
+        } else if !self.overflow {
+            if let Ok(value) = serde_json::from_slice::<Value>(&held) {
                 self.value(&value);
             }
+        } else {
+            self.tail(&held);
         }
         self.tokens
+    }
+
+    /// The usage object nearest the end of a JSON answer's `tail`: the last
+    /// `"usage":` or `"usageMetadata":` key (in the answer's JSON a quote inside a
+    /// string is escaped, so these bytes are a key) and the object after it.
+    fn tail(&mut self, tail: &[u8]) {
+        for name in ["usage", "usageMetadata"] {
+            let key = format!("\"{name}\"");
+            let key = key.as_bytes();
+            let Some(at) = tail.windows(key.len()).rposition(|w| w == key) else {
+                continue;
+            };
+            let rest = tail[at + key.len()..].trim_ascii_start();
+            let Some(rest) = rest.strip_prefix(b":") else {
+                continue;
+            };
+            let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
+            if let Some(Ok(usage @ Value::Object(_))) = values.next() {
+                self.value(&serde_json::json!({ name: usage }));
+            }
+        }
     }
 
     /// The tokens seen so far (an answer cut short).
@@ -222,12 +253,54 @@ mod tests {
         for _ in 0..40 {
             m.feed(&chunk);
         }
-        assert!(m.held.len() <= MAX_HELD);
+        assert!(m.held.len() <= TAIL);
         assert_eq!(m.finish(), Tokens::default());
         let mut m = Meter::new(Some("text/event-stream"));
         for _ in 0..40 {
             m.feed(&chunk);
         }
         assert!(m.held.len() <= MAX_HELD);
+    }
+
+    #[test]
+    fn a_json_answer_past_the_cap_is_counted_from_its_usage_at_the_end() {
+        // An embeddings answer of about 3 MB (OpenAI puts `usage` last), fed in
+        // uneven chunks, with the word "usage" quoted inside a string before it
+        let vector = vec!["0.0123456789"; 1536].join(",");
+        let data: Vec<String> = (0..160)
+            .map(|i| format!(r#"{{"object":"embedding","index":{i},"embedding":[{vector}]}}"#))
+            .collect();
+        let answer = format!(
+            r#"{{"object":"list","note":"the "usage": {{"prompt_tokens": 999}}","data":[{}],"model":"text-embedding-3-small","usage":{{"prompt_tokens":1280,"total_tokens":1280}}}}"#,
+            data.join(",")
+        );
+        assert!(answer.len() > 2 * MAX_HELD);
+        let mut m = Meter::new(Some("application/json"));
+        for chunk in answer.as_bytes().chunks(7_777) {
+            m.feed(chunk);
+            assert!(m.held.len() <= MAX_HELD + 7_777);
+        }
+        assert_eq!(
+            m.finish(),
+            Tokens {
+                input: 1280,
+                output: 0
+            }
+        );
+        // And Gemini's `usageMetadata`, last in its answer too
+        let text = "x".repeat(2 * MAX_HELD);
+        let gemini = format!(
+            r#"{{"candidates":[{{"content":{{"parts":[{{"text":"{text}"}}]}}}}],"usageMetadata" : {{"promptTokenCount":4,"candidatesTokenCount":900000}}}}"#
+        );
+        assert_eq!(
+            metered(
+                "application/json",
+                &[&gemini[..MAX_HELD], &gemini[MAX_HELD..]]
+            ),
+            Tokens {
+                input: 4,
+                output: 900_000
+            }
+        );
     }
 }

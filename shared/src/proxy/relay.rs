@@ -264,7 +264,8 @@ pub(crate) fn stream(
         };
         let tokens = relay.meter.so_far();
         if let Some(end) = relay.end.take() {
-            end.finish(broken.0, tokens).await;
+            // As at the end: a caller that leaves now cannot cut the write short.
+            let _ = tokio::spawn(end.finish(broken.0, tokens)).await;
         }
         let item = if relay.sse {
             Ok(Frame::data(error_event(broken.1)))
