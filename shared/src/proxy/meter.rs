@@ -13,9 +13,17 @@
 //!   (<https://platform.openai.com/docs/api-reference/responses-streaming>).
 //! - Anthropic Messages: `message_start` carries `message.usage.input_tokens`,
 //!   `message_delta` the cumulative `usage.output_tokens`
-//!   (<https://docs.anthropic.com/en/docs/build-with-claude/streaming>).
-//! - Gemini: `usageMetadata.promptTokenCount` / `candidatesTokenCount`
+//!   (<https://docs.anthropic.com/en/docs/build-with-claude/streaming>); the input
+//!   is `input_tokens` plus `cache_creation_input_tokens` and
+//!   `cache_read_input_tokens`, which prompt caching reports beside it
+//!   (<https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching>).
+//! - Gemini: `usageMetadata.promptTokenCount` (with `toolUsePromptTokenCount`) /
+//!   `candidatesTokenCount` (with `thoughtsTokenCount`, a thinking model's
+//!   thoughts, which `totalTokenCount` counts beside the candidates)
 //!   (<https://ai.google.dev/api/generate-content#UsageMetadata>).
+//!
+//! OpenAI's `prompt_tokens` already holds its cached tokens and `completion_tokens`
+//! its reasoning tokens, so their details add nothing.
 //!
 //! Counts are cumulative where they repeat, so the largest seen is kept.
 
@@ -165,12 +173,25 @@ impl Meter {
                     .iter()
                     .find_map(|n| usage.get(*n).and_then(Value::as_u64))
             };
+            // What is reported beside the main count and billed with it.
+            let beside = |names: &[&str]| -> u64 {
+                names
+                    .iter()
+                    .filter_map(|n| usage.get(*n).and_then(Value::as_u64))
+                    .fold(0, u64::saturating_add)
+            };
             if let Some(input) = count(&["prompt_tokens", "input_tokens", "promptTokenCount"]) {
+                let input = input.saturating_add(beside(&[
+                    "cache_creation_input_tokens",
+                    "cache_read_input_tokens",
+                    "toolUsePromptTokenCount",
+                ]));
                 self.tokens.input = self.tokens.input.max(input);
             }
             if let Some(output) =
                 count(&["completion_tokens", "output_tokens", "candidatesTokenCount"])
             {
+                let output = output.saturating_add(beside(&["thoughtsTokenCount"]));
                 self.tokens.output = self.tokens.output.max(output);
             }
         }
@@ -260,6 +281,36 @@ mod tests {
             m.feed(&chunk);
         }
         assert!(m.held.len() <= MAX_HELD);
+    }
+
+    #[test]
+    fn cached_input_and_thoughts_count_with_what_they_are_reported_beside() {
+        let anthropic = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,\"cache_creation_input_tokens\":200,\"cache_read_input_tokens\":1000,\"output_tokens\":1}}}\n\n\
+                         event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":40}}\n\n";
+        assert_eq!(
+            metered("text/event-stream", &[anthropic]),
+            Tokens {
+                input: 1205,
+                output: 40
+            }
+        );
+        let gemini = r#"{"usageMetadata":{"promptTokenCount":10,"toolUsePromptTokenCount":3,"candidatesTokenCount":20,"thoughtsTokenCount":300,"totalTokenCount":333}}"#;
+        assert_eq!(
+            metered("application/json", &[gemini]),
+            Tokens {
+                input: 13,
+                output: 320
+            }
+        );
+        // OpenAI's details are parts of its counts, not beside them
+        let openai = r#"{"usage":{"prompt_tokens":50,"completion_tokens":70,"prompt_tokens_details":{"cached_tokens":40},"completion_tokens_details":{"reasoning_tokens":60}}}"#;
+        assert_eq!(
+            metered("application/json", &[openai]),
+            Tokens {
+                input: 50,
+                output: 70
+            }
+        );
     }
 
     #[test]

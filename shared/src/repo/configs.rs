@@ -65,7 +65,7 @@ pub(super) const ENDPOINT_NAME: (&str, &str) = ("#ep", "endpoint");
 /// not inherit.
 const FORGET: &str = "apiKey, keyHint, #ep, keyExpiresAt, id, createdAt, settings, usageCount, \
      lastUsedAt, lastValidatedAt, lastValidationStatus, keyStoredAt, label, keyCount, \
-     unavailableReason, unavailableUntil";
+     unavailableReason, unavailableUntil, budget, monthUsage, budgetAlertMonth";
 
 /// Where a delete keeps the former id and creation time (see [`super::schema::TOMBSTONE_ATTRIBUTES`]).
 const KEEP_FORMER: &str = "deletedId = id, deletedCreatedAt = createdAt";

@@ -24,7 +24,8 @@ fn without_settings() -> Value {
     json!({"provider": "openai", "apiKey": KEY})
 }
 
-/// Gives alice's stored configuration a history: created long ago, used, tested.
+/// Gives alice's stored configuration a history: created long ago, used, tested,
+/// under a budget with this month's spending and its alert sent.
 async fn give_history(stack: &Stack) {
     let key = pk(ALICE, "openai");
     stack
@@ -44,6 +45,34 @@ async fn give_history(stack: &Stack) {
             &key,
             "lastValidationStatus",
             AttributeValue::S("valid".into()),
+        )
+        .await;
+    let n = |v: &str| AttributeValue::N(v.into());
+    let budget = [("monthlyTokens", n("100")), ("alertAt", n("0.8"))];
+    let month = [
+        ("month", AttributeValue::S(apikeys::repo::month_of(now))),
+        ("requests", n("3")),
+        ("inputTokens", n("60")),
+        ("outputTokens", n("30")),
+        ("totalTokens", n("90")),
+    ];
+    let map = |pairs: &[(&str, AttributeValue)]| {
+        AttributeValue::M(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    };
+    stack.set_attribute(&key, "budget", map(&budget)).await;
+    stack
+        .set_attribute(&key, apikeys::repo::MONTH_USAGE, map(&month))
+        .await;
+    stack
+        .set_attribute(
+            &key,
+            "budgetAlertMonth",
+            AttributeValue::S(apikeys::repo::month_of(now)),
         )
         .await;
 }
@@ -88,6 +117,9 @@ async fn a_store_after_a_delete_creates_a_new_configuration() {
         "lastUsedAt",
         "lastValidatedAt",
         "lastValidationStatus",
+        "budget",
+        "monthUsage",
+        "budgetAlertMonth",
         "deletedAt",
         "deletedId",
         "deletedCreatedAt",
@@ -122,6 +154,9 @@ async fn a_deleted_configuration_keeps_nothing_a_store_could_bring_back() {
         "lastValidatedAt",
         "lastValidationStatus",
         "keyStoredAt",
+        "budget",
+        "monthUsage",
+        "budgetAlertMonth",
     ] {
         assert!(!item.contains_key(gone), "{gone}: {item:?}");
     }

@@ -316,7 +316,7 @@ async fn a_use_taken_back_uncounts_once_and_not_after_its_list_was_rewritten() {
     let (status, body) = apikeys_integration_tests::calls::Calls::of(&stack)
         .delete_all("ev", "openai")
         .await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 204, "{body}");
     let taken = repo
         .withdraw_use("ev", ProviderId::OpenAi, &last)
         .await
