@@ -600,6 +600,46 @@ pub fn provider_test_key(provider: apikeys::provider::ProviderId) -> &'static st
     provider.entry().example_key
 }
 
+/// A resolver of one name, which a test moves between addresses (a name that
+/// resolved to one place at store and leads elsewhere at use); every other name
+/// resolves to nothing.
+#[derive(Debug)]
+pub struct MovingName {
+    name: &'static str,
+    address: std::sync::Mutex<String>,
+}
+
+impl MovingName {
+    /// `name`, resolving to `address` until moved.
+    pub fn new(name: &'static str, address: &str) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            name,
+            address: std::sync::Mutex::new(address.to_owned()),
+        })
+    }
+
+    /// From now on the name resolves to `address`.
+    pub fn move_to(&self, address: &str) {
+        *self.address.lock().expect("the address") = address.to_owned();
+    }
+}
+
+impl apikeys::keytest::HostResolver for MovingName {
+    fn resolve<'a>(&'a self, host: &'a str) -> apikeys::keytest::Resolution<'a> {
+        let address = self.address.lock().expect("the address").clone();
+        let known = host == self.name;
+        Box::pin(async move {
+            match known {
+                true => Ok(vec![address.parse().expect("an address")]),
+                false => Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such name",
+                )),
+            }
+        })
+    }
+}
+
 /// A resolver for the example endpoints of `events/` and the docs
 /// (`*.example.com`, `*.openai.azure.com`): each resolves to one public address,
 /// every other name to nothing. The machine that runs the tests has no DNS, and a

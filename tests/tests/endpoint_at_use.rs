@@ -3,39 +3,16 @@
 //! (`endpoint_refused`), so a name that resolved to a public address at store and
 //! leads inside the network later never sends the app's servers there.
 
-use std::sync::{Arc, Mutex};
-
-use apikeys::keytest::{HostResolver, KeyTestSettings, KeyTester, Resolution};
+use apikeys::keytest::{KeyTestSettings, KeyTester};
 use apikeys_integration_tests::calls::Calls;
-use apikeys_integration_tests::{number, unique, Stack, EXAMPLE_ADDRESS};
+use apikeys_integration_tests::{number, unique, MovingName, Stack, EXAMPLE_ADDRESS};
 use serde_json::json;
-
-/// A resolver whose one name the test moves between addresses.
-#[derive(Debug)]
-struct Moving(Mutex<String>);
-
-impl HostResolver for Moving {
-    fn resolve<'a>(&'a self, host: &'a str) -> Resolution<'a> {
-        let address = self.0.lock().unwrap().clone();
-        let known = host == "llm.example.com";
-        Box::pin(async move {
-            if known {
-                Ok(vec![address.parse().unwrap()])
-            } else {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such name",
-                ))
-            }
-        })
-    }
-}
 
 #[tokio::test]
 async fn use_key_answers_the_checked_addresses_and_refuses_a_name_that_moved_inside() {
     // Given an OpenAI-compatible key stored while its name led to a public address
     let mut stack = Stack::new().await;
-    let resolver = Arc::new(Moving(Mutex::new(EXAMPLE_ADDRESS.to_owned())));
+    let resolver = MovingName::new("llm.example.com", EXAMPLE_ADDRESS);
     stack.sealing.tester = KeyTester::with_resolver(KeyTestSettings::default(), resolver.clone());
     let user = unique("endpoint");
     let mut event = apikeys_integration_tests::event_for("store.json", Some(&user));
@@ -57,7 +34,7 @@ async fn use_key_answers_the_checked_addresses_and_refuses_a_name_that_moved_ins
     assert_eq!(used["endpointAddresses"], json!([EXAMPLE_ADDRESS]));
 
     // And once the name leads to a private address, the key is not handed out
-    *resolver.0.lock().unwrap() = "10.0.3.7".to_owned();
+    resolver.move_to("10.0.3.7");
     let refused = calls.use_key(&user, "openai-compatible").await;
     assert_eq!(refused["found"], false, "{refused}");
     assert_eq!(refused["reason"], "endpoint_refused");
@@ -74,7 +51,7 @@ async fn a_store_refuses_an_endpoint_whose_name_does_not_resolve_naming_the_fiel
     let mut stack = Stack::new().await;
     stack.sealing.tester = KeyTester::with_resolver(
         KeyTestSettings::default(),
-        Arc::new(Moving(Mutex::new(EXAMPLE_ADDRESS.to_owned()))),
+        MovingName::new("llm.example.com", EXAMPLE_ADDRESS),
     );
     let user = unique("endpoint");
     let mut event = apikeys_integration_tests::event_for("store.json", Some(&user));

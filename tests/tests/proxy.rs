@@ -8,14 +8,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apikeys::keytest::{HostResolver, KeyTestSettings, KeyTester, Resolution};
+use apikeys::keytest::{HostResolver, KeyTestSettings, KeyTester};
 use apikeys::proxy::{Proxy, ProxyBody, ProxySettings};
 use apikeys::sealing_state::SealingState;
 use apikeys::usertoken::{JwtAuthorizer, KeySet, KeySource};
 use apikeys_admin::issuer::LocalIssuer;
 use apikeys_integration_tests::fake_llm::{self, FakeLlm, RATE_LIMITED, REFUSED, WORDS};
 use apikeys_integration_tests::proxy_rig::{ProxyRig, RemoveOnDrop};
-use apikeys_integration_tests::{calls::Calls, emulator_endpoint, unique, LogCapture, Stack};
+use apikeys_integration_tests::{
+    calls::Calls, emulator_endpoint, unique, LogCapture, MovingName, Stack,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -105,6 +107,25 @@ impl Rig {
         self.proxy
             .handle(request.body(body).unwrap(), &unique("req"))
             .await
+    }
+
+    /// Stores `user`'s OpenAI-compatible key for their own server at
+    /// `http://llm.localhost:{the fake's port}/v1` (through the proxy's own state,
+    /// so with its resolver), and returns the configuration's id.
+    async fn store_at_own_server(&self, user: &str, key: &str) -> String {
+        let port = self.fake.url.rsplit(':').next().unwrap().to_owned();
+        let mut event = apikeys_integration_tests::event_for("store.json", Some(user));
+        apikeys_integration_tests::set_body(
+            &mut event,
+            &json!({"provider": "openai-compatible", "apiKey": key,
+                    "endpoint": {"baseUrl": format!("http://llm.localhost:{port}/v1")}}),
+        );
+        let request = apikeys_integration_tests::request(&event);
+        let (status, _, body) = apikeys_integration_tests::parts(
+            apikeys::api::store::handle(self.proxy.state(), request).await,
+        );
+        assert_eq!(status, 201, "{body}");
+        body["config"]["id"].as_str().expect("an id").to_owned()
     }
 
     async fn month_usage(&self, user: &str, provider: &str, sk: &str) -> Option<Value> {
@@ -927,48 +948,15 @@ async fn a_key_s_own_endpoint_is_called_at_its_checked_address() {
     assert!(seen[1].headers.get("authorization").is_none());
 }
 
-/// A resolver whose one name, `llm.localhost`, the test moves between addresses.
-#[derive(Debug)]
-struct Moving(std::sync::Mutex<String>);
-
-impl HostResolver for Moving {
-    fn resolve<'a>(&'a self, host: &'a str) -> Resolution<'a> {
-        let address = self.0.lock().unwrap().clone();
-        let known = host == "llm.localhost";
-        Box::pin(async move {
-            match known {
-                true => Ok(vec![address.parse().unwrap()]),
-                false => Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such name",
-                )),
-            }
-        })
-    }
-}
-
 #[tokio::test]
 async fn an_endpoint_that_moved_inside_is_refused_before_any_call_and_the_use_is_not_counted() {
     // Given a key of the user's own OpenAI-compatible server, stored while its name
     // led to the fake provider (on loopback, which the rig allows)
-    let resolver = Arc::new(Moving(std::sync::Mutex::new("127.0.0.1".to_owned())));
+    let resolver = MovingName::new("llm.localhost", "127.0.0.1");
     let rig = rig_resolving(ProxySettings::default(), Some(resolver.clone())).await;
     let user = unique("nia");
-    let port = rig.fake.url.rsplit(':').next().unwrap().to_owned();
-    let mut event = apikeys_integration_tests::event_for("store.json", Some(&user));
-    apikeys_integration_tests::set_body(
-        &mut event,
-        &json!({"provider": "openai-compatible", "apiKey": "sk-OwnServerKey0123456789abcdefghij",
-                "endpoint": {"baseUrl": format!("http://llm.localhost:{port}/v1")}}),
-    );
-    let (status, _, body) = apikeys_integration_tests::parts(
-        apikeys::api::store::handle(
-            rig.proxy.state(),
-            apikeys_integration_tests::request(&event),
-        )
-        .await,
-    );
-    assert_eq!(status, 201, "{body}");
+    rig.store_at_own_server(&user, "sk-OwnServerKey0123456789abcdefghij")
+        .await;
     let token = rig.token(&user);
     let path = "/proxy/openai-compatible/v1/chat/completions";
     let response = rig
@@ -979,7 +967,7 @@ async fn an_endpoint_that_moved_inside_is_refused_before_any_call_and_the_use_is
     assert_eq!(rig.fake.seen().len(), 1);
 
     // When its name leads inside the network and the user calls again
-    *resolver.0.lock().unwrap() = "10.0.3.7".to_owned();
+    resolver.move_to("10.0.3.7");
     let response = rig
         .call("POST", path, bearer(&token), &chat(false, "local-model"))
         .await;
@@ -1005,29 +993,16 @@ async fn an_endpoint_that_moved_inside_is_refused_before_any_call_and_the_use_is
 async fn several_keys_a_primary_whose_endpoint_moved_inside_is_passed_over_for_the_next_key() {
     // Given two keys of the user's own OpenAI-compatible servers: the primary's
     // name now leads inside the network, the second key's server is the fake
-    let resolver = Arc::new(Moving(std::sync::Mutex::new("127.0.0.1".to_owned())));
+    let resolver = MovingName::new("llm.localhost", "127.0.0.1");
     let rig = rig_resolving(ProxySettings::default(), Some(resolver.clone())).await;
     let calls = Calls {
         state: &rig.stack.state,
         sealing: rig.proxy.state(),
     };
     let user = unique("ola");
-    let port = rig.fake.url.rsplit(':').next().unwrap().to_owned();
-    let mut event = apikeys_integration_tests::event_for("store.json", Some(&user));
-    apikeys_integration_tests::set_body(
-        &mut event,
-        &json!({"provider": "openai-compatible", "apiKey": "sk-MovedServerKey0123456789abcdefgh",
-                "endpoint": {"baseUrl": format!("http://llm.localhost:{port}/v1")}}),
-    );
-    let (status, _, body) = apikeys_integration_tests::parts(
-        apikeys::api::store::handle(
-            rig.proxy.state(),
-            apikeys_integration_tests::request(&event),
-        )
-        .await,
-    );
-    assert_eq!(status, 201, "{body}");
-    let primary = body["config"]["id"].as_str().unwrap().to_owned();
+    let primary = rig
+        .store_at_own_server(&user, "sk-MovedServerKey0123456789abcdefgh")
+        .await;
     let (status, body) = calls
         .add_key(
             &user,
@@ -1038,7 +1013,7 @@ async fn several_keys_a_primary_whose_endpoint_moved_inside_is_passed_over_for_t
         .await;
     assert_eq!(status, 201, "{body}");
     let second = body["key"]["id"].as_str().unwrap().to_owned();
-    *resolver.0.lock().unwrap() = "10.0.3.7".to_owned();
+    resolver.move_to("10.0.3.7");
 
     // When the user calls through the proxy
     let response = rig
