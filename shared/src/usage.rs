@@ -110,7 +110,8 @@ pub async fn use_key(
 }
 
 /// As [`use_key`] without a key id, passing over the keys a call already tried
-/// (`skip`, their ids): the next usable key in order, or why there is none.
+/// (`skip`, their ids; none: the use order's first choice): the next usable key in
+/// order, or why there is none.
 pub async fn use_next_key(
     state: &SealingState,
     user_id: &str,
@@ -131,9 +132,9 @@ async fn use_key_in(
     state.keys.keyring().await?;
     let now = OffsetDateTime::now_utc();
     let repo = &state.base.repo;
-    let recorded = match skip {
-        [] => repo.record_use(user_id, provider, key_id, now).await?,
-        skip => {
+    let recorded = match key_id {
+        Some(_) => repo.record_use(user_id, provider, key_id, now).await?,
+        None => {
             repo.record_use_skipping(user_id, provider, skip, now)
                 .await?
         }

@@ -188,15 +188,7 @@ pub(super) fn refusal_answer(family: ApiFamily, why: &Refusal) -> Response<Proxy
                     "message": "every key of this provider has spent its monthly token budget",
                 }),
             );
-            if let Refusal::AllUnavailable {
-                available_at: Some(at),
-                ..
-            } = why
-            {
-                let secs = (*at - OffsetDateTime::now_utc()).whole_seconds().max(1);
-                out.headers_mut()
-                    .insert("retry-after", HeaderValue::from(secs as u64));
-            }
+            retry_after(&mut out, why);
             return out;
         }
         Refusal::AllUnavailable { reason, .. } => match reason.as_str() {
@@ -219,6 +211,12 @@ pub(super) fn refusal_answer(family: ApiFamily, why: &Refusal) -> Response<Proxy
         other => other.as_str().to_owned(),
     };
     let mut out = family_error(family, status, &code, &message, None);
+    retry_after(&mut out, why);
+    out
+}
+
+/// `Retry-After` on a refusal whose keys become usable at a known time.
+fn retry_after(out: &mut Response<ProxyBody>, why: &Refusal) {
     if let Refusal::AllUnavailable {
         available_at: Some(at),
         ..
@@ -228,7 +226,6 @@ pub(super) fn refusal_answer(family: ApiFamily, why: &Refusal) -> Response<Proxy
         out.headers_mut()
             .insert("retry-after", HeaderValue::from(secs as u64));
     }
-    out
 }
 
 /// An error in the shape the provider's SDKs read: OpenAI's `{"error": {message,

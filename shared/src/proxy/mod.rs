@@ -40,7 +40,7 @@ use crate::api::UserId;
 use crate::provider::ApiFamily;
 use crate::sealing_state::SealingState;
 use crate::settings::{positive, SettingsError};
-use crate::usage::{use_key, use_next_key, withdraw_use, UsageError, UsedKey};
+use crate::usage::{use_next_key, withdraw_use, UsageError, UsedKey};
 use crate::usertoken::JwtAuthorizer;
 use answers::{
     classify, endpoint_refusal, family_error, json_answer, plain_error, read_capped,
@@ -295,10 +295,7 @@ impl Proxy {
         let mut tried: Vec<String> = Vec::new();
         let mut endpoint_refused = false;
         for _ in 0..MAX_ATTEMPTS {
-            let used = match tried.as_slice() {
-                [] => use_key(&self.state, user.as_str(), route.provider, None).await,
-                tried => use_next_key(&self.state, user.as_str(), route.provider, tried).await,
-            };
+            let used = use_next_key(&self.state, user.as_str(), route.provider, &tried).await;
             let (key, stored, mark) = match used {
                 Ok(UsedKey::Active { key, stored, mark }) => (key, stored, mark),
                 Ok(UsedKey::Refused(why)) => {

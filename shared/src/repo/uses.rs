@@ -116,25 +116,14 @@ fn combined(refusals: Vec<UseRecord>) -> UseRecord {
 
 /// The use recorded on `item` by the write that carried `token`.
 fn used(item: Item, token: &AttributeValue) -> Result<UseRecord, RepoError> {
-    let text = |name: &str| match item.get(name) {
-        Some(AttributeValue::S(value)) => Some(value.clone()),
-        _ => None,
-    };
-    let mark = match (
-        text(SORT_KEY),
-        text("id"),
-        use_tokens::position(&item, token),
-    ) {
-        (Some(sk), Some(id), Some(index)) => Some(UseMark {
-            sk,
-            id,
+    let index = use_tokens::position(&item, token);
+    decode_sealed("record use", item).map(|mut c| {
+        c.use_mark = index.map(|index| UseMark {
+            sk: c.item.sk.clone(),
+            id: c.item.id.clone(),
             index,
             token: token.clone(),
-        }),
-        _ => None,
-    };
-    decode_sealed("record use", item).map(|mut c| {
-        c.use_mark = mark;
+        });
         UseRecord::Used(Box::new(c))
     })
 }
@@ -235,7 +224,8 @@ impl KeyTable {
     /// As [`Self::record_use`] without a key id, passing over the keys in `skip`
     /// (those a call already tried): the provider's keys are read first, and a
     /// key is written only under its own id, so a skipped key moved into another
-    /// slot meanwhile is not taken. With every usable key skipped: `None`.
+    /// slot meanwhile is not taken. With every usable key skipped: `None`; with
+    /// none to skip, the plain use.
     pub async fn record_use_skipping(
         &self,
         user_id: &str,
